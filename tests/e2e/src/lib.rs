@@ -1,0 +1,1 @@
+//! End-to-end test helpers live in tests/util.rs.
