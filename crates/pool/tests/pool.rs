@@ -1,6 +1,8 @@
 //! Behaviour of netkit-pool: limits, outcomes, timeouts, cancellation,
 //! ordering, laziness, retries and rate limits.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod util;
 
 use std::collections::HashMap;
