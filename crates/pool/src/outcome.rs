@@ -21,6 +21,14 @@ pub enum Outcome<T, E> {
 }
 
 impl<T, E> Outcome<T, E> {
+    /// `Ok` or `Err` from a job's own result.
+    pub fn from_result(result: Result<T, E>) -> Self {
+        match result {
+            Ok(value) => Outcome::Ok(value),
+            Err(error) => Outcome::Err(error),
+        }
+    }
+
     /// `true` for [`Outcome::Ok`].
     pub fn is_ok(&self) -> bool {
         matches!(self, Outcome::Ok(_))

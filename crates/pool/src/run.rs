@@ -512,18 +512,58 @@ where
 
     fn spawn(&mut self, pending: Pending<I>) {
         let Pending { index, input, key } = pending;
-        let attempts = self.retry_if.as_ref().map(|_| Arc::new(AtomicU32::new(1)));
-        let attempt_loop = AttemptLoop {
-            job: Arc::clone(&self.job),
-            input: input.clone(),
-            index,
-            token: Arc::clone(&self.token),
-            timeout: self.config.timeout,
-            retry: self.retry_if.clone().zip(self.config.retry.clone()),
-            attempts: attempts.clone(),
-            counters: Arc::clone(&self.shared.counters),
+        let job = Arc::clone(&self.job);
+        let token = Arc::clone(&self.token);
+        let (handle, attempts) = match (self.retry_if.clone(), self.config.retry.clone()) {
+            // Each shape gets its own task type, so the common case (no
+            // retries, no timeout) spawns a future barely bigger than the
+            // job's own.
+            (Some(classify), Some(policy)) => {
+                let attempts = Arc::new(AtomicU32::new(1));
+                let attempt_loop = AttemptLoop {
+                    job,
+                    input: input.clone(),
+                    index,
+                    token,
+                    timeout: self.config.timeout,
+                    classify,
+                    policy,
+                    attempts: Arc::clone(&attempts),
+                    counters: Arc::clone(&self.shared.counters),
+                };
+                (tokio::spawn(attempt_loop.run()), Some(attempts))
+            }
+            _ => {
+                let ctx = JobCtx {
+                    index,
+                    attempt: 1,
+                    token,
+                };
+                let input = input.clone();
+                // The job function is called inside the task, so even a
+                // panic before its first `.await` is caught and reported.
+                let handle = match self.config.timeout {
+                    Some(limit) => tokio::spawn(async move {
+                        let outcome = match tokio::time::timeout(limit, job(input, ctx)).await {
+                            Ok(result) => Outcome::from_result(result),
+                            Err(_) => Outcome::TimedOut,
+                        };
+                        Finished {
+                            outcome,
+                            attempts: 1,
+                        }
+                    }),
+                    None => tokio::spawn(async move {
+                        let outcome = Outcome::from_result(job(input, ctx).await);
+                        Finished {
+                            outcome,
+                            attempts: 1,
+                        }
+                    }),
+                };
+                (handle, None)
+            }
         };
-        let handle = tokio::spawn(attempt_loop.run());
         Counters::add(&self.shared.counters.running, 1);
         let slot = Slot {
             index,
@@ -701,15 +741,16 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
     }
 }
 
-/// One job's attempts, run inside its tokio task.
+/// One job's attempts with retries, run inside its tokio task.
 struct AttemptLoop<I, E, F> {
     job: Arc<F>,
     input: I,
     index: u64,
     token: Arc<CancellationToken>,
     timeout: Option<Duration>,
-    retry: Option<(RetryFn<E>, crate::RetryPolicy)>,
-    attempts: Option<Arc<AtomicU32>>,
+    classify: RetryFn<E>,
+    policy: crate::RetryPolicy,
+    attempts: Arc<AtomicU32>,
     counters: Arc<Counters>,
 }
 
@@ -729,22 +770,11 @@ where
             index,
             token,
             timeout,
-            retry,
+            classify,
+            policy,
             attempts,
             counters,
         } = self;
-        let Some((classify, policy)) = retry else {
-            let ctx = JobCtx {
-                index,
-                attempt: 1,
-                token,
-            };
-            let outcome = attempt(job(input, ctx), timeout).await;
-            return Finished {
-                outcome,
-                attempts: 1,
-            };
-        };
         let mut delays = policy.delays();
         let mut attempt_no = 1;
         loop {
@@ -782,9 +812,7 @@ where
                 }
             }
             attempt_no += 1;
-            if let Some(count) = &attempts {
-                count.store(attempt_no, Relaxed);
-            }
+            attempts.store(attempt_no, Relaxed);
         }
     }
 }
@@ -800,8 +828,5 @@ async fn attempt<T, E>(
         },
         None => job.await,
     };
-    match result {
-        Ok(value) => Outcome::Ok(value),
-        Err(error) => Outcome::Err(error),
-    }
+    Outcome::from_result(result)
 }

@@ -126,11 +126,16 @@ async fn panics_are_reported_and_the_pool_keeps_running() {
         .ordered(true)
         .build()
         .jobs(0..10u32)
-        .run(|n, _| async move {
-            if n == 3 {
-                panic!("job three exploded");
+        .run(|n, _| {
+            if n == 5 {
+                panic!("job five exploded before its future existed");
             }
-            Ok::<_, ()>(n)
+            async move {
+                if n == 3 {
+                    panic!("job three exploded");
+                }
+                Ok::<_, ()>(n)
+            }
         })
         .collect_vec()
         .await;
@@ -139,12 +144,15 @@ async fn panics_are_reported_and_the_pool_keeps_running() {
         reports[3].outcome,
         Outcome::Panicked("job three exploded".to_owned())
     );
-    assert!(
-        reports
-            .iter()
-            .enumerate()
-            .all(|(i, r)| i == 3 || r.outcome == Outcome::Ok(i as u32))
+    assert_eq!(
+        reports[5].outcome,
+        Outcome::Panicked("job five exploded before its future existed".to_owned())
     );
+    for (i, report) in reports.iter().enumerate() {
+        if i != 3 && i != 5 {
+            assert_eq!(report.outcome, Outcome::Ok(i as u32));
+        }
+    }
 }
 
 #[tokio::test(start_paused = true)]
