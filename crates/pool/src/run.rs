@@ -477,20 +477,32 @@ where
         self.next_index += 1;
         let key = self.key.as_ref().map(|key_of| key_of(&input));
         let pending = Pending { index, input, key };
+        if let (Some(key), Some(limit)) = (&pending.key, self.config.per_key) {
+            let state = self.keys.entry(key.clone()).or_default();
+            if state.in_flight >= limit {
+                state.parked.push_back(pending);
+                self.count_queued();
+                return;
+            }
+            state.in_flight += 1;
+        }
+        // The common case starts at once, without a trip through the queue.
+        if self.waiting.is_empty()
+            && self.rate_wait.is_none()
+            && self.running.len() < self.config.concurrency
+        {
+            match self.rate.as_ref().and_then(StartRate::try_start) {
+                None => return self.spawn(pending),
+                Some(wait) => self.rate_wait = Some(Box::pin(tokio::time::sleep(wait))),
+            }
+        }
+        self.waiting.push_back(pending);
+        self.count_queued();
+    }
+
+    fn count_queued(&mut self) {
         self.queued += 1;
         Counters::add(&self.shared.counters.queued, 1);
-        match (&pending.key, self.config.per_key) {
-            (Some(key), Some(limit)) => {
-                let state = self.keys.entry(key.clone()).or_default();
-                if state.in_flight < limit {
-                    state.in_flight += 1;
-                    self.waiting.push_back(pending);
-                } else {
-                    state.parked.push_back(pending);
-                }
-            }
-            _ => self.waiting.push_back(pending),
-        }
     }
 
     /// Starts waiting jobs while global slots and the start rate allow.
