@@ -1,0 +1,152 @@
+//! The command line (`clap` derive). Raw flags only: [`crate::config`]
+//! turns them into a checked [`crate::config::RunConfig`].
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+use netkit_pool::cli::{UiArgs, parse_duration};
+
+/// Run commands on many hosts over SSH (russh), like pdsh/pssh/clush.
+///
+/// Exit codes: 0 every host ran every command with exit 0; 1 some remote
+/// command exited non-zero or was killed by a signal; 2 usage or inventory
+/// error; 3 some host could not be reached, failed host-key checks or
+/// authentication, or timed out (3 wins over 1).
+#[derive(Debug, Clone, Parser)]
+#[command(name = "ssh-fanout", version, about, long_about = None)]
+pub struct Args {
+    /// Target hosts: pdsh/clush ranges (`web[01-10,15]`, `rack[1-2]-n[1-3]`),
+    /// comma lists, `user@host:port`, or `^FILE` (one host per line).
+    /// Repeatable.
+    #[arg(short = 'w', long = "hosts", value_name = "PATTERN")]
+    pub hosts: Vec<String>,
+
+    /// Remove hosts matching this pattern (same syntax as -w). Repeatable.
+    #[arg(short = 'x', long = "exclude", value_name = "PATTERN")]
+    pub exclude: Vec<String>,
+
+    /// Select the hosts of this inventory group. Repeatable.
+    #[arg(short = 'g', long = "group", value_name = "NAME")]
+    pub group: Vec<String>,
+
+    /// Select every host of the inventory.
+    #[arg(short = 'a', long = "all")]
+    pub all: bool,
+
+    /// TOML inventory (default: ./hosts.toml, then
+    /// $XDG_CONFIG_HOME/netkit/hosts.toml, if they exist).
+    #[arg(short = 'i', long = "inventory", value_name = "FILE")]
+    pub inventory: Option<PathBuf>,
+
+    /// A command to run (through the remote login shell). Repeatable: all
+    /// commands run over one connection per host, in order.
+    #[arg(short = 'c', long = "command", value_name = "CMD")]
+    pub commands: Vec<String>,
+
+    /// Read commands from FILE, one per non-empty, non-comment line.
+    #[arg(long, value_name = "FILE")]
+    pub script: Option<PathBuf>,
+
+    /// Run the commands of one host on concurrent channels instead of in
+    /// sequence (the asyncssh `gather` pattern).
+    #[arg(long)]
+    pub parallel_commands: bool,
+
+    /// Forward this process's stdin to every host's command (read once,
+    /// shared by all hosts).
+    #[arg(long)]
+    pub stdin: bool,
+
+    /// Request a pseudo-terminal for every command.
+    #[arg(long)]
+    pub tty: bool,
+
+    /// Set an environment variable for the remote commands. Repeatable.
+    #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+
+    /// How many hosts are in flight at once.
+    #[arg(short = 'f', long = "fanout", default_value_t = 64, value_name = "N")]
+    pub fanout: usize,
+
+    /// Deadline for TCP connect + SSH handshake + authentication
+    /// [default: the inventory's connect_timeout, else 10s].
+    #[arg(short = 't', long = "connect-timeout", value_parser = parse_duration,
+          value_name = "DURATION")]
+    pub connect_timeout: Option<Duration>,
+
+    /// Deadline for each remote command; on expiry the command is signalled
+    /// (TERM) and its channel closed.
+    #[arg(short = 'u', long = "command-timeout", value_parser = parse_duration,
+          value_name = "DURATION")]
+    pub command_timeout: Option<Duration>,
+
+    /// At most this many new connections per second (keeps sshd's
+    /// MaxStartups from dropping connections).
+    #[arg(long, value_name = "PER_SEC")]
+    pub handshake_rate: Option<f64>,
+
+    /// Retry connect-phase failures (refused, timeout, handshake) this many
+    /// times. Commands are never re-run.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub retries: u32,
+
+    /// Host key checking: strict (unknown keys fail), accept-new (record
+    /// unknown keys, fail on changed keys) or off.
+    #[arg(long, value_enum, default_value_t = HostKeyPolicy::AcceptNew, value_name = "POLICY")]
+    pub host_key_policy: HostKeyPolicy,
+
+    /// Ask for a password once (on the terminal) and use it for hosts where
+    /// keys fail. Passwords are never accepted on the command line.
+    #[arg(long)]
+    pub ask_pass: bool,
+
+    /// Do not prefix output lines with `host: `.
+    #[arg(short = 'N')]
+    pub no_prefix: bool,
+
+    /// Gather: print each distinct output once, headed by the hosts that
+    /// produced it, folded into ranges (dshbak -c style).
+    #[arg(short = 'b', long = "gather", conflicts_with = "json")]
+    pub gather: bool,
+
+    /// Write each host's stdout to DIR/HOST (like pssh -o).
+    #[arg(long, value_name = "DIR")]
+    pub outdir: Option<PathBuf>,
+
+    /// Write each host's stderr to DIR/HOST (like pssh -e).
+    #[arg(long, value_name = "DIR")]
+    pub errdir: Option<PathBuf>,
+
+    /// Write JSON lines to stdout: output records as they arrive, then one
+    /// result record per host.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Write the hosts that failed (any reason) to FILE, one per line, for a
+    /// re-run with `-w ^FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub failed_hosts: Option<PathBuf>,
+
+    /// Colour and quiet flags.
+    #[command(flatten)]
+    pub ui: UiArgs,
+
+    /// The command to run, as trailing words (like pdsh/clush); joined with
+    /// spaces and run after any -c commands.
+    #[arg(trailing_var_arg = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
+/// What to do with server host keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum HostKeyPolicy {
+    /// Unknown and changed keys fail the host.
+    Strict,
+    /// Unknown keys are appended to known_hosts; changed keys fail the host.
+    #[default]
+    AcceptNew,
+    /// No checking at all (lab use only).
+    Off,
+}

@@ -1,0 +1,382 @@
+//! From raw flags ([`Args`]) to a checked [`RunConfig`]: commands, host
+//! selection (`-w`/`-g`/`-a`/`-x`), inventory and `~/.ssh/config`
+//! resolution, jump hosts, output settings. Every error here is a usage or
+//! inventory error (exit 2) and names the flag, file or key at fault.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::cli::{Args, HostKeyPolicy};
+use crate::exec::ExecSpec;
+use crate::hosts::{self, HostName};
+use crate::inventory::{Inventory, InventoryError};
+use crate::known_hosts::KnownHosts;
+use crate::output::{Mode, OutputConfig};
+use crate::target::Target;
+
+/// Default connect timeout when neither the flag nor the inventory sets one.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long running hosts may finish after the first Ctrl-C.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(3);
+/// Nested ProxyJump limit.
+const MAX_JUMP_DEPTH: usize = 8;
+
+/// A usage or inventory error (exit 2).
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// Bad flag value or combination.
+    #[error("{0}")]
+    Usage(String),
+    /// Inventory problem (names the file and key).
+    #[error(transparent)]
+    Inventory(#[from] InventoryError),
+}
+
+/// Everything a run needs, checked.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    /// Hosts, in order (NETKIT_NODENUM is the position here).
+    pub targets: Vec<Arc<Target>>,
+    /// What to run (stdin is filled by the run when `read_stdin`).
+    pub exec: ExecSpec,
+    /// Read our stdin once and forward it to every command.
+    pub read_stdin: bool,
+    /// Hosts in flight.
+    pub fanout: usize,
+    /// New connections per second.
+    pub handshake_rate: Option<f64>,
+    /// Connect-phase retries.
+    pub retries: u32,
+    /// Host key policy.
+    pub policy: HostKeyPolicy,
+    /// Ask for a password once.
+    pub ask_pass: bool,
+    /// Use ssh-agent (`SSH_AUTH_SOCK`).
+    pub use_agent: bool,
+    /// Output settings.
+    pub output: OutputConfig,
+    /// Show a progress line on stderr.
+    pub progress: bool,
+    /// Grace after the first Ctrl-C.
+    pub grace: Duration,
+}
+
+impl RunConfig {
+    /// Checks `args` and resolves hosts through the inventory (explicit,
+    /// discovered, or none) and `~/.ssh/config`.
+    pub fn from_args(args: &Args) -> Result<RunConfig, ConfigError> {
+        let inventory = match &args.inventory {
+            Some(path) => Inventory::load(path)?,
+            None => Inventory::discover()?.unwrap_or_else(Inventory::empty),
+        };
+        Self::with_inventory(args, &inventory)
+    }
+
+    /// [`RunConfig::from_args`] with an already loaded inventory.
+    pub fn with_inventory(args: &Args, inventory: &Inventory) -> Result<RunConfig, ConfigError> {
+        let usage = |m: String| ConfigError::Usage(m);
+        let commands = commands(args)?;
+        let env = parse_env(&args.env)?;
+        if args.fanout == 0 {
+            return Err(usage("--fanout must be at least 1".into()));
+        }
+        if let Some(rate) = args.handshake_rate
+            && (!rate.is_finite() || rate <= 0.0)
+        {
+            return Err(usage(format!(
+                "--handshake-rate {rate}: must be a positive number of connections per second"
+            )));
+        }
+        let names = select_hosts(args, inventory)?;
+        let default_known_hosts = KnownHosts::default_path();
+        let mut resolver = Resolver {
+            inventory,
+            cli_timeout: args.connect_timeout,
+            default_known_hosts,
+            jumps: HashMap::new(),
+        };
+        let mut targets = Vec::with_capacity(names.len());
+        for name in &names {
+            targets.push(resolver.target(name, 0)?);
+        }
+        let mode = if args.json {
+            Mode::Json
+        } else if args.gather {
+            Mode::Gather
+        } else {
+            Mode::Stream {
+                prefix: !args.no_prefix,
+            }
+        };
+        let output = OutputConfig {
+            mode,
+            color: args.ui.color_for_stdout(),
+            outdir: args.outdir.clone(),
+            errdir: args.errdir.clone(),
+            summary: !args.ui.quiet,
+            failed_hosts: args.failed_hosts.clone(),
+            ..OutputConfig::default()
+        };
+        Ok(RunConfig {
+            targets,
+            exec: ExecSpec {
+                commands: commands.into(),
+                env: env.into(),
+                stdin: None,
+                tty: args.tty,
+                command_timeout: args.command_timeout,
+                parallel: args.parallel_commands,
+            },
+            read_stdin: args.stdin,
+            fanout: args.fanout,
+            handshake_rate: args.handshake_rate,
+            retries: args.retries,
+            policy: args.host_key_policy,
+            ask_pass: args.ask_pass,
+            use_agent: true,
+            output,
+            progress: args.ui.progress_enabled(),
+            grace: DEFAULT_GRACE,
+        })
+    }
+}
+
+fn commands(args: &Args) -> Result<Vec<String>, ConfigError> {
+    let mut out: Vec<String> = args.commands.clone();
+    if let Some(path) = &args.script {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::Usage(format!("--script {}: {e}", path.display())))?;
+        out.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(str::to_owned),
+        );
+    }
+    if !args.command.is_empty() {
+        out.push(args.command.join(" "));
+    }
+    if out.iter().all(|c| c.trim().is_empty()) {
+        return Err(ConfigError::Usage(
+            "no command: give -c CMD, --script FILE or a trailing COMMAND".into(),
+        ));
+    }
+    Ok(out)
+}
+
+fn parse_env(items: &[String]) -> Result<Vec<(String, String)>, ConfigError> {
+    items
+        .iter()
+        .map(|item| {
+            let (k, v) = item
+                .split_once('=')
+                .ok_or_else(|| ConfigError::Usage(format!("-e {item:?}: expected KEY=VALUE")))?;
+            let valid = !k.is_empty()
+                && !k.starts_with(|c: char| c.is_ascii_digit())
+                && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !valid {
+                return Err(ConfigError::Usage(format!(
+                    "-e {item:?}: {k:?} is not a valid variable name ([A-Za-z_][A-Za-z0-9_]*)"
+                )));
+            }
+            Ok((k.to_owned(), v.to_owned()))
+        })
+        .collect()
+}
+
+fn select_hosts(args: &Args, inventory: &Inventory) -> Result<Vec<HostName>, ConfigError> {
+    let pattern_err = |flag: &str, p: &str, e: hosts::PatternError| {
+        ConfigError::Usage(format!("{flag} {p:?}: {e}"))
+    };
+    let mut list: Vec<HostName> = Vec::new();
+    for p in &args.hosts {
+        list.extend(hosts::expand(p).map_err(|e| pattern_err("-w", p, e))?);
+    }
+    for g in &args.group {
+        list.extend(inventory.group(g)?.into_iter().map(HostName::new));
+    }
+    if args.all {
+        let all = inventory.all();
+        if all.is_empty() {
+            return Err(ConfigError::Usage(
+                "-a/--all: no inventory hosts (give -i FILE or create ./hosts.toml)".into(),
+            ));
+        }
+        list.extend(all.into_iter().map(HostName::new));
+    }
+    for x in &args.exclude {
+        list = hosts::exclude(list, x).map_err(|e| pattern_err("-x", x, e))?;
+    }
+    let mut seen = std::collections::HashSet::new();
+    list.retain(|h| seen.insert(h.to_string()));
+    if list.is_empty() {
+        return Err(ConfigError::Usage(
+            "no hosts selected: use -w PATTERN, -g GROUP or -a".into(),
+        ));
+    }
+    Ok(list)
+}
+
+struct Resolver<'a> {
+    inventory: &'a Inventory,
+    cli_timeout: Option<Duration>,
+    default_known_hosts: Option<PathBuf>,
+    jumps: HashMap<String, Arc<Target>>,
+}
+
+impl Resolver<'_> {
+    fn target(&mut self, name: &HostName, depth: usize) -> Result<Arc<Target>, ConfigError> {
+        let spec = self.inventory.resolve(name);
+        let jump = match &spec.jump {
+            None => None,
+            Some(j) if j.eq_ignore_ascii_case("none") => None,
+            Some(j) => {
+                if depth >= MAX_JUMP_DEPTH {
+                    return Err(ConfigError::Usage(format!(
+                        "{}: jump chain deeper than {MAX_JUMP_DEPTH} (a cycle?)",
+                        spec.name
+                    )));
+                }
+                // ProxyJump may list several hops; the last one is adjacent
+                // to the target, each hop jumps through the previous.
+                let mut via: Option<Arc<Target>> = None;
+                for hop in j.split(',').map(str::trim).filter(|h| !h.is_empty()) {
+                    let key = format!(
+                        "{hop}>{}",
+                        via.as_ref().map(|v| v.connection_key()).unwrap_or_default()
+                    );
+                    let t = match self.jumps.get(&key) {
+                        Some(t) => t.clone(),
+                        None => {
+                            let hn = hosts::parse_target(hop).map_err(|e| {
+                                ConfigError::Usage(format!("{}: jump {hop:?}: {e}", spec.name))
+                            })?;
+                            let mut t = (*self.target(&hn, depth + 1)?).clone();
+                            if via.is_some() && t.jump.is_none() {
+                                t.jump = via.clone();
+                            }
+                            let t = Arc::new(t);
+                            self.jumps.insert(key, t.clone());
+                            t
+                        }
+                    };
+                    via = Some(t);
+                }
+                via
+            }
+        };
+        let known_hosts = spec
+            .known_hosts
+            .clone()
+            .or_else(|| self.default_known_hosts.clone())
+            .ok_or_else(|| {
+                ConfigError::Usage(format!(
+                    "{}: no known_hosts file: HOME is unset; set known_hosts in the inventory",
+                    spec.name
+                ))
+            })?;
+        let display = if name.user.is_some() || name.port.is_some() {
+            name.to_string()
+        } else {
+            spec.name.clone()
+        };
+        Ok(Arc::new(Target {
+            name: display,
+            address: spec.address,
+            port: spec.port,
+            user: spec.user,
+            identities: spec.identities,
+            password_env: spec.password_env,
+            known_hosts,
+            connect_timeout: self
+                .cli_timeout
+                .or(spec.connect_timeout)
+                .unwrap_or(DEFAULT_CONNECT_TIMEOUT),
+            jump,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn args(v: &[&str]) -> Args {
+        Args::parse_from(std::iter::once("ssh-fanout").chain(v.iter().copied()))
+    }
+
+    #[test]
+    fn positional_command_and_c_flags_combine() {
+        let a = args(&["-w", "h[1-2]", "-c", "one", "uname", "-a"]);
+        let cfg = RunConfig::with_inventory(&a, &Inventory::empty()).unwrap();
+        assert_eq!(
+            &*cfg.exec.commands,
+            &["one".to_owned(), "uname -a".to_owned()]
+        );
+        assert_eq!(cfg.targets.len(), 2);
+        assert_eq!(cfg.targets[1].name, "h2");
+    }
+
+    #[test]
+    fn exclude_and_dedup() {
+        let a = args(&["-w", "h[1-4],h2", "-x", "h3", "true"]);
+        let cfg = RunConfig::with_inventory(&a, &Inventory::empty()).unwrap();
+        let names: Vec<_> = cfg.targets.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["h1", "h2", "h4"]);
+    }
+
+    #[test]
+    fn usage_errors_are_precise() {
+        let no_cmd = RunConfig::with_inventory(&args(&["-w", "h1"]), &Inventory::empty());
+        assert!(no_cmd.unwrap_err().to_string().contains("no command"));
+        let bad_env = RunConfig::with_inventory(
+            &args(&["-w", "h1", "-e", "1X=2", "true"]),
+            &Inventory::empty(),
+        );
+        assert!(
+            bad_env
+                .unwrap_err()
+                .to_string()
+                .contains("not a valid variable name")
+        );
+        let no_hosts = RunConfig::with_inventory(&args(&["true"]), &Inventory::empty());
+        assert!(
+            no_hosts
+                .unwrap_err()
+                .to_string()
+                .contains("no hosts selected")
+        );
+    }
+
+    #[test]
+    fn user_and_port_typed_on_the_command_line_win() {
+        let a = args(&["-w", "bob@h1:2222", "-t", "3s", "true"]);
+        let cfg = RunConfig::with_inventory(&a, &Inventory::empty()).unwrap();
+        let t = &cfg.targets[0];
+        assert_eq!((t.user.as_str(), t.port), ("bob", 2222));
+        assert_eq!(t.connect_timeout, Duration::from_secs(3));
+        assert_eq!(t.name, "bob@h1:2222");
+    }
+
+    #[test]
+    fn jump_hosts_resolve_and_are_shared() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hosts.toml");
+        std::fs::write(
+            &path,
+            "[defaults]\nuser = \"u\"\n[hosts.bastion]\naddress = \"127.0.0.1\"\nport = 2200\n\
+             [hosts.\"n[1-2]\"]\naddress = \"127.0.0.1\"\nport_base = 2300\njump = \"bastion\"\n",
+        )
+        .unwrap();
+        let inv = Inventory::load(&path).unwrap();
+        let cfg = RunConfig::with_inventory(&args(&["-w", "n[1-2]", "true"]), &inv).unwrap();
+        let j1 = cfg.targets[0].jump.clone().unwrap();
+        let j2 = cfg.targets[1].jump.clone().unwrap();
+        assert!(Arc::ptr_eq(&j1, &j2));
+        assert_eq!(j1.port, 2200);
+        assert_eq!(cfg.targets[1].port, 2301);
+    }
+}

@@ -1,0 +1,215 @@
+//! Credentials, loaded ONCE per run and shared by every host.
+//!
+//! - Identity files are parsed once (deduplicated by path) into `Arc`'d
+//!   keys; no per-host file reading or key parsing. An encrypted key's
+//!   passphrase comes from `$NETKIT_SSH_PASSPHRASE`, or is asked once on
+//!   the terminal and reused for every encrypted key.
+//! - The ssh-agent (`SSH_AUTH_SOCK`) is asked for its identities once; each
+//!   host then opens its own agent connection only to sign.
+//! - Passwords come from an environment variable named by the inventory's
+//!   `password_env`, or from `--ask-pass` (asked once). Never argv.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use russh::keys::{PrivateKey, PublicKey};
+
+/// Environment variable holding the passphrase of encrypted identity files.
+pub const PASSPHRASE_ENV: &str = "NETKIT_SSH_PASSPHRASE";
+
+/// Errors while loading credentials (reported as usage errors, exit 2).
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialError {
+    /// The identity file could not be read or parsed.
+    #[error("identity file {path}: {message}")]
+    Identity {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// A prompt could not be shown (no terminal).
+    #[error("cannot ask for {what}: {message}")]
+    Prompt {
+        /// Passphrase or password.
+        what: &'static str,
+        /// Why.
+        message: String,
+    },
+    /// `password_env` names a variable that is not set.
+    #[error("password_env {0} is not set in the environment")]
+    MissingPasswordEnv(String),
+}
+
+/// Every credential of the run.
+#[derive(Default)]
+pub struct Credentials {
+    /// Parsed identity files by path.
+    keys: HashMap<PathBuf, Arc<PrivateKey>>,
+    /// Identities the agent holds (public halves).
+    pub agent_keys: Vec<PublicKey>,
+    /// The agent socket, when agent identities exist.
+    pub agent_socket: Option<PathBuf>,
+    /// Password from `--ask-pass`.
+    pub ask_pass: Option<Arc<str>>,
+    /// Passwords read from the environment, by variable name.
+    env_passwords: HashMap<String, Arc<str>>,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("keys", &self.keys.keys().collect::<Vec<_>>())
+            .field("agent_keys", &self.agent_keys.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The default identity files, like OpenSSH: `~/.ssh/id_ed25519`,
+/// `id_ecdsa`, `id_rsa`, those that exist.
+pub fn default_identities() -> Vec<PathBuf> {
+    let Some(home) = std::env::var_os("HOME") else {
+        return Vec::new();
+    };
+    let dir = Path::new(&home).join(".ssh");
+    ["id_ed25519", "id_ecdsa", "id_rsa"]
+        .iter()
+        .map(|name| dir.join(name))
+        .filter(|p| p.is_file())
+        .collect()
+}
+
+impl Credentials {
+    /// Loads every identity in `paths` (once each), queries the agent, reads
+    /// `password_envs` and asks for a password if `ask_pass`.
+    pub async fn load<'a>(
+        paths: impl IntoIterator<Item = &'a Path>,
+        password_envs: impl IntoIterator<Item = &'a str>,
+        ask_pass: bool,
+        use_agent: bool,
+    ) -> Result<Self, CredentialError> {
+        let mut creds = Credentials::default();
+        let mut passphrase: Option<String> = std::env::var(PASSPHRASE_ENV).ok();
+        for path in paths {
+            if creds.keys.contains_key(path) {
+                continue;
+            }
+            if !path.exists() {
+                // Like OpenSSH: a configured but missing identity is skipped
+                // (hosts needing it then fail with `auth`), with a warning.
+                tracing::warn!("identity file {} does not exist; skipped", path.display());
+                continue;
+            }
+            let key = load_identity(path, &mut passphrase)?;
+            creds.keys.insert(path.to_path_buf(), Arc::new(key));
+        }
+        for var in password_envs {
+            if creds.env_passwords.contains_key(var) {
+                continue;
+            }
+            let value =
+                std::env::var(var).map_err(|_| CredentialError::MissingPasswordEnv(var.into()))?;
+            creds.env_passwords.insert(var.to_owned(), value.into());
+        }
+        if ask_pass {
+            let pw =
+                prompt_hidden("SSH password: ").map_err(|message| CredentialError::Prompt {
+                    what: "password",
+                    message,
+                })?;
+            creds.ask_pass = Some(pw.into());
+        }
+        if use_agent && let Some(sock) = std::env::var_os("SSH_AUTH_SOCK") {
+            match query_agent(Path::new(&sock)).await {
+                Ok(keys) if !keys.is_empty() => {
+                    creds.agent_keys = keys;
+                    creds.agent_socket = Some(PathBuf::from(sock));
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!("ssh-agent at {sock:?} unusable: {e}"),
+            }
+        }
+        Ok(creds)
+    }
+
+    /// The parsed key for an identity path (loaded by [`Credentials::load`]).
+    pub fn key(&self, path: &Path) -> Option<&Arc<PrivateKey>> {
+        self.keys.get(path)
+    }
+
+    /// The password for a host: its `password_env` value, else `--ask-pass`.
+    pub fn password(&self, password_env: Option<&str>) -> Option<Arc<str>> {
+        password_env
+            .and_then(|v| self.env_passwords.get(v).cloned())
+            .or_else(|| self.ask_pass.clone())
+    }
+}
+
+fn load_identity(
+    path: &Path,
+    passphrase: &mut Option<String>,
+) -> Result<PrivateKey, CredentialError> {
+    let err = |message: String| CredentialError::Identity {
+        path: path.to_path_buf(),
+        message,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+    match russh::keys::decode_secret_key(&text, None) {
+        Ok(key) => Ok(key),
+        Err(russh::keys::Error::KeyIsEncrypted) => {
+            if passphrase.is_none() {
+                let asked = prompt_hidden(&format!("Passphrase for {}: ", path.display()))
+                    .map_err(|message| CredentialError::Prompt {
+                        what: "passphrase",
+                        message: format!("{message} (or set {PASSPHRASE_ENV})"),
+                    })?;
+                *passphrase = Some(asked);
+            }
+            russh::keys::decode_secret_key(&text, passphrase.as_deref())
+                .map_err(|e| err(format!("cannot decrypt: {e}")))
+        }
+        Err(e) => Err(err(e.to_string())),
+    }
+}
+
+async fn query_agent(sock: &Path) -> Result<Vec<PublicKey>, russh::keys::Error> {
+    let mut agent = russh::keys::agent::client::AgentClient::connect_uds(sock).await?;
+    let ids = agent.request_identities().await?;
+    Ok(ids
+        .into_iter()
+        .filter_map(|id| match id {
+            russh::keys::agent::AgentIdentity::PublicKey { key, .. } => Some(key),
+            _ => None,
+        })
+        .collect())
+}
+
+/// Reads one line from the controlling terminal with echo off (via `stty`,
+/// run once per prompt, so no unsafe terminal code here).
+pub fn prompt_hidden(prompt: &str) -> Result<String, String> {
+    use std::io::{BufRead, Write};
+    let tty = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")
+        .map_err(|e| format!("no terminal: {e}"))?;
+    let stty = |arg: &str| {
+        std::fs::File::open("/dev/tty").ok().map(|input| {
+            std::process::Command::new("stty")
+                .arg(arg)
+                .stdin(input)
+                .status()
+        })
+    };
+    let mut out = &tty;
+    let _ = out.write_all(prompt.as_bytes());
+    let _ = out.flush();
+    let _ = stty("-echo");
+    let mut line = String::new();
+    let read = std::io::BufReader::new(&tty).read_line(&mut line);
+    let _ = stty("echo");
+    let _ = out.write_all(b"\n");
+    read.map_err(|e| e.to_string())?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_owned())
+}

@@ -1,0 +1,148 @@
+//! Typed failures of one host. Every variant maps to exactly one JSON error
+//! kind (see [`SshError::kind_name`]), so no failure is ever reported as a
+//! bare "exit 255".
+
+use std::time::Duration;
+
+/// Why a host failed (as opposed to a command exiting non-zero, which is a
+/// normal result).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SshError {
+    /// The host name did not resolve.
+    #[error("cannot resolve {host}: {message}")]
+    Dns {
+        /// The name that was looked up.
+        host: String,
+        /// The resolver's message.
+        message: String,
+    },
+    /// TCP connect was refused (or reset) by the peer.
+    #[error("connection refused by {addr}")]
+    ConnectRefused {
+        /// `host:port`.
+        addr: String,
+    },
+    /// TCP connect + SSH handshake + authentication did not finish in time.
+    #[error("connect timeout after {0:?} (TCP + SSH handshake + auth)")]
+    ConnectTimeout(Duration),
+    /// TCP or SSH protocol failure before authentication finished.
+    #[error("SSH handshake failed: {0}")]
+    Handshake(String),
+    /// The server's key is not in known_hosts and the policy is strict.
+    #[error(
+        "host key for {host} is not known ({fingerprint}) and --host-key-policy=strict; \
+         add it to {known_hosts} or use --host-key-policy=accept-new"
+    )]
+    HostKeyUnknown {
+        /// `host` or `[host]:port`.
+        host: String,
+        /// SHA256 fingerprint of the offered key.
+        fingerprint: String,
+        /// The known_hosts file consulted.
+        known_hosts: String,
+    },
+    /// The server's key differs from the recorded one (or is revoked):
+    /// possible man-in-the-middle. The message names the file and line.
+    #[error("{0}")]
+    HostKeyChanged(String),
+    /// Every authentication method was rejected.
+    #[error("authentication failed for {user}: {message}")]
+    Auth {
+        /// The remote user.
+        user: String,
+        /// What was tried.
+        message: String,
+    },
+    /// The command did not finish before `--command-timeout`.
+    #[error("command timed out after {0:?}; sent TERM and closed the channel")]
+    CommandTimeout(Duration),
+    /// The connection dropped after authentication.
+    #[error("disconnected: {0}")]
+    Disconnected(String),
+    /// The server refused a channel or a request on it.
+    #[error("channel error: {0}")]
+    Channel(String),
+}
+
+impl SshError {
+    /// The stable kind name used in JSON output and the summary.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            SshError::Dns { .. } => "dns",
+            SshError::ConnectRefused { .. } => "connect_refused",
+            SshError::ConnectTimeout(_) => "connect_timeout",
+            SshError::Handshake(_) => "handshake",
+            SshError::HostKeyUnknown { .. } => "host_key_unknown",
+            SshError::HostKeyChanged { .. } => "host_key_changed",
+            SshError::Auth { .. } => "auth",
+            SshError::CommandTimeout(_) => "command_timeout",
+            SshError::Disconnected(_) => "disconnected",
+            SshError::Channel(_) => "channel",
+        }
+    }
+
+    /// Failures that `--retries` may retry: nothing ran on the host yet and
+    /// trying again can help. Host-key and auth failures are final.
+    pub fn is_retryable_connect(&self) -> bool {
+        matches!(
+            self,
+            SshError::ConnectRefused { .. }
+                | SshError::ConnectTimeout(_)
+                | SshError::Handshake(_)
+                | SshError::Dns { .. }
+        )
+    }
+}
+
+/// The error type of our russh client handler: either a russh error or a
+/// host key verdict raised from `check_server_key`.
+#[derive(Debug)]
+pub enum HandlerError {
+    /// A protocol or I/O error.
+    Russh(russh::Error),
+    /// The host key was rejected.
+    HostKey(SshError),
+}
+
+impl From<russh::Error> for HandlerError {
+    fn from(e: russh::Error) -> Self {
+        HandlerError::Russh(e)
+    }
+}
+
+/// Classifies a russh error raised during connect/handshake.
+pub(crate) fn handshake_error(e: HandlerError, addr: &str) -> SshError {
+    match e {
+        HandlerError::HostKey(e) => e,
+        HandlerError::Russh(russh::Error::IO(io)) => io_error(&io, addr),
+        HandlerError::Russh(e) => SshError::Handshake(e.to_string()),
+    }
+}
+
+/// Classifies an I/O error from TCP connect.
+pub(crate) fn io_error(io: &std::io::Error, addr: &str) -> SshError {
+    use std::io::ErrorKind as K;
+    match io.kind() {
+        K::ConnectionRefused => SshError::ConnectRefused {
+            addr: addr.to_owned(),
+        },
+        _ => SshError::Handshake(format!("{addr}: {io}")),
+    }
+}
+
+/// Classifies a russh error raised after authentication.
+pub(crate) fn session_error(e: russh::Error) -> SshError {
+    match e {
+        russh::Error::ChannelOpenFailure(reason) => {
+            SshError::Channel(format!("channel open refused: {reason:?}"))
+        }
+        e @ (russh::Error::Disconnect
+        | russh::Error::HUP
+        | russh::Error::IO(_)
+        | russh::Error::SendError
+        | russh::Error::ConnectionTimeout
+        | russh::Error::KeepaliveTimeout
+        | russh::Error::InactivityTimeout) => SshError::Disconnected(e.to_string()),
+        e => SshError::Channel(e.to_string()),
+    }
+}

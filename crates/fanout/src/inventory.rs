@@ -1,0 +1,870 @@
+//! The TOML inventory (`hosts.toml`) and per-host settings resolution.
+//!
+//! Design: the file is read once by [`Inventory::load`]. The document is
+//! deserialised with serde only down to its three sections (unknown sections
+//! are rejected by `deny_unknown_fields`; `[hosts]` and `[groups]` keep file
+//! order), then every value is checked by hand so that each error names the
+//! file and the exact key, e.g. `hosts.toml: hosts."web[1-3]".port: expected an
+//! integer`. Unknown keys anywhere are errors. Host keys are patterns expanded
+//! with [`crate::hosts::expand`]; `port_base` gives the i-th host of a pattern
+//! `port_base + i`. Paths (`identity`, `known_hosts`) are `~` expanded and
+//! relative to the inventory file's directory.
+//!
+//! [`Inventory::resolve`] turns a [`HostName`] into a [`HostSpec`]. Precedence,
+//! highest first: what the user typed (`user@host:port`), the host's inventory
+//! entry, `[defaults]`, built-in defaults. Hosts that are not in the inventory
+//! use `~/.ssh/config` instead of an entry (then `[defaults]`).
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde::de::{MapAccess, Visitor};
+
+use crate::hosts::{self, HostName};
+use crate::ssh_config::{SshConfig, expand_tilde, home_dir, local_user};
+
+/// Everything needed to connect to one host.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostSpec {
+    /// The name the user knows the host by (inventory name or pattern word).
+    pub name: String,
+    /// Where to connect: inventory `address`, ssh_config `HostName`, or `name`.
+    pub address: String,
+    /// TCP port (default 22).
+    pub port: u16,
+    /// Login name (default: the local user).
+    pub user: String,
+    /// Identity files to try, in order. Configured files are listed even if
+    /// missing (report them); when none is configured this holds the default
+    /// `~/.ssh/id_{ed25519,ecdsa,rsa}` that exist.
+    pub identities: Vec<PathBuf>,
+    /// Name of the environment variable holding the password.
+    pub password_env: Option<String>,
+    /// known_hosts file to use instead of `~/.ssh/known_hosts`.
+    pub known_hosts: Option<PathBuf>,
+    /// Connect timeout from the inventory (the CLI flag wins over it).
+    pub connect_timeout: Option<Duration>,
+    /// Jump host as written (`bastion`, `user@bastion:2222`); resolve it with
+    /// [`crate::hosts::parse_target`] and [`Inventory::resolve`].
+    pub jump: Option<String>,
+}
+
+/// Why an inventory could not be used. The binary maps these to exit 2.
+#[derive(Debug, thiserror::Error)]
+pub enum InventoryError {
+    /// The file could not be read.
+    #[error("{}: {source}", path.display())]
+    Read {
+        /// The inventory file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has an unknown section.
+    #[error("{}: {message}", path.display())]
+    Syntax {
+        /// The inventory file.
+        path: PathBuf,
+        /// The TOML parser's message (with line and column).
+        message: String,
+    },
+    /// A key has a wrong type or value, or is unknown.
+    #[error("{}: {key}: {message}", path.display())]
+    Invalid {
+        /// The inventory file.
+        path: PathBuf,
+        /// Dotted key, e.g. `hosts."web[1-3]".port`.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// `-g NAME` names no group.
+    #[error("{}: unknown group `{name}` (known groups: {known})", path.display())]
+    UnknownGroup {
+        /// The inventory file.
+        path: PathBuf,
+        /// The requested group.
+        name: String,
+        /// Comma-separated known groups.
+        known: String,
+    },
+}
+
+/// Settings shared by `[defaults]` and host entries.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Settings {
+    user: Option<String>,
+    port: Option<u16>,
+    identities: Vec<PathBuf>,
+    password_env: Option<String>,
+    known_hosts: Option<PathBuf>,
+    connect_timeout: Option<Duration>,
+    jump: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+struct Entry {
+    name: String,
+    address: Option<String>,
+    settings: Settings,
+}
+
+/// A loaded inventory.
+#[derive(Clone, Debug, Default)]
+pub struct Inventory {
+    path: PathBuf,
+    defaults: Settings,
+    entries: Vec<Entry>,
+    index: HashMap<String, usize>,
+    groups: Vec<(String, Vec<String>)>,
+    ssh_config: OnceLock<SshConfig>,
+    default_identities: OnceLock<Vec<PathBuf>>,
+}
+
+const DEFAULT_KEYS: &[&str] = &[
+    "user",
+    "port",
+    "identity",
+    "password_env",
+    "known_hosts",
+    "connect_timeout",
+    "jump",
+];
+const HOST_KEYS: &[&str] = &[
+    "address",
+    "port",
+    "port_base",
+    "user",
+    "identity",
+    "password_env",
+    "known_hosts",
+    "connect_timeout",
+    "jump",
+];
+
+impl Inventory {
+    /// An inventory with no hosts: every host resolves through ssh_config.
+    pub fn empty() -> Inventory {
+        Inventory::default()
+    }
+
+    /// Loads and checks an inventory file.
+    pub fn load(path: impl AsRef<Path>) -> Result<Inventory, InventoryError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| InventoryError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses inventory text; `path` names the file in errors and anchors
+    /// relative paths.
+    pub fn parse(text: &str, path: &Path) -> Result<Inventory, InventoryError> {
+        let doc: Document = toml::from_str(text).map_err(|e| InventoryError::Syntax {
+            path: path.to_owned(),
+            message: e.to_string().trim_end().to_owned(),
+        })?;
+        let base = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map_or_else(|| PathBuf::from("."), Path::to_owned);
+        let checker = Checker {
+            path,
+            base: &base,
+            home: home_dir(),
+        };
+
+        let defaults = match &doc.defaults {
+            Some(table) => checker.settings(table, "defaults", DEFAULT_KEYS)?,
+            None => Settings::default(),
+        };
+
+        let mut entries: Vec<Entry> = Vec::new();
+        let mut index: HashMap<String, usize> = HashMap::new();
+        let mut origin: HashMap<String, String> = HashMap::new();
+        for (pattern, value) in doc.hosts.map(|o| o.0).unwrap_or_default() {
+            let key = format!("hosts.{}", quote_key(&pattern));
+            let table = value
+                .as_table()
+                .ok_or_else(|| checker.invalid(&key, "expected a table"))?;
+            let settings = checker.settings(table, &key, HOST_KEYS)?;
+            let address = checker.opt_string(table, &key, "address")?;
+            let port_base = checker.opt_port(table, &key, "port_base")?;
+            if port_base.is_some() && settings.port.is_some() {
+                return Err(checker.invalid(&key, "`port` and `port_base` cannot both be set"));
+            }
+            let names =
+                hosts::expand(&pattern).map_err(|e| checker.invalid(&key, &e.to_string()))?;
+            for (i, name) in names.into_iter().enumerate() {
+                let mut settings = settings.clone();
+                if settings.user.is_none() {
+                    settings.user.clone_from(&name.user);
+                }
+                if settings.port.is_none() {
+                    settings.port = name.port;
+                }
+                if let Some(base_port) = port_base {
+                    let port = u16::try_from(i)
+                        .ok()
+                        .and_then(|i| base_port.checked_add(i))
+                        .ok_or_else(|| {
+                            checker.invalid(
+                                &format!("{key}.port_base"),
+                                "port_base + host index exceeds 65535",
+                            )
+                        })?;
+                    settings.port = Some(port);
+                }
+                if let Some(first) = origin.get(&name.host) {
+                    return Err(checker.invalid(
+                        &key,
+                        &format!("host `{}` is already defined by {first}", name.host),
+                    ));
+                }
+                origin.insert(name.host.clone(), key.clone());
+                index.insert(name.host.clone(), entries.len());
+                entries.push(Entry {
+                    name: name.host,
+                    address: address.clone(),
+                    settings,
+                });
+            }
+        }
+
+        let mut groups = Vec::new();
+        for (name, value) in doc.groups.map(|o| o.0).unwrap_or_default() {
+            let key = format!("groups.{}", quote_key(&name));
+            let list = value
+                .as_array()
+                .ok_or_else(|| checker.invalid(&key, "expected an array of host patterns"))?;
+            let mut patterns = Vec::new();
+            for (i, item) in list.iter().enumerate() {
+                let item_key = format!("{key}[{i}]");
+                let pattern = item
+                    .as_str()
+                    .ok_or_else(|| checker.invalid(&item_key, "expected a string"))?;
+                if !pattern.starts_with('@') {
+                    hosts::expand(pattern)
+                        .map_err(|e| checker.invalid(&item_key, &e.to_string()))?;
+                }
+                patterns.push(pattern.to_owned());
+            }
+            groups.push((name, patterns));
+        }
+        // Check `@group` references now, so typos fail at load time.
+        let inventory = Inventory {
+            path: path.to_owned(),
+            defaults,
+            entries,
+            index,
+            groups,
+            ssh_config: OnceLock::new(),
+            default_identities: OnceLock::new(),
+        };
+        for (name, _) in &inventory.groups {
+            inventory.group(name)?;
+        }
+        Ok(inventory)
+    }
+
+    /// Finds `./hosts.toml`, then `$XDG_CONFIG_HOME/netkit/hosts.toml`
+    /// (`~/.config` when `XDG_CONFIG_HOME` is unset or empty).
+    pub fn discover() -> Result<Option<Inventory>, InventoryError> {
+        let xdg = std::env::var_os("XDG_CONFIG_HOME")
+            .filter(|x| !x.is_empty())
+            .map(PathBuf::from);
+        match discover_path(Path::new("."), xdg.as_deref(), home_dir().as_deref()) {
+            Some(path) => Self::load(path).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Uses `config` instead of `~/.ssh/config` for hosts not in the inventory.
+    pub fn with_ssh_config(self, config: SshConfig) -> Inventory {
+        let cell = OnceLock::new();
+        let _ = cell.set(config);
+        Inventory {
+            ssh_config: cell,
+            ..self
+        }
+    }
+
+    /// The file this inventory came from (empty for [`Inventory::empty`]).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Group names in file order.
+    pub fn group_names(&self) -> Vec<&str> {
+        self.groups.iter().map(|(n, _)| n.as_str()).collect()
+    }
+
+    /// The hosts of a group, expanded, in order, without duplicates. Items
+    /// may be patterns or `@other` group references.
+    pub fn group(&self, name: &str) -> Result<Vec<String>, InventoryError> {
+        let mut out = Vec::new();
+        let mut seen = HashSet::new();
+        self.group_into(name, &mut Vec::new(), &mut out, &mut seen)?;
+        Ok(out)
+    }
+
+    fn group_into(
+        &self,
+        name: &str,
+        stack: &mut Vec<String>,
+        out: &mut Vec<String>,
+        seen: &mut HashSet<String>,
+    ) -> Result<(), InventoryError> {
+        let Some((_, patterns)) = self.groups.iter().find(|(n, _)| n == name) else {
+            return Err(InventoryError::UnknownGroup {
+                path: self.path.clone(),
+                name: name.to_owned(),
+                known: self.group_names().join(", "),
+            });
+        };
+        if stack.iter().any(|s| s == name) {
+            return Err(InventoryError::Invalid {
+                path: self.path.clone(),
+                key: format!("groups.{}", quote_key(name)),
+                message: format!("group cycle: {} -> {name}", stack.join(" -> ")),
+            });
+        }
+        stack.push(name.to_owned());
+        for (i, pattern) in patterns.iter().enumerate() {
+            if let Some(other) = pattern.strip_prefix('@') {
+                self.group_into(other, stack, out, seen)?;
+                continue;
+            }
+            let names = hosts::expand_names(pattern).map_err(|e| InventoryError::Invalid {
+                path: self.path.clone(),
+                key: format!("groups.{}[{i}]", quote_key(name)),
+                message: e.to_string(),
+            })?;
+            for n in names {
+                if seen.insert(n.clone()) {
+                    out.push(n);
+                }
+            }
+        }
+        stack.pop();
+        Ok(())
+    }
+
+    /// Every host of `[hosts]`, in file order.
+    pub fn all(&self) -> Vec<String> {
+        self.entries.iter().map(|e| e.name.clone()).collect()
+    }
+
+    /// Whether `host` has an entry in `[hosts]`.
+    pub fn contains(&self, host: &str) -> bool {
+        self.index.contains_key(host)
+    }
+
+    /// Everything needed to connect to `target`.
+    pub fn resolve(&self, target: &HostName) -> HostSpec {
+        let d = &self.defaults;
+        let builtin_user = || local_user().unwrap_or_else(|| "root".to_owned());
+        match self
+            .index
+            .get(&target.host)
+            .and_then(|&i| self.entries.get(i))
+        {
+            Some(entry) => {
+                let s = &entry.settings;
+                HostSpec {
+                    name: target.host.clone(),
+                    address: entry.address.clone().unwrap_or_else(|| target.host.clone()),
+                    port: target.port.or(s.port).or(d.port).unwrap_or(22),
+                    user: target
+                        .user
+                        .clone()
+                        .or_else(|| s.user.clone())
+                        .or_else(|| d.user.clone())
+                        .unwrap_or_else(builtin_user),
+                    identities: self.identities(&[&s.identities, &d.identities]),
+                    password_env: s.password_env.clone().or_else(|| d.password_env.clone()),
+                    known_hosts: s.known_hosts.clone().or_else(|| d.known_hosts.clone()),
+                    connect_timeout: s.connect_timeout.or(d.connect_timeout),
+                    jump: s.jump.clone().or_else(|| d.jump.clone()),
+                }
+            }
+            None => {
+                let c = self
+                    .ssh_config
+                    .get_or_init(SshConfig::load_default)
+                    .lookup(&target.host);
+                HostSpec {
+                    name: target.host.clone(),
+                    address: c.hostname.unwrap_or_else(|| target.host.clone()),
+                    port: target.port.or(c.port).or(d.port).unwrap_or(22),
+                    user: target
+                        .user
+                        .clone()
+                        .or(c.user)
+                        .or_else(|| d.user.clone())
+                        .unwrap_or_else(builtin_user),
+                    identities: self.identities(&[&c.identity_files, &d.identities]),
+                    password_env: d.password_env.clone(),
+                    known_hosts: d.known_hosts.clone(),
+                    connect_timeout: d.connect_timeout,
+                    jump: c.proxy_jump.or_else(|| d.jump.clone()),
+                }
+            }
+        }
+    }
+
+    /// The first non-empty configured list, else the default keys that exist.
+    fn identities(&self, configured: &[&Vec<PathBuf>]) -> Vec<PathBuf> {
+        if let Some(list) = configured.iter().find(|l| !l.is_empty()) {
+            return (*list).clone();
+        }
+        self.default_identities
+            .get_or_init(|| {
+                let Some(home) = home_dir() else {
+                    return Vec::new();
+                };
+                ["id_ed25519", "id_ecdsa", "id_rsa"]
+                    .iter()
+                    .map(|k| home.join(".ssh").join(k))
+                    .filter(|p| p.is_file())
+                    .collect()
+            })
+            .clone()
+    }
+}
+
+/// The inventory file `discover` would load, if any.
+fn discover_path(cwd: &Path, xdg: Option<&Path>, home: Option<&Path>) -> Option<PathBuf> {
+    let local = cwd.join("hosts.toml");
+    if local.is_file() {
+        // Keep the short relative name for error messages.
+        return Some(if cwd == Path::new(".") {
+            PathBuf::from("hosts.toml")
+        } else {
+            local
+        });
+    }
+    let config_dir = xdg
+        .map(Path::to_owned)
+        .or_else(|| home.map(|h| h.join(".config")))?;
+    let path = config_dir.join("netkit").join("hosts.toml");
+    path.is_file().then_some(path)
+}
+
+/// `web` stays bare; `web[1-3]` becomes `"web[1-3]"` (TOML key syntax).
+fn quote_key(key: &str) -> String {
+    let bare = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if bare {
+        key.to_owned()
+    } else {
+        format!("{key:?}")
+    }
+}
+
+/// The document down to its sections; values are checked by [`Checker`].
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Document {
+    defaults: Option<toml::Table>,
+    hosts: Option<Ordered>,
+    groups: Option<Ordered>,
+}
+
+/// A TOML table that keeps file order.
+struct Ordered(Vec<(String, toml::Value)>);
+
+impl<'de> Deserialize<'de> for Ordered {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Ordered;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a table")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Ordered, A::Error> {
+                let mut items = Vec::new();
+                while let Some((k, v)) = map.next_entry::<String, toml::Value>()? {
+                    items.push((k, v));
+                }
+                Ok(Ordered(items))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// Checks values and builds errors that name the file and the key.
+struct Checker<'a> {
+    path: &'a Path,
+    base: &'a Path,
+    home: Option<PathBuf>,
+}
+
+impl Checker<'_> {
+    fn invalid(&self, key: &str, message: &str) -> InventoryError {
+        InventoryError::Invalid {
+            path: self.path.to_owned(),
+            key: key.to_owned(),
+            message: message.to_owned(),
+        }
+    }
+
+    fn settings(
+        &self,
+        table: &toml::Table,
+        key: &str,
+        allowed: &[&str],
+    ) -> Result<Settings, InventoryError> {
+        for k in table.keys() {
+            if !allowed.contains(&k.as_str()) {
+                return Err(self.invalid(
+                    &format!("{key}.{}", quote_key(k)),
+                    &format!("unknown key (expected one of: {})", allowed.join(", ")),
+                ));
+            }
+        }
+        let identities = match table.get("identity") {
+            None => Vec::new(),
+            Some(toml::Value::String(s)) => vec![self.path_value(s)],
+            Some(toml::Value::Array(items)) => items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    v.as_str().map(|s| self.path_value(s)).ok_or_else(|| {
+                        self.invalid(&format!("{key}.identity[{i}]"), "expected a string")
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+            Some(_) => {
+                return Err(self.invalid(
+                    &format!("{key}.identity"),
+                    "expected a string or an array of strings",
+                ));
+            }
+        };
+        let connect_timeout = match table.get("connect_timeout") {
+            None => None,
+            Some(toml::Value::String(s)) => Some(
+                netkit_pool::cli::parse_duration(s)
+                    .map_err(|e| self.invalid(&format!("{key}.connect_timeout"), &e))?,
+            ),
+            Some(toml::Value::Integer(n)) if *n >= 0 => Some(Duration::from_secs(n.unsigned_abs())),
+            Some(_) => {
+                return Err(self.invalid(
+                    &format!("{key}.connect_timeout"),
+                    "expected a duration such as \"10s\"",
+                ));
+            }
+        };
+        Ok(Settings {
+            user: self.opt_string(table, key, "user")?,
+            port: self.opt_port(table, key, "port")?,
+            identities,
+            password_env: self.opt_string(table, key, "password_env")?,
+            known_hosts: self
+                .opt_string(table, key, "known_hosts")?
+                .map(|s| self.path_value(&s)),
+            connect_timeout,
+            jump: self.opt_string(table, key, "jump")?,
+        })
+    }
+
+    fn opt_string(
+        &self,
+        table: &toml::Table,
+        key: &str,
+        name: &str,
+    ) -> Result<Option<String>, InventoryError> {
+        match table.get(name) {
+            None => Ok(None),
+            Some(toml::Value::String(s)) if !s.is_empty() => Ok(Some(s.clone())),
+            Some(toml::Value::String(_)) => {
+                Err(self.invalid(&format!("{key}.{name}"), "must not be empty"))
+            }
+            Some(_) => Err(self.invalid(&format!("{key}.{name}"), "expected a string")),
+        }
+    }
+
+    fn opt_port(
+        &self,
+        table: &toml::Table,
+        key: &str,
+        name: &str,
+    ) -> Result<Option<u16>, InventoryError> {
+        match table.get(name) {
+            None => Ok(None),
+            Some(toml::Value::Integer(n)) => match u16::try_from(*n) {
+                Ok(p) if p > 0 => Ok(Some(p)),
+                _ => {
+                    Err(self.invalid(&format!("{key}.{name}"), "expected a port number (1-65535)"))
+                }
+            },
+            Some(_) => Err(self.invalid(&format!("{key}.{name}"), "expected an integer")),
+        }
+    }
+
+    /// `~` expanded, relative to the inventory's directory.
+    fn path_value(&self, text: &str) -> PathBuf {
+        let p = expand_tilde(text, self.home.as_deref());
+        if p.is_relative() {
+            self.base.join(p)
+        } else {
+            p
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = r#"
+[defaults]              # applies to every host unless it overrides it
+user = "netkit"
+port = 22
+identity = "keys/id_ed25519"
+password_env = "LAB_PASSWORD"
+known_hosts = "known_hosts"
+connect_timeout = "10s"
+
+[hosts."host[0-7]"]
+address = "127.0.0.1"
+port_base = 2200
+
+[hosts.bastion]
+address = "127.0.0.2"
+port = 2222
+user = "jumper"
+identity = ["~/k1", "/abs/k2"]
+connect_timeout = "1500ms"
+
+[hosts."web[01-02]"]
+jump = "bastion"
+
+[groups]
+lab = ["host[0-7]"]
+edge = ["bastion", "@lab", "host3"]
+"#;
+
+    fn write(dir: &Path, text: &str) -> PathBuf {
+        let path = dir.join("hosts.toml");
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    fn err(text: &str) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), text);
+        let e = Inventory::load(&path).unwrap_err().to_string();
+        // Every error names the file.
+        assert!(e.starts_with(&path.display().to_string()), "{e}");
+        e.replacen(&path.display().to_string(), "hosts.toml", 1)
+    }
+
+    fn inv(dir: &Path) -> Inventory {
+        Inventory::load(write(dir, EXAMPLE))
+            .unwrap()
+            .with_ssh_config(SshConfig::parse_with_home(
+                "Host alias\n  HostName 127.0.0.5\n  Port 2022\n  User cfg\n  IdentityFile /cfg/key\n  ProxyJump bastion\n",
+                Some(PathBuf::from("/home/me")),
+            ))
+    }
+
+    #[test]
+    fn example_resolves_with_port_base_and_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let inv = inv(dir.path());
+        let h3 = inv.resolve(&HostName::new("host3"));
+        assert_eq!(h3.name, "host3");
+        assert_eq!(h3.address, "127.0.0.1");
+        assert_eq!(h3.port, 2203);
+        assert_eq!(h3.user, "netkit");
+        assert_eq!(h3.identities, [dir.path().join("keys/id_ed25519")]);
+        assert_eq!(h3.password_env.as_deref(), Some("LAB_PASSWORD"));
+        assert_eq!(h3.known_hosts, Some(dir.path().join("known_hosts")));
+        assert_eq!(h3.connect_timeout, Some(Duration::from_secs(10)));
+        assert_eq!(h3.jump, None);
+        assert_eq!(inv.resolve(&HostName::new("host0")).port, 2200);
+        assert_eq!(inv.resolve(&HostName::new("host7")).port, 2207);
+    }
+
+    #[test]
+    fn host_overrides_and_cli_target_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let inv = inv(dir.path());
+        let b = inv.resolve(&HostName::new("bastion"));
+        assert_eq!(
+            (b.address.as_str(), b.port, b.user.as_str()),
+            ("127.0.0.2", 2222, "jumper")
+        );
+        assert_eq!(b.connect_timeout, Some(Duration::from_millis(1500)));
+        assert_eq!(b.identities[1], PathBuf::from("/abs/k2"));
+        assert!(b.identities[0].ends_with("k1"));
+        assert!(
+            !b.identities[0].starts_with(dir.path()),
+            "~ must expand to home"
+        );
+        let typed = inv.resolve(&"root@bastion:9".parse().unwrap());
+        assert_eq!((typed.port, typed.user.as_str()), (9, "root"));
+        let web = inv.resolve(&HostName::new("web02"));
+        assert_eq!(web.jump.as_deref(), Some("bastion"));
+        assert_eq!(web.address, "web02");
+        assert_eq!(web.port, 22);
+    }
+
+    #[test]
+    fn unknown_hosts_use_ssh_config_then_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let inv = inv(dir.path());
+        let a = inv.resolve(&HostName::new("alias"));
+        assert_eq!(a.address, "127.0.0.5");
+        assert_eq!(a.port, 2022);
+        assert_eq!(a.user, "cfg");
+        assert_eq!(a.identities, [PathBuf::from("/cfg/key")]);
+        assert_eq!(a.jump.as_deref(), Some("bastion"));
+        assert_eq!(a.known_hosts, Some(dir.path().join("known_hosts")));
+        let other = inv.resolve(&HostName::new("elsewhere"));
+        assert_eq!(other.address, "elsewhere");
+        assert_eq!(other.user, "netkit");
+        assert_eq!(other.port, 22);
+        assert_eq!(other.identities, [dir.path().join("keys/id_ed25519")]);
+    }
+
+    #[test]
+    fn all_and_groups_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let inv = inv(dir.path());
+        let all = inv.all();
+        assert_eq!(all.len(), 11);
+        assert_eq!(all[0], "host0");
+        assert_eq!(all[8], "bastion");
+        assert_eq!(all[10], "web02");
+        assert_eq!(inv.group("lab").unwrap().len(), 8);
+        let edge = inv.group("edge").unwrap();
+        assert_eq!(edge[0], "bastion");
+        assert_eq!(edge[1], "host0");
+        assert_eq!(edge.len(), 9, "host3 de-duplicated: {edge:?}");
+        let e = inv.group("nope").unwrap_err().to_string();
+        assert!(
+            e.contains("unknown group `nope`") && e.contains("lab, edge"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn errors_name_file_and_key() {
+        assert_eq!(
+            err("[hosts.\"web[1-3]\"]\nport = \"x\"\n"),
+            "hosts.toml: hosts.\"web[1-3]\".port: expected an integer"
+        );
+        assert_eq!(
+            err("[hosts.web]\nport = 70000\n"),
+            "hosts.toml: hosts.web.port: expected a port number (1-65535)"
+        );
+        assert!(
+            err("[defaults]\nusr = \"x\"\n").starts_with("hosts.toml: defaults.usr: unknown key")
+        );
+        assert!(
+            err("[hosts.a]\naddres = \"x\"\n")
+                .starts_with("hosts.toml: hosts.a.addres: unknown key")
+        );
+        assert!(err("[defaults]\naddress = \"x\"\n").contains("defaults.address: unknown key"));
+        assert!(
+            err("[hosts.a]\nconnect_timeout = \"soon\"\n")
+                .starts_with("hosts.toml: hosts.a.connect_timeout: ")
+        );
+        assert_eq!(
+            err("[hosts.\"h[1-\"]\n"),
+            "hosts.toml: hosts.\"h[1-\": unclosed bracket in host pattern `h[1-`"
+        );
+        assert!(
+            err("[hosts.\"h[1-2]\"]\nport = 1\nport_base = 2\n").contains("cannot both be set")
+        );
+        assert!(
+            err("[hosts.\"h[1-2]\"]\n[hosts.h2]\n")
+                .contains("hosts.h2: host `h2` is already defined by hosts.\"h[1-2]\"")
+        );
+        assert!(
+            err("[hosts.\"h[0-9]\"]\nport_base = 65530\n")
+                .contains("port_base + host index exceeds 65535")
+        );
+        assert_eq!(
+            err("[groups]\nlab = \"h1\"\n"),
+            "hosts.toml: groups.lab: expected an array of host patterns"
+        );
+        assert!(
+            err("[groups]\nlab = [\"h[2-1]\"]\n")
+                .starts_with("hosts.toml: groups.lab[0]: reversed range")
+        );
+        assert!(err("[groups]\nlab = [\"@missing\"]\n").contains("unknown group `missing`"));
+        assert!(err("[groups]\na = [\"@b\"]\nb = [\"@a\"]\n").contains("group cycle"));
+        assert!(err("[hosts]\nh1 = 3\n").contains("hosts.h1: expected a table"));
+        assert!(
+            err("[defaults]\nidentity = 3\n")
+                .contains("defaults.identity: expected a string or an array")
+        );
+        // Unknown section and TOML syntax errors.
+        assert!(err("[hostz]\n").contains("unknown field `hostz`"));
+        assert!(err("[defaults\n").starts_with("hosts.toml: "));
+    }
+
+    #[test]
+    fn missing_file_is_a_read_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = Inventory::load(dir.path().join("nope.toml")).unwrap_err();
+        assert!(matches!(e, InventoryError::Read { .. }));
+        assert!(e.to_string().contains("nope.toml"));
+    }
+
+    #[test]
+    fn discovery_order() {
+        let cwd = tempfile::tempdir().unwrap();
+        let xdg = tempfile::tempdir().unwrap();
+        let home = tempfile::tempdir().unwrap();
+        assert_eq!(
+            discover_path(cwd.path(), Some(xdg.path()), Some(home.path())),
+            None
+        );
+        let home_file = home.path().join(".config/netkit/hosts.toml");
+        std::fs::create_dir_all(home_file.parent().unwrap()).unwrap();
+        std::fs::write(&home_file, "").unwrap();
+        assert_eq!(
+            discover_path(cwd.path(), None, Some(home.path())),
+            Some(home_file.clone())
+        );
+        // XDG_CONFIG_HOME replaces ~/.config.
+        assert_eq!(
+            discover_path(cwd.path(), Some(xdg.path()), Some(home.path())),
+            None
+        );
+        let xdg_file = xdg.path().join("netkit/hosts.toml");
+        std::fs::create_dir_all(xdg_file.parent().unwrap()).unwrap();
+        std::fs::write(&xdg_file, "").unwrap();
+        assert_eq!(
+            discover_path(cwd.path(), Some(xdg.path()), Some(home.path())),
+            Some(xdg_file)
+        );
+        std::fs::write(cwd.path().join("hosts.toml"), "").unwrap();
+        assert_eq!(
+            discover_path(cwd.path(), Some(xdg.path()), Some(home.path())),
+            Some(cwd.path().join("hosts.toml"))
+        );
+    }
+
+    #[test]
+    fn empty_inventory_resolves_through_defaults() {
+        let inv = Inventory::empty().with_ssh_config(SshConfig::default());
+        let h = inv.resolve(&"u@h:2".parse().unwrap());
+        assert_eq!((h.address.as_str(), h.port, h.user.as_str()), ("h", 2, "u"));
+        assert!(inv.all().is_empty());
+    }
+}

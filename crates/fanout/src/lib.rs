@@ -1,0 +1,43 @@
+//! # ssh-fanout: run commands on many hosts over SSH
+//!
+//! Design, one idea per module:
+//! - [`cli`] raw flags (clap) and [`config`] the checked [`config::RunConfig`]
+//!   (host selection, inventory and `~/.ssh/config` resolution, jumps);
+//! - [`hosts`] pdsh/clush range patterns, [`inventory`] the TOML inventory,
+//!   [`ssh_config`] the `~/.ssh/config` subset, [`known_hosts`] the
+//!   known_hosts parser/appender, [`hostkey`] the policy on top of it;
+//! - [`credentials`] keys, agent identities and passwords, loaded once;
+//! - [`session`] one russh connection per host (TCP or `direct-tcpip`
+//!   through a shared jump connection, handshake, host key, auth), with one
+//!   shared `Arc<client::Config>` preferring curve25519 and ed25519;
+//! - [`exec`] the commands over that connection (sequential or concurrent
+//!   channels, env, stdin, pty, exit status/signal, command timeout);
+//! - [`run`] the pool-driven loop, Ctrl-C, results; [`progress`] the
+//!   progress line (stderr is a terminal only), drawn between records;
+//! - [`output`] the single output task: streaming, gather, outdir, JSON,
+//!   summary and exit codes. Connection tasks only send it events, so lines
+//!   never interleave and memory stays bounded (bounded queue, back-pressure
+//!   to the SSH window).
+//!
+//! Failures are typed ([`error::SshError`]) and map one-to-one to the JSON
+//! error kinds.
+
+pub mod cli;
+pub mod config;
+pub mod credentials;
+pub mod error;
+pub mod exec;
+pub mod hostkey;
+pub mod hosts;
+pub mod inventory;
+pub mod known_hosts;
+pub mod output;
+pub mod progress;
+pub mod run;
+pub mod session;
+pub mod ssh_config;
+pub mod target;
+
+pub use cli::Args;
+pub use config::{ConfigError, RunConfig};
+pub use run::{RunError, RunOutcome, run};

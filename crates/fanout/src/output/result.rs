@@ -1,0 +1,269 @@
+//! Per-host results, typed error kinds and the process exit code.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Exit code: every host ran every command with exit 0.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: some remote command exited non-zero or was killed by a signal.
+pub const EXIT_FAILED: u8 = 1;
+/// Exit code: usage or inventory error (set by the binary, not by results).
+pub const EXIT_USAGE: u8 = 2;
+/// Exit code: some host was unreachable, failed host-key checks or auth, or
+/// timed out. Takes precedence over [`EXIT_FAILED`].
+pub const EXIT_UNREACHABLE: u8 = 3;
+
+/// Why a host produced no (complete) command result. Serialised in
+/// snake_case: `"connect_refused"`, `"host_key_changed"`, ...
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The name did not resolve.
+    Dns,
+    /// TCP connection refused.
+    ConnectRefused,
+    /// TCP connect plus SSH handshake exceeded the connect timeout.
+    ConnectTimeout,
+    /// SSH protocol/handshake failure (bad banner, no common algorithm, ...).
+    Handshake,
+    /// Host key not in known_hosts under `--host-key-policy strict`.
+    HostKeyUnknown,
+    /// Host key differs from (or is revoked in) known_hosts: possible MITM.
+    HostKeyChanged,
+    /// Every authentication method was rejected.
+    Auth,
+    /// The command did not finish before `--command-timeout`.
+    CommandTimeout,
+    /// The connection dropped after it was established.
+    Disconnected,
+    /// Opening or using a channel failed (exec refused, no exit status, ...).
+    Channel,
+}
+
+impl ErrorKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [ErrorKind; 10] = [
+        ErrorKind::Dns,
+        ErrorKind::ConnectRefused,
+        ErrorKind::ConnectTimeout,
+        ErrorKind::Handshake,
+        ErrorKind::HostKeyUnknown,
+        ErrorKind::HostKeyChanged,
+        ErrorKind::Auth,
+        ErrorKind::CommandTimeout,
+        ErrorKind::Disconnected,
+        ErrorKind::Channel,
+    ];
+
+    /// The JSON spelling, e.g. `connect_refused`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Dns => "dns",
+            ErrorKind::ConnectRefused => "connect_refused",
+            ErrorKind::ConnectTimeout => "connect_timeout",
+            ErrorKind::Handshake => "handshake",
+            ErrorKind::HostKeyUnknown => "host_key_unknown",
+            ErrorKind::HostKeyChanged => "host_key_changed",
+            ErrorKind::Auth => "auth",
+            ErrorKind::CommandTimeout => "command_timeout",
+            ErrorKind::Disconnected => "disconnected",
+            ErrorKind::Channel => "channel",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A typed failure for one host.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostError {
+    /// The category.
+    pub kind: ErrorKind,
+    /// A human-readable, single-line explanation.
+    pub message: String,
+}
+
+impl HostError {
+    /// A new error.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        HostError {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for HostError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.kind, self.message)
+    }
+}
+
+/// The outcome class of a host, as in the JSON `status` field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Every command exited 0.
+    Ok,
+    /// A command exited non-zero or was killed by a signal.
+    Failed,
+    /// The host has an [`HostError`].
+    Error,
+}
+
+/// The final result of one host.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostResult {
+    /// Host name as shown in output (the same string used in output events).
+    pub host: String,
+    /// Exit status of the (last failing, else last) command, if one was received.
+    pub exit_code: Option<u32>,
+    /// Signal name (e.g. `TERM`, `KILL`) if the command was killed.
+    pub signal: Option<String>,
+    /// Why the host could not complete, if it could not.
+    pub error: Option<HostError>,
+    /// Wall time spent on this host.
+    pub elapsed: Duration,
+}
+
+impl HostResult {
+    /// A host whose command exited with `exit_code`.
+    pub fn exited(host: impl Into<String>, exit_code: u32, elapsed: Duration) -> Self {
+        HostResult {
+            host: host.into(),
+            exit_code: Some(exit_code),
+            signal: None,
+            error: None,
+            elapsed,
+        }
+    }
+
+    /// A host whose command was killed by `signal`.
+    pub fn signalled(
+        host: impl Into<String>,
+        signal: impl Into<String>,
+        elapsed: Duration,
+    ) -> Self {
+        HostResult {
+            host: host.into(),
+            exit_code: None,
+            signal: Some(signal.into()),
+            error: None,
+            elapsed,
+        }
+    }
+
+    /// A host that failed with a typed error.
+    pub fn failed(host: impl Into<String>, error: HostError, elapsed: Duration) -> Self {
+        HostResult {
+            host: host.into(),
+            exit_code: None,
+            signal: None,
+            error: Some(error),
+            elapsed,
+        }
+    }
+
+    /// `error` if there is an error, `ok` for exit 0 without signal, else
+    /// `failed` (non-zero exit, signal, or no exit status at all).
+    pub fn status(&self) -> Status {
+        if self.error.is_some() {
+            Status::Error
+        } else if self.exit_code == Some(0) && self.signal.is_none() {
+            Status::Ok
+        } else {
+            Status::Failed
+        }
+    }
+
+    /// The per-host exit code class (0, 1 or 3).
+    pub fn exit_class(&self) -> u8 {
+        match self.status() {
+            Status::Ok => EXIT_OK,
+            Status::Failed => EXIT_FAILED,
+            Status::Error => EXIT_UNREACHABLE,
+        }
+    }
+}
+
+/// The process exit code for a run: 0 if every host is ok, 3 if any host has
+/// an error (unreachable, host key, auth, timeout, disconnect, channel), else
+/// 1 if any command exited non-zero or was signalled.
+pub fn exit_code<'a>(results: impl IntoIterator<Item = &'a HostResult>) -> u8 {
+    results
+        .into_iter()
+        .map(HostResult::exit_class)
+        .max()
+        .unwrap_or(EXIT_OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const D: Duration = Duration::from_millis(5);
+
+    #[test]
+    fn status_classes() {
+        assert_eq!(HostResult::exited("h", 0, D).status(), Status::Ok);
+        assert_eq!(HostResult::exited("h", 2, D).status(), Status::Failed);
+        assert_eq!(
+            HostResult::signalled("h", "KILL", D).status(),
+            Status::Failed
+        );
+        let mut no_status = HostResult::exited("h", 0, D);
+        no_status.exit_code = None;
+        assert_eq!(no_status.status(), Status::Failed);
+        let e = HostResult::failed("h", HostError::new(ErrorKind::Auth, "denied"), D);
+        assert_eq!(e.status(), Status::Error);
+    }
+
+    #[test]
+    fn exit_code_precedence() {
+        let ok = HostResult::exited("a", 0, D);
+        let bad = HostResult::exited("b", 1, D);
+        let sig = HostResult::signalled("c", "TERM", D);
+        let err = HostResult::failed("d", HostError::new(ErrorKind::ConnectTimeout, "t"), D);
+        assert_eq!(exit_code([]), 0);
+        assert_eq!(exit_code([&ok, &ok]), 0);
+        assert_eq!(exit_code([&ok, &bad]), 1);
+        assert_eq!(exit_code([&sig]), 1);
+        assert_eq!(exit_code([&bad, &err, &ok]), 3);
+        assert_eq!(exit_code([&err, &bad]), 3);
+    }
+
+    #[test]
+    fn error_kinds_serialise_snake_case() {
+        let names: Vec<String> = ErrorKind::ALL
+            .iter()
+            .map(|k| serde_json::to_string(k).unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "\"dns\"",
+                "\"connect_refused\"",
+                "\"connect_timeout\"",
+                "\"handshake\"",
+                "\"host_key_unknown\"",
+                "\"host_key_changed\"",
+                "\"auth\"",
+                "\"command_timeout\"",
+                "\"disconnected\"",
+                "\"channel\""
+            ]
+        );
+        for k in ErrorKind::ALL {
+            assert_eq!(
+                format!("\"{}\"", k.as_str()),
+                serde_json::to_string(&k).unwrap()
+            );
+        }
+    }
+}

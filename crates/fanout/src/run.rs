@@ -1,0 +1,344 @@
+//! The run loop: one pool job per host (connect, run every command over
+//! the one connection, disconnect), results and output events sent to the
+//! single output task, Ctrl-C handling, exit code.
+//!
+//! Ctrl-C: the caller cancels `shutdown` on the first press. The pool then
+//! stops starting hosts; we print the hosts still running on stderr; they get
+//! [`RunConfig::grace`] to finish, then are aborted (reported as
+//! `disconnected`). Hosts never started are counted in a final notice. The
+//! binary exits on a second press.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use netkit_pool::{CancellationToken, Outcome, Pool, Retry, RetryPolicy};
+use tokio::io::AsyncReadExt;
+
+use crate::config::RunConfig;
+use crate::credentials::{CredentialError, Credentials};
+use crate::error::SshError;
+use crate::exec::{self, CommandStatus, HostEnv, HostOutput};
+use crate::output::{ErrorKind, Event, HostError, HostResult, Output, Summary};
+use crate::progress::Progress;
+use crate::session::{Connector, client_config};
+use crate::target::Target;
+
+/// Errors that stop the whole run before or after hosts run.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Identity files, passphrase or password problems (exit 2).
+    #[error(transparent)]
+    Credentials(#[from] CredentialError),
+    /// Reading stdin or writing output failed.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// What a run produced.
+#[derive(Debug)]
+pub struct RunOutcome {
+    /// Counts, failed hosts, exit code.
+    pub summary: Summary,
+    /// Hosts never started because of Ctrl-C.
+    pub not_started: usize,
+    /// Whether the run was interrupted.
+    pub interrupted: bool,
+}
+
+impl RunOutcome {
+    /// The process exit code (0, 1 or 3; interrupted runs with unstarted
+    /// hosts are 3).
+    pub fn exit_code(&self) -> u8 {
+        let code = self.summary.exit_code();
+        if self.not_started > 0 {
+            code.max(crate::output::EXIT_UNREACHABLE)
+        } else {
+            code
+        }
+    }
+}
+
+/// Runs everything with output on this process's stdout/stderr.
+pub async fn run(cfg: RunConfig, shutdown: CancellationToken) -> Result<RunOutcome, RunError> {
+    if cfg.progress {
+        let progress = Progress::new();
+        let output = Output::new(
+            cfg.output.clone(),
+            Box::new(progress.wrap(std::io::stdout())),
+            Box::new(progress.wrap(std::io::stderr())),
+        )?;
+        return run_inner(cfg, output, Some(progress), shutdown).await;
+    }
+    let output = Output::stdio(cfg.output.clone())?;
+    run_inner(cfg, output, None, shutdown).await
+}
+
+/// Runs everything, writing through `output` (no progress line).
+pub async fn run_with_output(
+    cfg: RunConfig,
+    output: Output,
+    shutdown: CancellationToken,
+) -> Result<RunOutcome, RunError> {
+    run_inner(cfg, output, None, shutdown).await
+}
+
+async fn run_inner(
+    mut cfg: RunConfig,
+    output: Output,
+    progress: Option<Arc<Progress>>,
+    shutdown: CancellationToken,
+) -> Result<RunOutcome, RunError> {
+    let mut identity_paths = Vec::new();
+    let mut password_envs = Vec::new();
+    for t in &cfg.targets {
+        let mut cur: Option<&Target> = Some(t);
+        while let Some(t) = cur {
+            identity_paths.extend(t.identities.iter().map(|p| p.as_path()));
+            password_envs.extend(t.password_env.as_deref());
+            cur = t.jump.as_deref();
+        }
+    }
+    identity_paths.sort();
+    identity_paths.dedup();
+    password_envs.sort();
+    password_envs.dedup();
+    let creds = Credentials::load(
+        identity_paths.iter().copied(),
+        password_envs.iter().copied(),
+        cfg.ask_pass,
+        cfg.use_agent,
+    )
+    .await?;
+    if cfg.read_stdin {
+        let mut buf = Vec::new();
+        tokio::io::stdin().read_to_end(&mut buf).await?;
+        cfg.exec.stdin = Some(buf.into());
+    }
+
+    let connector = Arc::new(Connector::new(client_config(), Arc::new(creds), cfg.policy));
+    let (tx, out_task) = output.spawn(1024);
+    let running: Arc<Mutex<BTreeMap<usize, Arc<str>>>> = Arc::default();
+    let total = cfg.targets.len();
+
+    let watcher = {
+        let shutdown = shutdown.clone();
+        let running = running.clone();
+        let tx = tx.clone();
+        let grace = cfg.grace;
+        tokio::spawn(async move {
+            shutdown.cancelled().await;
+            let names: Vec<String> = running
+                .lock()
+                .map(|m| m.values().map(|s| s.to_string()).collect())
+                .unwrap_or_default();
+            let folded = crate::hosts::fold(&names);
+            let _ = tx
+                .send(Event::Notice(format!(
+                    "ssh-fanout: interrupted: starting no more hosts; {} still running ({}), \
+                     waiting up to {grace:?}; press Ctrl-C again to abort",
+                    names.len(),
+                    if folded.is_empty() { "-" } else { &folded }
+                )))
+                .await;
+        })
+    };
+
+    let mut builder = Pool::builder()
+        .concurrency(cfg.fanout)
+        .cancel_token(shutdown.clone())
+        .grace(cfg.grace);
+    if let Some(rate) = cfg.handshake_rate {
+        builder = builder.rate(rate, 1);
+    }
+    if cfg.retries > 0 {
+        builder = builder.retry(
+            RetryPolicy::exponential(cfg.retries)
+                .base(Duration::from_millis(200))
+                .max_delay(Duration::from_secs(5)),
+        );
+    }
+    let pool = builder.build();
+    let spec = Arc::new(cfg.exec.clone());
+    let inputs: Vec<(usize, Arc<Target>)> = cfg.targets.iter().cloned().enumerate().collect();
+    let mut started = 0usize;
+    let mut reports = pool
+        .jobs(inputs)
+        .retry_if(|e: &SshError| {
+            if e.is_retryable_connect() {
+                Retry::Yes
+            } else {
+                Retry::No
+            }
+        })
+        .run({
+            let connector = connector.clone();
+            let running = running.clone();
+            let tx = tx.clone();
+            move |(index, target), _ctx| {
+                let connector = connector.clone();
+                let running = running.clone();
+                let spec = spec.clone();
+                let out = HostOutput {
+                    host: Arc::from(target.name.as_str()),
+                    tx: tx.clone(),
+                };
+                async move {
+                    if let Ok(mut m) = running.lock() {
+                        m.insert(index, out.host.clone());
+                    }
+                    let result = host_job(&connector, &target, &spec, index, total, &out).await;
+                    if let Ok(mut m) = running.lock() {
+                        m.remove(&index);
+                    }
+                    result
+                }
+            }
+        });
+
+    let ticker = progress.clone().map(|progress| {
+        let counters = reports.counters();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(250));
+            loop {
+                tick.tick().await;
+                let text = crate::progress::line(total, &counters.snapshot());
+                progress.draw(&text);
+            }
+        })
+    });
+    while let Some(report) = reports.next().await {
+        started += 1;
+        let (_, target) = &report.input;
+        let result = to_result(&target.name, report.outcome, report.elapsed);
+        if tx.send(Event::Result(result)).await.is_err() {
+            break;
+        }
+    }
+    drop(reports);
+    watcher.abort();
+    if let Some(ticker) = ticker {
+        ticker.abort();
+        let _ = ticker.await;
+    }
+    if let Some(p) = &progress {
+        p.clear();
+    }
+    connector.close_jumps().await;
+    let interrupted = shutdown.is_cancelled();
+    let not_started = total.saturating_sub(started);
+    if not_started > 0 {
+        let _ = tx
+            .send(Event::Notice(format!(
+                "ssh-fanout: {not_started} of {total} hosts were not started (interrupted)"
+            )))
+            .await;
+    }
+    drop(tx);
+    let summary = out_task
+        .await
+        .map_err(|e| std::io::Error::other(format!("output task: {e}")))??;
+    Ok(RunOutcome {
+        summary,
+        not_started,
+        interrupted,
+    })
+}
+
+async fn host_job(
+    connector: &Connector,
+    target: &Arc<Target>,
+    spec: &exec::ExecSpec,
+    index: usize,
+    total: usize,
+    out: &HostOutput,
+) -> Result<CommandStatus, SshError> {
+    let conn = connector.connect(target).await?;
+    let env = HostEnv {
+        host: target.name.clone(),
+        nodenum: index,
+        numnodes: total,
+    };
+    let status = exec::run_all(&conn, spec, &env, out).await;
+    let _ = conn
+        .disconnect(russh::Disconnect::ByApplication, "", "en")
+        .await;
+    status
+}
+
+fn error_kind(e: &SshError) -> ErrorKind {
+    match e {
+        SshError::Dns { .. } => ErrorKind::Dns,
+        SshError::ConnectRefused { .. } => ErrorKind::ConnectRefused,
+        SshError::ConnectTimeout(_) => ErrorKind::ConnectTimeout,
+        SshError::Handshake(_) => ErrorKind::Handshake,
+        SshError::HostKeyUnknown { .. } => ErrorKind::HostKeyUnknown,
+        SshError::HostKeyChanged(_) => ErrorKind::HostKeyChanged,
+        SshError::Auth { .. } => ErrorKind::Auth,
+        SshError::CommandTimeout(_) => ErrorKind::CommandTimeout,
+        SshError::Disconnected(_) => ErrorKind::Disconnected,
+        SshError::Channel(_) => ErrorKind::Channel,
+    }
+}
+
+/// One pool report as a host result.
+fn to_result(
+    host: &str,
+    outcome: Outcome<CommandStatus, SshError>,
+    elapsed: Duration,
+) -> HostResult {
+    let failed = |kind, msg: String| HostResult::failed(host, HostError::new(kind, msg), elapsed);
+    match outcome {
+        Outcome::Ok(status) => HostResult {
+            host: host.to_owned(),
+            exit_code: status.exit_code,
+            signal: status.signal,
+            error: None,
+            elapsed,
+        },
+        Outcome::Err(e) => failed(error_kind(&e), e.to_string()),
+        Outcome::TimedOut => failed(ErrorKind::CommandTimeout, "timed out".into()),
+        Outcome::Panicked(msg) => failed(ErrorKind::Channel, format!("internal error: {msg}")),
+        Outcome::Cancelled => failed(
+            ErrorKind::Disconnected,
+            "aborted by Ctrl-C before the host finished".into(),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_maps_to_its_json_kind() {
+        let errors = [
+            SshError::Dns {
+                host: "x".into(),
+                message: "nx".into(),
+            },
+            SshError::ConnectRefused { addr: "a".into() },
+            SshError::ConnectTimeout(Duration::from_secs(1)),
+            SshError::Handshake("h".into()),
+            SshError::HostKeyUnknown {
+                host: "h".into(),
+                fingerprint: "f".into(),
+                known_hosts: "k".into(),
+            },
+            SshError::HostKeyChanged("c".into()),
+            SshError::Auth {
+                user: "u".into(),
+                message: "m".into(),
+            },
+            SshError::CommandTimeout(Duration::from_secs(1)),
+            SshError::Disconnected("d".into()),
+            SshError::Channel("c".into()),
+        ];
+        for e in &errors {
+            assert_eq!(error_kind(e).as_str(), e.kind_name());
+        }
+        let r = to_result("h", Outcome::Err(errors[1].clone()), Duration::ZERO);
+        assert_eq!(r.exit_class(), crate::output::EXIT_UNREACHABLE);
+    }
+}

@@ -1,0 +1,306 @@
+//! Connecting: TCP (or a `direct-tcpip` channel through a shared jump
+//! connection), SSH handshake with host key checking, authentication.
+//!
+//! CPU per host is the design constraint: one `Arc<client::Config>` for the
+//! run, curve25519-sha256 and ed25519 preferred, identities parsed once
+//! ([`Credentials`]), IP literals never go through the resolver, and no
+//! per-host threads or processes.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use russh::client::{self, Handle};
+use russh::keys::{PrivateKeyWithHashAlg, PublicKeyOrCertificate};
+use tokio::sync::{Mutex, OnceCell};
+
+use crate::cli::HostKeyPolicy;
+use crate::credentials::Credentials;
+use crate::error::{HandlerError, SshError, handshake_error, io_error};
+use crate::hostkey::HostKeyStore;
+use crate::target::Target;
+
+/// An authenticated SSH connection.
+pub type Connection = Handle<ClientHandler>;
+
+/// The russh client configuration shared by every connection of a run.
+pub fn client_config() -> Arc<client::Config> {
+    let mut preferred = russh::Preferred::default();
+    // curve25519 first (cheapest kex), keep the rest as fallbacks.
+    let mut kex: Vec<russh::kex::Name> =
+        vec![russh::kex::CURVE25519, russh::kex::CURVE25519_PRE_RFC_8731];
+    kex.extend(
+        preferred
+            .kex
+            .iter()
+            .copied()
+            .filter(|k| *k != russh::kex::CURVE25519 && *k != russh::kex::CURVE25519_PRE_RFC_8731),
+    );
+    preferred.kex = Cow::Owned(kex);
+    let mut keys = vec![russh::keys::Algorithm::Ed25519];
+    keys.extend(
+        preferred
+            .key
+            .iter()
+            .filter(|a| **a != russh::keys::Algorithm::Ed25519)
+            .cloned(),
+    );
+    preferred.key = Cow::Owned(keys);
+    Arc::new(client::Config {
+        preferred,
+        nodelay: true,
+        inactivity_timeout: None,
+        keepalive_interval: Some(Duration::from_secs(30)),
+        ..Default::default()
+    })
+}
+
+/// The russh handler of one connection: it only checks the host key.
+pub struct ClientHandler {
+    target: Arc<Target>,
+    hostkeys: Arc<HostKeyStore>,
+}
+
+impl client::Handler for ClientHandler {
+    type Error = HandlerError;
+
+    async fn check_server_key(
+        &mut self,
+        server_public_key: &PublicKeyOrCertificate,
+    ) -> Result<bool, Self::Error> {
+        let key = match server_public_key {
+            PublicKeyOrCertificate::PublicKey { key, .. } => key,
+            PublicKeyOrCertificate::Certificate(cert) => {
+                // We do not trust host CAs; check the certified key itself.
+                &russh::keys::PublicKey::from(cert.public_key().clone())
+            }
+        };
+        self.hostkeys
+            .verify(&self.target, key)
+            .map_err(HandlerError::HostKey)?;
+        Ok(true)
+    }
+}
+
+type JumpSlot = Arc<OnceCell<Result<Arc<Connection>, SshError>>>;
+
+/// Opens authenticated connections; shares one connection per jump host.
+pub struct Connector {
+    config: Arc<client::Config>,
+    creds: Arc<Credentials>,
+    hostkeys: Arc<HostKeyStore>,
+    jumps: Mutex<HashMap<String, JumpSlot>>,
+}
+
+impl Connector {
+    /// A connector for one run.
+    pub fn new(
+        config: Arc<client::Config>,
+        creds: Arc<Credentials>,
+        policy: HostKeyPolicy,
+    ) -> Self {
+        Connector {
+            config,
+            creds,
+            hostkeys: Arc::new(HostKeyStore::new(policy)),
+            jumps: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// TCP + handshake + host key + auth, all under the target's connect
+    /// timeout.
+    pub async fn connect(&self, target: &Arc<Target>) -> Result<Connection, SshError> {
+        let limit = target.connect_timeout;
+        match tokio::time::timeout(limit, self.connect_untimed(target)).await {
+            Ok(r) => r,
+            Err(_) => Err(SshError::ConnectTimeout(limit)),
+        }
+    }
+
+    fn connect_untimed<'a>(
+        &'a self,
+        target: &'a Arc<Target>,
+    ) -> BoxFuture<'a, Result<Connection, SshError>> {
+        Box::pin(async move {
+            let handler = ClientHandler {
+                target: target.clone(),
+                hostkeys: self.hostkeys.clone(),
+            };
+            let label = format!("{}:{}", target.address, target.port);
+            let mut handle = match &target.jump {
+                None => {
+                    let addr = resolve(&target.address, target.port).await?;
+                    let tcp = tokio::net::TcpStream::connect(addr)
+                        .await
+                        .map_err(|e| io_error(&e, &label))?;
+                    let _ = tcp.set_nodelay(true);
+                    client::connect_stream(self.config.clone(), tcp, handler)
+                        .await
+                        .map_err(|e| handshake_error(e, &label))?
+                }
+                Some(jump) => {
+                    let via = self.jump_connection(jump).await?;
+                    let channel = via
+                        .channel_open_direct_tcpip(
+                            target.address.clone(),
+                            u32::from(target.port),
+                            "127.0.0.1",
+                            0,
+                        )
+                        .await
+                        .map_err(|e| match e {
+                            russh::Error::ChannelOpenFailure(r) => SshError::ConnectRefused {
+                                addr: format!("{label} (via jump {}: {r:?})", jump.name),
+                            },
+                            e => SshError::Handshake(format!("via jump {}: {e}", jump.name)),
+                        })?;
+                    client::connect_stream(self.config.clone(), channel.into_stream(), handler)
+                        .await
+                        .map_err(|e| handshake_error(e, &label))?
+                }
+            };
+            self.authenticate(&mut handle, target).await?;
+            Ok(handle)
+        })
+    }
+
+    /// The shared connection to a jump host, opened on first use.
+    async fn jump_connection(&self, jump: &Arc<Target>) -> Result<Arc<Connection>, SshError> {
+        let slot = {
+            let mut map = self.jumps.lock().await;
+            map.entry(jump.connection_key()).or_default().clone()
+        };
+        slot.get_or_init(|| async {
+            let limit = jump.connect_timeout;
+            match tokio::time::timeout(limit, self.connect_untimed(jump)).await {
+                Ok(Ok(c)) => Ok(Arc::new(c)),
+                Ok(Err(e)) => Err(e),
+                Err(_) => Err(SshError::ConnectTimeout(limit)),
+            }
+        })
+        .await
+        .clone()
+        .map_err(|e| prefix_jump(e, &jump.name))
+    }
+
+    /// Closes the shared jump connections (end of run).
+    pub async fn close_jumps(&self) {
+        let slots: Vec<JumpSlot> = self.jumps.lock().await.drain().map(|(_, v)| v).collect();
+        for slot in slots {
+            if let Some(Ok(conn)) = slot.get() {
+                let _ = conn
+                    .disconnect(russh::Disconnect::ByApplication, "", "en")
+                    .await;
+            }
+        }
+    }
+
+    /// ssh-agent, then identity files, then password.
+    async fn authenticate(&self, handle: &mut Connection, target: &Target) -> Result<(), SshError> {
+        let user = target.user.as_str();
+        let auth_err = |e: russh::Error| SshError::Auth {
+            user: user.to_owned(),
+            message: format!("connection failed during authentication: {e}"),
+        };
+        let mut tried: Vec<&str> = Vec::new();
+        if let Some(sock) = &self.creds.agent_socket {
+            tried.push("agent");
+            match russh::keys::agent::client::AgentClient::connect_uds(sock).await {
+                Ok(mut agent) => {
+                    for key in &self.creds.agent_keys {
+                        let hash = if key.algorithm().is_rsa() {
+                            handle
+                                .best_supported_rsa_hash()
+                                .await
+                                .map_err(auth_err)?
+                                .flatten()
+                        } else {
+                            None
+                        };
+                        match handle
+                            .authenticate_publickey_with(user, key.clone(), hash, &mut agent)
+                            .await
+                        {
+                            Ok(r) if r.success() => return Ok(()),
+                            Ok(_) => {}
+                            Err(e) => tracing::debug!("agent signing failed: {e}"),
+                        }
+                    }
+                }
+                Err(e) => tracing::debug!("ssh-agent unreachable: {e}"),
+            }
+        }
+        for path in &target.identities {
+            let Some(key) = self.creds.key(path) else {
+                continue;
+            };
+            tried.push("publickey");
+            let hash = if key.algorithm().is_rsa() {
+                handle
+                    .best_supported_rsa_hash()
+                    .await
+                    .map_err(auth_err)?
+                    .flatten()
+            } else {
+                None
+            };
+            let r = handle
+                .authenticate_publickey(user, PrivateKeyWithHashAlg::new(key.clone(), hash))
+                .await
+                .map_err(auth_err)?;
+            if r.success() {
+                return Ok(());
+            }
+        }
+        if let Some(pw) = self.creds.password(target.password_env.as_deref()) {
+            tried.push("password");
+            let r = handle
+                .authenticate_password(user, &*pw)
+                .await
+                .map_err(auth_err)?;
+            if r.success() {
+                return Ok(());
+            }
+        }
+        tried.dedup();
+        Err(SshError::Auth {
+            user: user.to_owned(),
+            message: if tried.is_empty() {
+                "no credentials: no ssh-agent keys, no identity file, no password".to_owned()
+            } else {
+                format!("rejected: tried {}", tried.join(", "))
+            },
+        })
+    }
+}
+
+fn prefix_jump(e: SshError, jump: &str) -> SshError {
+    match e {
+        SshError::Handshake(m) => SshError::Handshake(format!("jump host {jump}: {m}")),
+        SshError::Auth { user, message } => SshError::Auth {
+            user,
+            message: format!("jump host {jump}: {message}"),
+        },
+        SshError::Disconnected(m) => SshError::Disconnected(format!("jump host {jump}: {m}")),
+        other => other,
+    }
+}
+
+/// Resolves `host:port`; IP literals skip the resolver entirely.
+async fn resolve(host: &str, port: u16) -> Result<SocketAddr, SshError> {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = bare.parse::<std::net::IpAddr>() {
+        return Ok(SocketAddr::new(ip, port));
+    }
+    let dns = |message: String| SshError::Dns {
+        host: host.to_owned(),
+        message,
+    };
+    let mut addrs = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|e| dns(e.to_string()))?;
+    addrs.next().ok_or_else(|| dns("no addresses".to_owned()))
+}

@@ -1,0 +1,903 @@
+//! ssh-fanout integration tests: the built binary against in-process russh
+//! servers (fault injection) and real OpenSSH sshd processes.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod util;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use util::*;
+
+struct Fixture {
+    dir: tempfile::TempDir,
+    client_key: PathBuf,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let client_key = dir.path().join("client_key");
+    keygen(&client_key);
+    Fixture { dir, client_key }
+}
+
+impl Fixture {
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn client_public(&self) -> russh::keys::PublicKey {
+        russh::keys::load_public_key(self.client_key.with_extension("pub")).unwrap()
+    }
+
+    async fn host(&self, key_name: &str) -> FakeHost {
+        let cfg = FakeConfig {
+            accept_key: Some(self.client_public()),
+            ..Default::default()
+        };
+        fake_host(host_key(self.path(), key_name), cfg).await
+    }
+
+    fn inventory(&self, hosts: &[(&str, &FakeHost)]) -> String {
+        let list: Vec<(String, std::net::SocketAddr)> =
+            hosts.iter().map(|(n, h)| (n.to_string(), h.addr)).collect();
+        fake_inventory(self.path(), &list, Some(&self.client_key), None)
+            .display()
+            .to_string()
+    }
+}
+
+// ---------------------------------------------------------------------------
+// In-process russh servers.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_contract_for_ok_failed_signal_and_env() {
+    let fx = fixture();
+    let h = fx.host("hk").await;
+    let inv = fx.inventory(&[("a", &h)]);
+    let (code, out, err) = run_async(
+        &[
+            "-i",
+            &inv,
+            "-w",
+            "a",
+            "--json",
+            "-e",
+            "GREETING=it's ok",
+            "-c",
+            "env",
+            "-c",
+            "echo hi",
+            "-c",
+            "exit 4",
+            "-c",
+            "signal",
+        ],
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(
+        code, 1,
+        "a non-zero exit and a signal give exit 1; stderr: {err}"
+    );
+    let recs = json_lines(&out);
+    let lines: Vec<&str> = recs
+        .iter()
+        .filter(|r| r["type"] == "output")
+        .map(|r| r["line"].as_str().unwrap())
+        .collect();
+    // env requests reach a server that accepts them, in addition to the
+    // export prefix (which the fake server strips).
+    assert!(lines.contains(&"GREETING=it's ok"), "{lines:?}");
+    assert!(lines.contains(&"NETKIT_HOST=a"), "{lines:?}");
+    assert!(lines.contains(&"NETKIT_NODENUM=0"), "{lines:?}");
+    assert!(lines.contains(&"NETKIT_NUMNODES=1"), "{lines:?}");
+    assert!(lines.contains(&"hi"));
+    let r = result_of(&recs, "a");
+    assert_eq!(r["status"], "failed");
+    assert_eq!(
+        r["exit_code"], 4,
+        "the first failing command is reported: {r}"
+    );
+    assert!(r["error"].is_null());
+    assert!(r["elapsed_ms"].as_u64().is_some());
+
+    let (code, out, _) = run_async(
+        &["-i", &inv, "-w", "a", "--json", "-c", "signal"],
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(code, 1);
+    let recs = json_lines(&out);
+    let r = result_of(&recs, "a");
+    assert_eq!(r["signal"], "KILL");
+    assert!(r["exit_code"].is_null());
+    assert_eq!(r["status"], "failed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_key_and_wrong_password_are_auth_errors() {
+    let fx = fixture();
+    let other = fx.path().join("other_key");
+    keygen(&other);
+    let cfg = FakeConfig {
+        password: Some("right".into()),
+        accept_key: Some(russh::keys::load_public_key(other.with_extension("pub")).unwrap()),
+        ..Default::default()
+    };
+    let h = fake_host(host_key(fx.path(), "hk"), cfg).await;
+    let inv = fake_inventory(
+        fx.path(),
+        &[("a".into(), h.addr)],
+        Some(&fx.client_key),
+        Some("FANOUT_TEST_PW"),
+    );
+    let inv = inv.to_str().unwrap();
+    let (code, out, _) = run_async(
+        &["-i", inv, "-w", "a", "--json", "true"],
+        &[("FANOUT_TEST_PW", "wrong")],
+        None,
+    )
+    .await;
+    assert_eq!(code, 3);
+    let recs = json_lines(&out);
+    let r = result_of(&recs, "a");
+    assert_eq!(r["status"], "error");
+    assert_eq!(r["error"]["kind"], "auth");
+    assert!(
+        r["error"]["message"].as_str().unwrap().contains("password"),
+        "{r}"
+    );
+
+    // The right password (from the environment, never argv) gets in after
+    // the key is refused.
+    let (code, _, err) = run_async(
+        &["-i", inv, "-w", "a", "true"],
+        &[("FANOUT_TEST_PW", "right")],
+        None,
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changed_host_key_is_a_hard_failure() {
+    let fx = fixture();
+    let h = fx.host("hk").await;
+    let inv = fx.inventory(&[("a", &h)]);
+    let impostor = host_key(fx.path(), "old_key");
+    std::fs::write(
+        fx.path().join("known_hosts"),
+        known_hosts_line(h.addr, &impostor),
+    )
+    .unwrap();
+    let (code, out, err) =
+        run_async(&["-i", &inv, "-w", "a", "--json", "echo never"], &[], None).await;
+    assert_eq!(code, 3, "{err}");
+    let recs = json_lines(&out);
+    assert!(
+        !recs.iter().any(|r| r["type"] == "output"),
+        "no command ran"
+    );
+    let r = result_of(&recs, "a");
+    assert_eq!(r["error"]["kind"], "host_key_changed");
+    let msg = r["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("REMOTE HOST IDENTIFICATION HAS CHANGED"),
+        "{msg}"
+    );
+    assert!(msg.contains("man-in-the-middle"), "{msg}");
+    // Even accept-new and strict both refuse; the file is left alone.
+    let kh = std::fs::read_to_string(fx.path().join("known_hosts")).unwrap();
+    assert_eq!(kh.lines().count(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tarpit_hits_the_connect_timeout_and_refused_port_is_typed() {
+    let fx = fixture();
+    let (tarpit_addr, _t) = tarpit().await;
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let inv = fake_inventory(
+        fx.path(),
+        &[("pit".into(), tarpit_addr), ("closed".into(), closed)],
+        Some(&fx.client_key),
+        None,
+    );
+    let started = Instant::now();
+    let (code, out, _) = run_async(
+        &[
+            "-i",
+            inv.to_str().unwrap(),
+            "-a",
+            "--json",
+            "-t",
+            "300ms",
+            "--retries",
+            "1",
+            "true",
+        ],
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(code, 3);
+    // Two attempts of 300 ms each (one retry, connect phase only).
+    assert!(started.elapsed() >= Duration::from_millis(600));
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let recs = json_lines(&out);
+    assert_eq!(result_of(&recs, "pit")["error"]["kind"], "connect_timeout");
+    assert_eq!(
+        result_of(&recs, "closed")["error"]["kind"],
+        "connect_refused"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_output_streams_line_by_line_with_prefix() {
+    let fx = fixture();
+    let h = fx.host("hk").await;
+    let inv = fx.inventory(&[("s", &h)]);
+    let (code, out, _) = run_async(&["-i", &inv, "-w", "s", "slow 5"], &[], None).await;
+    assert_eq!(code, 0);
+    let want: Vec<String> = (0..5).map(|i| format!("s: tick {i}")).collect();
+    assert_eq!(out.lines().collect::<Vec<_>>(), want);
+    let (_, out, _) = run_async(&["-i", &inv, "-w", "s", "-N", "slow 2"], &[], None).await;
+    assert_eq!(out, "tick 0\ntick 1\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disconnect_mid_command_keeps_partial_output() {
+    let fx = fixture();
+    let h = fx.host("hk").await;
+    let inv = fx.inventory(&[("d", &h)]);
+    let (code, out, _) = run_async(&["-i", &inv, "-w", "d", "--json", "drop"], &[], None).await;
+    assert_eq!(code, 3);
+    let recs = json_lines(&out);
+    assert!(
+        recs.iter()
+            .any(|r| r["line"] == "partial line before the drop")
+    );
+    assert_eq!(result_of(&recs, "d")["error"]["kind"], "disconnected");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hung_command_is_signalled_at_the_command_timeout() {
+    let fx = fixture();
+    let h = fx.host("hk").await;
+    let inv = fx.inventory(&[("hung", &h)]);
+    let before = HANG_SIGNALLED.load(Ordering::SeqCst);
+    let started = Instant::now();
+    let (code, out, _) = run_async(
+        &["-i", &inv, "-w", "hung", "--json", "-u", "300ms", "hang"],
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(code, 3);
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let recs = json_lines(&out);
+    assert_eq!(result_of(&recs, "hung")["error"]["kind"], "command_timeout");
+    // The server saw the TERM signal request before the channel closed.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while HANG_SIGNALLED.load(Ordering::SeqCst) == before && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(HANG_SIGNALLED.load(Ordering::SeqCst) > before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stdin_and_parallel_commands_share_one_connection() {
+    let fx = fixture();
+    let h = fx.host("hk").await;
+    let inv = fx.inventory(&[("c", &h)]);
+    let (code, out, _) = run_async(
+        &["-i", &inv, "-w", "c", "--stdin", "cat"],
+        &[],
+        Some(b"line one\nline two\n"),
+    )
+    .await;
+    assert_eq!(code, 0);
+    assert_eq!(out, "c: line one\nc: line two\n");
+    let (code, out, _) = run_async(
+        &[
+            "-i",
+            &inv,
+            "-w",
+            "c",
+            "--parallel-commands",
+            "-c",
+            "slow 3",
+            "-c",
+            "echo quick",
+        ],
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(code, 0);
+    // Concurrent channels: the quick command finishes before the slow one.
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 4, "{out}");
+    let quick = lines.iter().position(|l| *l == "c: quick").unwrap();
+    let last_tick = lines.iter().position(|l| *l == "c: tick 2").unwrap();
+    assert!(quick < last_tick, "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hundred_megabytes_stream_through_in_bounded_memory() {
+    let fx = fixture();
+    let h = fx.host("hk").await;
+    let inv = fx.inventory(&[("big", &h)]);
+    const TOTAL: usize = 100 * 1024 * 1024;
+    let mut child = tokio::process::Command::new(bin())
+        .args(["-i", &inv, "-w", "big", &format!("big {TOTAL}")])
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let pid = child.id().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let counter = tokio::spawn(async move {
+        use tokio::io::AsyncReadExt;
+        let mut buf = vec![0u8; 256 * 1024];
+        let (mut bytes, mut newlines) = (0usize, 0usize);
+        loop {
+            let n = stdout.read(&mut buf).await.unwrap();
+            if n == 0 {
+                break;
+            }
+            bytes += n;
+            newlines += buf[..n].iter().filter(|b| **b == b'\n').count();
+        }
+        (bytes, newlines)
+    });
+    let mut peak_kb = 0u64;
+    let status = loop {
+        if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
+            for l in status.lines() {
+                if let Some(v) = l.strip_prefix("VmHWM:") {
+                    let kb: u64 = v.trim().trim_end_matches("kB").trim().parse().unwrap_or(0);
+                    peak_kb = peak_kb.max(kb);
+                }
+            }
+        }
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    };
+    assert!(status.success());
+    let (bytes, lines) = counter.await.unwrap();
+    let expected_lines = TOTAL / 64;
+    assert_eq!(lines, expected_lines);
+    assert_eq!(bytes, TOTAL + expected_lines * "big: ".len());
+    assert!(peak_kb > 0, "could not sample memory");
+    assert!(
+        peak_kb < 64 * 1024,
+        "peak RSS {peak_kb} kB for 100 MB of output"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_hundred_simulated_hosts() {
+    let fx = fixture();
+    let key = host_key(fx.path(), "shared_host_key");
+    let cfg = FakeConfig {
+        any_key: true,
+        ..Default::default()
+    };
+    let mut hosts = Vec::new();
+    for _ in 0..500 {
+        hosts.push(fake_host(key.clone(), cfg.clone()).await);
+    }
+    let list: Vec<(String, std::net::SocketAddr)> = hosts
+        .iter()
+        .enumerate()
+        .map(|(i, h)| (format!("sim{i}"), h.addr))
+        .collect();
+    let inv = fake_inventory(fx.path(), &list, Some(&fx.client_key), None);
+    let (code, out, err) = run_async(
+        &[
+            "-i",
+            inv.to_str().unwrap(),
+            "-a",
+            "-f",
+            "128",
+            "--json",
+            "true",
+        ],
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    let recs = json_lines(&out);
+    let ok = recs
+        .iter()
+        .filter(|r| r["type"] == "result" && r["status"] == "ok")
+        .count();
+    assert_eq!(ok, 500);
+    // accept-new recorded every host exactly once, under concurrency.
+    let kh = std::fs::read_to_string(fx.path().join("known_hosts")).unwrap();
+    assert_eq!(kh.lines().count(), 500);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_errors_exit_2_with_the_culprit() {
+    let fx = fixture();
+    let bad = fx.path().join("bad.toml");
+    std::fs::write(&bad, "[hosts.a]\nport = \"twenty-two\"\n").unwrap();
+    let (code, _, err) = run_async(&["-i", bad.to_str().unwrap(), "-a", "true"], &[], None).await;
+    assert_eq!(code, 2);
+    assert!(err.contains("bad.toml") && err.contains("port"), "{err}");
+    let (code, _, err) = run_async(&["-w", "h1"], &[], None).await;
+    assert_eq!(code, 2);
+    assert!(err.contains("no command"), "{err}");
+}
+
+// ---------------------------------------------------------------------------
+// Real OpenSSH sshd.
+
+fn lab_args<'a>(inv: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut v = vec!["-i", inv];
+    v.extend_from_slice(extra);
+    v
+}
+
+#[test]
+fn sshd_exit_codes_env_and_unreachable_hosts() {
+    let lab = SshdLab::start(3);
+    let inv = lab.inventory(false);
+    let inv = inv.to_str().unwrap();
+    let (code, out, err) = run_bin(
+        &lab_args(
+            inv,
+            &[
+                "-a",
+                "echo $NETKIT_HOST $NETKIT_NODENUM $NETKIT_NUMNODES $X",
+            ],
+        ),
+        None,
+    );
+    let _ = &err;
+    assert_eq!(code, 0, "{err}");
+    let mut lines: Vec<&str> = out.lines().collect();
+    lines.sort();
+    // The export prefix makes -e and NETKIT_* work on a stock sshd, which
+    // drops env requests not in AcceptEnv.
+    assert_eq!(
+        lines,
+        ["host0: host0 0 3", "host1: host1 1 3", "host2: host2 2 3"]
+    );
+    let (code, out, _) = run_bin(
+        &lab_args(
+            inv,
+            &[
+                "-a",
+                "-e",
+                "X=a b'c",
+                "-N",
+                "-w",
+                "host0",
+                "-x",
+                "host[1-2]",
+                "printf '%s\\n' \"$X\"",
+            ],
+        ),
+        None,
+    );
+    assert_eq!(code, 0);
+    assert!(out.contains("a b'c"), "{out}");
+    let (code, _, _) = run_bin(
+        &lab_args(inv, &["-a", "exit $((NETKIT_NODENUM % 2))"]),
+        None,
+    );
+    assert_eq!(code, 1);
+    // One unreachable host makes it 3, even with a failing command.
+    let closed = free_port().to_string();
+    let fh = lab.dir.path().join("failed.txt");
+    let (code, _, err) = run_bin(
+        &lab_args(
+            inv,
+            &[
+                "-a",
+                "-w",
+                &format!("127.0.0.1:{closed}"),
+                "--failed-hosts",
+                fh.to_str().unwrap(),
+                "exit 1",
+            ],
+        ),
+        None,
+    );
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("connect_refused"), "{err}");
+    let failed = std::fs::read_to_string(&fh).unwrap();
+    assert_eq!(failed.lines().count(), 4, "{failed}");
+}
+
+#[test]
+fn sshd_stdin_and_gather() {
+    let lab = SshdLab::start(4);
+    let inv = lab.inventory(false);
+    let inv = inv.to_str().unwrap();
+    let (code, out, _) = run_bin(
+        &lab_args(inv, &["-a", "--stdin", "tr a-z A-Z"]),
+        Some("hello\n"),
+    );
+    assert_eq!(code, 0);
+    let mut lines: Vec<&str> = out.lines().collect();
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            "host0: HELLO",
+            "host1: HELLO",
+            "host2: HELLO",
+            "host3: HELLO"
+        ]
+    );
+    let (code, out, _) = run_bin(
+        &lab_args(
+            inv,
+            &[
+                "-a",
+                "-b",
+                "echo same; [ $NETKIT_NODENUM = 2 ] && echo odd; true",
+            ],
+        ),
+        None,
+    );
+    assert_eq!(code, 0);
+    assert!(out.contains("host[0-1,3]"), "{out}");
+    assert!(out.contains("host2"), "{out}");
+    assert_eq!(
+        out.matches("same").count(),
+        2,
+        "one block per distinct output: {out}"
+    );
+}
+
+#[test]
+fn sshd_json_contract() {
+    let lab = SshdLab::start(2);
+    let inv = lab.inventory(false);
+    let (code, out, _) = run_bin(
+        &lab_args(
+            inv.to_str().unwrap(),
+            &[
+                "-a",
+                "--json",
+                "echo out; echo err >&2; exit $NETKIT_NODENUM",
+            ],
+        ),
+        None,
+    );
+    assert_eq!(code, 1);
+    let recs = json_lines(&out);
+    for r in &recs {
+        match r["type"].as_str().unwrap() {
+            "output" => {
+                let keys: Vec<&String> = r.as_object().unwrap().keys().collect();
+                assert_eq!(keys.len(), 4, "{r}");
+                assert!(r["host"].is_string() && r["line"].is_string());
+                assert!(r["stream"] == "stdout" || r["stream"] == "stderr");
+            }
+            "result" => {
+                for k in [
+                    "host",
+                    "status",
+                    "exit_code",
+                    "signal",
+                    "error",
+                    "elapsed_ms",
+                ] {
+                    assert!(r.get(k).is_some(), "{k} missing in {r}");
+                }
+            }
+            other => panic!("unknown record type {other}"),
+        }
+    }
+    let r0 = result_of(&recs, "host0");
+    assert_eq!(
+        (r0["status"].as_str(), r0["exit_code"].as_u64()),
+        (Some("ok"), Some(0))
+    );
+    let r1 = result_of(&recs, "host1");
+    assert_eq!(
+        (r1["status"].as_str(), r1["exit_code"].as_u64()),
+        (Some("failed"), Some(1))
+    );
+    assert!(
+        recs.iter()
+            .any(|r| r["host"] == "host1" && r["stream"] == "stderr" && r["line"] == "err")
+    );
+    // Output records of a host come before its result.
+    let pos_out = recs
+        .iter()
+        .position(|r| r["host"] == "host1" && r["line"] == "out")
+        .unwrap();
+    let pos_res = recs
+        .iter()
+        .position(|r| r["host"] == "host1" && r["type"] == "result")
+        .unwrap();
+    assert!(pos_out < pos_res);
+}
+
+#[test]
+fn sshd_known_hosts_accept_new_then_strict_then_changed_key() {
+    let mut lab = SshdLab::start(3);
+    let inv = lab.inventory(false);
+    let inv = inv.to_str().unwrap().to_owned();
+    let strict = |extra: &[&str]| {
+        let mut a = vec![
+            "-i",
+            inv.as_str(),
+            "-a",
+            "--json",
+            "--host-key-policy",
+            "strict",
+        ];
+        a.extend_from_slice(extra);
+        run_bin(&a, None)
+    };
+    let (code, out, _) = strict(&["true"]);
+    assert_eq!(code, 3);
+    let recs = json_lines(&out);
+    assert_eq!(
+        result_of(&recs, "host0")["error"]["kind"],
+        "host_key_unknown"
+    );
+    assert!(
+        !lab.known_hosts.exists()
+            || std::fs::read_to_string(&lab.known_hosts)
+                .unwrap()
+                .is_empty()
+    );
+
+    let (code, _, err) = run_bin(&["-i", &inv, "-a", "true"], None);
+    assert_eq!(code, 0, "{err}");
+    let kh = std::fs::read_to_string(&lab.known_hosts).unwrap();
+    assert_eq!(kh.lines().count(), 3);
+    assert!(kh.lines().all(|l| l.starts_with("[127.0.0.1]:")), "{kh}");
+
+    let (code, _, err) = strict(&["true"]);
+    assert_eq!(code, 0, "{err}");
+
+    lab.rekey(1);
+    let (code, out, _) = run_bin(&["-i", &inv, "-a", "--json", "true"], None);
+    assert_eq!(code, 3);
+    let recs = json_lines(&out);
+    assert_eq!(
+        result_of(&recs, "host1")["error"]["kind"],
+        "host_key_changed"
+    );
+    assert_eq!(result_of(&recs, "host0")["status"], "ok");
+    assert_eq!(result_of(&recs, "host2")["status"], "ok");
+    // The changed key was not recorded.
+    assert_eq!(std::fs::read_to_string(&lab.known_hosts).unwrap(), kh);
+}
+
+#[test]
+fn sshd_proxy_jump_through_one_host() {
+    let mut lab = SshdLab::start(3);
+    let inv = lab.inventory(true);
+    let inv = inv.to_str().unwrap().to_owned();
+    let (code, out, err) = run_bin(
+        &["-i", &inv, "-w", "host[1-2]", "echo via $NETKIT_HOST"],
+        None,
+    );
+    assert_eq!(code, 0, "{err}");
+    let mut lines: Vec<&str> = out.lines().collect();
+    lines.sort();
+    assert_eq!(lines, ["host1: via host1", "host2: via host2"]);
+    // Stop the jump host: the targets are now unreachable, which proves
+    // the traffic went through it.
+    drop(lab.hosts.remove(0));
+    let (code, out, _) = run_bin(&["-i", &inv, "-w", "host[1-2]", "--json", "true"], None);
+    assert_eq!(code, 3);
+    let recs = json_lines(&out);
+    assert_eq!(
+        result_of(&recs, "host1")["error"]["kind"],
+        "connect_refused"
+    );
+    assert_eq!(
+        result_of(&recs, "host2")["error"]["kind"],
+        "connect_refused"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_stops_starting_hosts_then_a_second_one_aborts() {
+    let fx = fixture();
+    let hosts = [
+        fx.host("hk").await,
+        fx.host("hk").await,
+        fx.host("hk").await,
+    ];
+    let inv = fx.inventory(&[("c0", &hosts[0]), ("c1", &hosts[1]), ("c2", &hosts[2])]);
+    let sigint = |pid: u32| {
+        std::process::Command::new("kill")
+            .args(["-INT", &pid.to_string()])
+            .status()
+            .unwrap()
+    };
+    let spawn = |cmd: &str| {
+        tokio::process::Command::new(bin())
+            .args(["-i", &inv, "-a", "-f", "1", "--json", cmd])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap()
+    };
+    // First press: the running host finishes within the grace, the others
+    // are never started.
+    let child = spawn("slow 20");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(sigint(child.id().unwrap()).success());
+    let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("interrupted") && stderr.contains("c0"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("2 of 3 hosts were not started"), "{stderr}");
+    let recs = json_lines(&String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        result_of(&recs, "c0")["status"],
+        "ok",
+        "finished within the grace"
+    );
+    assert_eq!(recs.iter().filter(|r| r["type"] == "result").count(), 1);
+
+    // Second press: abort now.
+    let child = spawn("hang");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let pid = child.id().unwrap();
+    assert!(sigint(pid).success());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(sigint(pid).success());
+    let started = Instant::now();
+    let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn script_commands_run_in_order_over_one_connection() {
+    let fx = fixture();
+    let h = fx.host("hk").await;
+    let inv = fx.inventory(&[("s", &h)]);
+    let script = fx.path().join("script.txt");
+    std::fs::write(&script, "# setup\necho one\n\necho two\n").unwrap();
+    let (code, out, _) = run_async(
+        &[
+            "-i",
+            &inv,
+            "-w",
+            "s",
+            "--script",
+            script.to_str().unwrap(),
+            "-N",
+        ],
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(code, 0);
+    assert_eq!(out, "one\ntwo\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn encrypted_ecdsa_and_rsa_identities_authenticate() {
+    let fx = fixture();
+    for (kind, passphrase) in [("ed25519", "s3cret phrase"), ("ecdsa", ""), ("rsa", "")] {
+        let key = fx.path().join(format!("id_{kind}"));
+        keygen_typed(&key, kind, passphrase);
+        let cfg = FakeConfig {
+            accept_key: Some(russh::keys::load_public_key(key.with_extension("pub")).unwrap()),
+            ..Default::default()
+        };
+        let h = fake_host(host_key(fx.path(), "hk"), cfg).await;
+        let inv = fake_inventory(fx.path(), &[("k".into(), h.addr)], Some(&key), None);
+        let (code, out, err) = run_async(
+            &["-i", inv.to_str().unwrap(), "-w", "k", "echo in"],
+            &[("NETKIT_SSH_PASSPHRASE", passphrase)],
+            None,
+        )
+        .await;
+        assert_eq!((code, out.as_str()), (0, "k: in\n"), "{kind}: {err}");
+        drop(h);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_shared_connection_per_jump_host() {
+    let fx = fixture();
+    let jump_cfg = FakeConfig {
+        accept_key: Some(fx.client_public()),
+        ..Default::default()
+    };
+    let jump_connections = jump_cfg.connections.clone();
+    let jump = fake_host(host_key(fx.path(), "jump_key"), jump_cfg).await;
+    let targets = [
+        fx.host("hk").await,
+        fx.host("hk").await,
+        fx.host("hk").await,
+    ];
+    let mut text = format!(
+        "[defaults]\nuser = \"t\"\nidentity = \"{}\"\nknown_hosts = \"{}\"\n\n[hosts.bastion]\naddress = \"127.0.0.1\"\nport = {}\n",
+        fx.client_key.display(),
+        fx.path().join("known_hosts").display(),
+        jump.addr.port()
+    );
+    for (i, t) in targets.iter().enumerate() {
+        text.push_str(&format!(
+            "\n[hosts.t{i}]\naddress = \"127.0.0.1\"\nport = {}\njump = \"bastion\"\n",
+            t.addr.port()
+        ));
+    }
+    let inv = fx.path().join("jump.toml");
+    std::fs::write(&inv, text).unwrap();
+    let (code, out, err) = run_async(
+        &[
+            "-i",
+            inv.to_str().unwrap(),
+            "-w",
+            "t[0-2]",
+            "-N",
+            "echo through",
+        ],
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "through\nthrough\nthrough\n");
+    assert_eq!(
+        jump_connections.load(Ordering::SeqCst),
+        1,
+        "one shared jump connection"
+    );
+    // Every target's own host key was checked end to end and recorded.
+    let kh = std::fs::read_to_string(fx.path().join("known_hosts")).unwrap();
+    for t in &targets {
+        assert!(
+            kh.contains(&format!("[127.0.0.1]:{}", t.addr.port())),
+            "{kh}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_stdin_to_a_command_that_never_reads_it_does_not_hang() {
+    let fx = fixture();
+    let h = fx.host("hk").await;
+    let inv = fx.inventory(&[("n", &h)]);
+    // 8 MB: far more than the 2 MB SSH window; `true` never reads it.
+    let input = vec![b'z'; 8 * 1024 * 1024];
+    let (code, _, err) = run_async(
+        &["-i", &inv, "-w", "n", "--stdin", "true"],
+        &[],
+        Some(&input),
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+}
