@@ -1,0 +1,46 @@
+//! `fetch-titles`: a bounded-parallel HTML title fetcher for URL lists.
+//!
+//! # Design
+//!
+//! - **Input** ([`input`]) is a lazy stream of lines from files and/or stdin;
+//!   blank lines and `#` comments are skipped, a missing scheme gets
+//!   `https://`, invalid lines become `invalid_url` records with their line
+//!   number, duplicates and other shards are filtered out by a 64-bit hash
+//!   ([`shard`] uses FNV-1a, stable across machines and versions).
+//! - **Scheduling** goes through `netkit-pool`: global concurrency, a
+//!   per-host limit (the pool's `per_key`), a global start rate, per-attempt
+//!   timeouts, retries with exponential backoff and jitter for connect
+//!   errors, 429 and 5xx (honouring `Retry-After` up to a cap), ordered or
+//!   completion-order results, and cancellation.
+//! - **Fetching** ([`fetcher`]) uses one shared reqwest client (rustls,
+//!   HTTP/2 via ALPN, gzip/brotli/deflate/zstd, connection reuse). Redirects
+//!   are followed by hand so the count and final URL are exact. Non-HTML
+//!   responses are recorded without reading their body.
+//! - **Titles** ([`title`]) are found by a byte-level streaming scanner fed
+//!   chunk by chunk, which stops as soon as the first HTML `<title>` is
+//!   complete or body content starts, and never reads more than
+//!   `--max-body`. The charset is resolved BOM > HTTP header > `<meta>`
+//!   prescan > chardetng > UTF-8, then the title bytes are decoded with
+//!   encoding_rs, entities are decoded by html5ever's tokenizer, and ASCII
+//!   whitespace is collapsed as `document.title` does.
+//! - **Output** ([`output`]) writes text, jsonl or csv, one whole record per
+//!   write and flush; [`summary`] prints counts on stderr.
+//!
+//! [`run()`] ties it together; `main.rs` only parses flags.
+
+pub mod config;
+pub mod fetcher;
+pub mod input;
+pub mod output;
+pub mod record;
+pub mod run;
+pub mod shard;
+pub mod summary;
+pub mod title;
+
+pub use config::{Config, Order, default_user_agent};
+pub use input::{Scheme, Source};
+pub use output::Format;
+pub use record::{ErrorKind, Record, RecordError};
+pub use run::{RunError, RunOutcome, run};
+pub use shard::Shard;

@@ -1,0 +1,271 @@
+//! `fetch-titles` command line: flags -> [`netkit_fetch::Config`] -> `run`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Parser, ValueEnum};
+use netkit_fetch::{Config, Format, Order, Scheme, Shard, Source, default_user_agent};
+use netkit_pool::cli::{UiArgs, init_tracing, parse_duration};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use tokio_util::sync::CancellationToken;
+
+/// Fetch the HTML <title> of every URL in a list, fast and correctly.
+///
+/// URLs come from FILE arguments or stdin, one per line. Exit codes: 0 every
+/// URL was fetched (any HTTP status), 1 some URL has an error record,
+/// 2 usage error, 130 interrupted.
+#[derive(Debug, Parser)]
+#[command(name = "fetch-titles", version, about)]
+struct Args {
+    /// Input files with one URL per line; `-` or no file reads stdin.
+    #[arg(value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// Scheme for lines that have none.
+    #[arg(long, value_enum, default_value_t = SchemeArg::Https)]
+    scheme: SchemeArg,
+    /// Keep duplicate URLs (they are skipped by default).
+    #[arg(long)]
+    no_dedupe: bool,
+    /// Only process shard K of N (K from 0): URLs whose FNV-1a hash mod N is K.
+    #[arg(long, value_name = "K/N")]
+    shard: Option<Shard>,
+    /// Skip URLs that already have a record in this earlier jsonl output.
+    #[arg(long, value_name = "FILE")]
+    skip_done: Option<PathBuf>,
+    /// Maximum requests in flight.
+    #[arg(short = 'c', long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
+    concurrency: u32,
+    /// Maximum requests in flight per host:port.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..))]
+    per_host: u32,
+    /// Global limit on requests started per second.
+    #[arg(long, value_name = "R")]
+    rate: Option<f64>,
+    /// Total time per attempt: connect, headers and body (e.g. 10s, 500ms).
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    timeout: Duration,
+    /// Connect timeout (defaults to the total timeout).
+    #[arg(long, value_parser = parse_duration)]
+    connect_timeout: Option<Duration>,
+    /// Retries for connect errors, 429 and 5xx (exponential backoff with jitter).
+    #[arg(long, default_value_t = 1)]
+    retries: u32,
+    /// Longest Retry-After honoured.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    retry_after_cap: Duration,
+    /// Redirects to follow.
+    #[arg(long, default_value_t = 10)]
+    max_redirects: u32,
+    /// Accept invalid TLS certificates.
+    #[arg(short = 'k', long)]
+    insecure: bool,
+    /// Proxy for all requests (http://, https:// or socks5:// URL); HTTP(S)_PROXY and NO_PROXY are honoured otherwise.
+    #[arg(long, value_name = "URL")]
+    proxy: Option<String>,
+    /// Extra request header, `Name: value` (repeatable).
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
+    headers: Vec<String>,
+    /// User-Agent header.
+    #[arg(short = 'A', long, default_value_t = default_user_agent())]
+    user_agent: String,
+    /// Read at most this many body bytes per URL in search of a title.
+    #[arg(long, default_value_t = 1024 * 1024, value_name = "BYTES")]
+    max_body: u64,
+    /// Keep at most this many characters of a title.
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    max_title_len: u32,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = FormatArg::Text)]
+    format: FormatArg,
+    /// Record order: as URLs complete, or in input order (bounded reorder buffer).
+    #[arg(long, value_enum, default_value_t = OrderArg::Completion)]
+    order: OrderArg,
+    /// Write records to FILE instead of stdout.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Append to the -o file instead of truncating it (automatic when it is the --skip-done file).
+    #[arg(long)]
+    append: bool,
+    /// Grace period for in-flight requests after Ctrl-C.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    grace: Duration,
+    #[command(flatten)]
+    ui: UiArgs,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum SchemeArg {
+    Http,
+    Https,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum FormatArg {
+    Text,
+    Jsonl,
+    Csv,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum OrderArg {
+    Completion,
+    Input,
+}
+
+fn parse_header(h: &str) -> anyhow::Result<(HeaderName, HeaderValue)> {
+    let (name, value) = h
+        .split_once(':')
+        .with_context(|| format!("header {h:?} must look like `Name: value`"))?;
+    let name = HeaderName::from_bytes(name.trim().as_bytes())
+        .with_context(|| format!("bad header name in {h:?}"))?;
+    let value = HeaderValue::from_str(value.trim())
+        .with_context(|| format!("bad header value in {h:?}"))?;
+    Ok((name, value))
+}
+
+fn config_from(args: Args) -> anyhow::Result<Config> {
+    let mut headers = HeaderMap::new();
+    for h in &args.headers {
+        let (name, value) = parse_header(h)?;
+        headers.append(name, value);
+    }
+    if let Some(rate) = args.rate
+        && !(rate.is_finite() && rate > 0.0)
+    {
+        bail!("--rate must be a positive number, got {rate}");
+    }
+    let stdin_is_tty = std::io::IsTerminal::is_terminal(&std::io::stdin());
+    let sources: Vec<Source> = if args.files.is_empty() {
+        if stdin_is_tty {
+            bail!("no input: give URL files as arguments or pipe URLs on stdin (see --help)");
+        }
+        vec![Source::Stdin]
+    } else {
+        args.files
+            .iter()
+            .map(|p| {
+                if p.as_os_str() == "-" {
+                    Source::Stdin
+                } else {
+                    Source::File(p.clone())
+                }
+            })
+            .collect()
+    };
+    Ok(Config {
+        sources,
+        scheme: match args.scheme {
+            SchemeArg::Http => Scheme::Http,
+            SchemeArg::Https => Scheme::Https,
+        },
+        dedupe: !args.no_dedupe,
+        shard: args.shard,
+        skip_done: args.skip_done,
+        concurrency: args.concurrency as usize,
+        per_host: args.per_host as usize,
+        rate: args.rate,
+        timeout: args.timeout,
+        connect_timeout: args.connect_timeout,
+        retries: args.retries,
+        retry_after_cap: args.retry_after_cap,
+        max_redirects: args.max_redirects,
+        insecure: args.insecure,
+        proxy: args.proxy,
+        headers,
+        user_agent: args.user_agent,
+        max_body: args.max_body,
+        max_title_len: args.max_title_len as usize,
+        format: match args.format {
+            FormatArg::Text => Format::Text,
+            FormatArg::Jsonl => Format::Jsonl,
+            FormatArg::Csv => Format::Csv,
+        },
+        order: match args.order {
+            OrderArg::Completion => Order::Completion,
+            OrderArg::Input => Order::Input,
+        },
+        color: args.output.is_none() && args.ui.color_for_stdout(),
+        output: args.output,
+        append: args.append,
+        progress: args.ui.progress_enabled(),
+        summary: !args.ui.quiet,
+        grace: args.grace,
+        ..Config::default()
+    })
+}
+
+/// First Ctrl-C/SIGTERM cancels the token; a second one exits at once.
+fn wire_signals(token: CancellationToken) {
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        for round in 0..2 {
+            #[cfg(unix)]
+            {
+                let term_recv = async {
+                    match term.as_mut() {
+                        Some(t) => {
+                            t.recv().await;
+                        }
+                        None => std::future::pending::<()>().await,
+                    }
+                };
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term_recv => {}
+                }
+            }
+            #[cfg(not(unix))]
+            let _ = tokio::signal::ctrl_c().await;
+            if round == 0 {
+                eprintln!(
+                    "fetch-titles: interrupted, finishing in-flight requests (Ctrl-C again to quit now)"
+                );
+                token.cancel();
+            } else {
+                std::process::exit(130);
+            }
+        }
+    });
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    init_tracing();
+    let config = match config_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("fetch-titles: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("fetch-titles: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let token = CancellationToken::new();
+    let result = runtime.block_on(async {
+        wire_signals(token.clone());
+        netkit_fetch::run(config, token).await
+    });
+    match result {
+        Ok(outcome) => ExitCode::from(u8::try_from(outcome.exit_code()).unwrap_or(1)),
+        Err(e) => {
+            eprintln!("fetch-titles: {e}");
+            if e.is_usage() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::from(1)
+            }
+        }
+    }
+}

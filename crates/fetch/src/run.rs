@@ -1,0 +1,289 @@
+//! One run: input stream -> pool (concurrency, per-host limit, rate,
+//! retries) -> fetch -> record -> output, with a progress bar and a summary.
+
+use std::collections::HashSet;
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use netkit_pool::{JobCtx, Outcome, Pool, Retry, RetryPolicy};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Config, Order};
+use crate::fetcher::{ClientOptions, FetchFailure, FetchLimits, Fetched, build_client, fetch};
+use crate::input::{InputFilter, Job, job_stream, load_done, open_sources};
+use crate::output::RecordWriter;
+use crate::record::{ErrorKind, Record, RecordError};
+use crate::summary::Tally;
+
+/// Errors that stop a run before or while it writes records.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// An input file could not be opened.
+    #[error("cannot read input {0}")]
+    Input(#[source] std::io::Error),
+    /// The `--skip-done` file could not be read.
+    #[error("cannot read --skip-done file {path}: {source}")]
+    SkipDone {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The output file could not be opened.
+    #[error("cannot open output file {path}: {source}")]
+    Output {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The HTTP client could not be built (bad proxy URL, ...).
+    #[error("invalid HTTP client settings: {0}")]
+    Client(#[source] reqwest::Error),
+    /// Writing a record failed (disk full, closed pipe).
+    #[error("writing output: {0}")]
+    Write(#[source] std::io::Error),
+}
+
+impl RunError {
+    /// Usage errors (exit 2) versus failures during the run (exit 1).
+    pub fn is_usage(&self) -> bool {
+        !matches!(self, Self::Write(_))
+    }
+}
+
+/// How a run ended.
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    /// Counts.
+    pub tally: Tally,
+    /// Ctrl-C / shutdown token fired.
+    pub interrupted: bool,
+    /// Wall time.
+    pub wall: Duration,
+}
+
+impl RunOutcome {
+    /// 0: every URL fetched (any status); 1: some URL has an error record;
+    /// 130: interrupted.
+    pub fn exit_code(&self) -> i32 {
+        if self.interrupted {
+            130
+        } else if self.tally.errors() > 0 {
+            1
+        } else {
+            0
+        }
+    }
+}
+
+fn open_output(config: &Config) -> Result<(Box<dyn Write + Send>, bool), RunError> {
+    let Some(path) = &config.output else {
+        return Ok((Box::new(std::io::stdout()), true));
+    };
+    let append = config.append || config.skip_done.as_ref() == Some(path);
+    let mut opts = OpenOptions::new();
+    opts.create(true);
+    if append {
+        opts.append(true);
+    } else {
+        opts.write(true).truncate(true);
+    }
+    let err = |source| RunError::Output {
+        path: path.clone(),
+        source,
+    };
+    let file = opts.open(path).map_err(err)?;
+    let fresh = file.metadata().map_err(err)?.len() == 0;
+    Ok((Box::new(file), fresh))
+}
+
+fn record_from(given: String, f: Fetched, error: Option<RecordError>) -> Record {
+    Record {
+        url: given,
+        final_url: f.final_url,
+        status: f.status,
+        title: f.title,
+        content_type: f.content_type,
+        redirects: f.redirects,
+        bytes_read: f.bytes_read,
+        elapsed_ms: 0,
+        error,
+    }
+}
+
+fn progress_bar(enabled: bool) -> indicatif::ProgressBar {
+    if !enabled {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{spinner} {pos}/{len} URLs  {per_sec}  {msg}  ETA {eta}  [{wide_bar}]",
+    ) {
+        bar.set_style(style);
+    }
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
+/// Runs fetch-titles until the input is exhausted or `shutdown` fires.
+pub async fn run(config: Config, shutdown: CancellationToken) -> Result<RunOutcome, RunError> {
+    let started = Instant::now();
+    let done = match &config.skip_done {
+        Some(path) if path.exists() => {
+            load_done(path, config.scheme)
+                .await
+                .map_err(|source| RunError::SkipDone {
+                    path: path.clone(),
+                    source,
+                })?
+        }
+        _ => HashSet::new(),
+    };
+    let sources = open_sources(&config.sources)
+        .await
+        .map_err(RunError::Input)?;
+    let client = build_client(&ClientOptions {
+        connect_timeout: config.connect_timeout,
+        insecure: config.insecure,
+        proxy: config.proxy.clone(),
+        ignore_env_proxy: config.ignore_env_proxy,
+        headers: config.headers.clone(),
+        user_agent: config.user_agent.clone(),
+        idle_per_host: config.per_host.max(1),
+    })
+    .map_err(RunError::Client)?;
+    let (out, fresh) = open_output(&config)?;
+    let mut writer =
+        RecordWriter::new(out, config.format, config.color, fresh).map_err(RunError::Write)?;
+
+    let emitted = Arc::new(AtomicU64::new(0));
+    let jobs = job_stream(
+        sources,
+        InputFilter {
+            scheme: config.scheme,
+            dedupe: config.dedupe,
+            shard: config.shard,
+            done,
+            emitted: emitted.clone(),
+            skipped: Arc::new(AtomicU64::new(0)),
+        },
+    );
+
+    let mut builder = Pool::builder()
+        .concurrency(config.concurrency.max(1))
+        .per_key(config.per_host.max(1))
+        .cancel_token(shutdown.clone())
+        .grace(config.grace)
+        .retry(
+            RetryPolicy::exponential(config.retries)
+                .base(config.backoff_base)
+                .max_delay(Duration::from_secs(10))
+                .retry_after_cap(config.retry_after_cap),
+        )
+        .ordered(config.order == Order::Input);
+    if let Some(rate) = config.rate {
+        builder = builder.rate(rate, 1);
+    }
+    let pool = builder.build();
+
+    let limits = FetchLimits {
+        max_redirects: config.max_redirects,
+        max_body: config.max_body,
+        max_title_len: config.max_title_len,
+        timeout: config.timeout,
+    };
+    let retries = config.retries;
+    let cap = config.retry_after_cap;
+    let mut reports = pool
+        .jobs_stream(jobs)
+        .key(|job: &Job| job.host_key())
+        .retry_if(move |e: &FetchFailure| match e {
+            FetchFailure::RetryableStatus {
+                retry_after: Some(d),
+                ..
+            } => Retry::After((*d).min(cap)),
+            e if e.is_transient() => Retry::Yes,
+            _ => Retry::No,
+        })
+        .run(move |job: Job, ctx: JobCtx| {
+            let client = client.clone();
+            async move {
+                match &job.target {
+                    Err(message) => Err(FetchFailure::Error {
+                        kind: ErrorKind::InvalidUrl,
+                        message: message.clone(),
+                        partial: Fetched::default(),
+                    }),
+                    Ok(url) => fetch(&client, url, limits, ctx.attempt > retries).await,
+                }
+            }
+        });
+
+    let bar = progress_bar(config.progress);
+    let mut tally = Tally::default();
+    while let Some(report) = reports.next().await {
+        let given = report.input.given;
+        let mut record = match report.outcome {
+            Outcome::Ok(f) => record_from(given, f, None),
+            Outcome::Err(FetchFailure::Error {
+                kind,
+                message,
+                partial,
+            }) => record_from(given, partial, Some(RecordError { kind, message })),
+            Outcome::Err(FetchFailure::RetryableStatus { partial, .. }) => {
+                record_from(given, partial, None)
+            }
+            Outcome::TimedOut => record_from(
+                given,
+                Fetched::default(),
+                Some(RecordError {
+                    kind: ErrorKind::Timeout,
+                    message: format!("no complete answer within {:?}", config.timeout),
+                }),
+            ),
+            Outcome::Panicked(msg) => record_from(
+                given,
+                Fetched::default(),
+                Some(RecordError {
+                    kind: ErrorKind::Io,
+                    message: format!("internal error: {msg}"),
+                }),
+            ),
+            Outcome::Cancelled => {
+                tally.cancelled += 1;
+                continue;
+            }
+        };
+        record.elapsed_ms = u64::try_from(report.elapsed.as_millis()).unwrap_or(u64::MAX);
+        tally.add(&record);
+        if let Err(e) = writer.write(&record) {
+            shutdown.cancel();
+            bar.finish_and_clear();
+            return Err(RunError::Write(e));
+        }
+        bar.set_length(emitted.load(Ordering::Relaxed));
+        bar.inc(1);
+        if tally.errors() > 0 {
+            bar.set_message(format!("errors: {}", tally.errors()));
+        }
+    }
+    bar.finish_and_clear();
+    writer.flush().map_err(RunError::Write)?;
+    let outcome = RunOutcome {
+        wall: started.elapsed(),
+        interrupted: shutdown.is_cancelled(),
+        tally,
+    };
+    if config.summary {
+        eprintln!("{}", outcome.tally.render(outcome.wall));
+    }
+    Ok(outcome)
+}

@@ -1,0 +1,738 @@
+//! Integration tests: real HTTP on loopback against an in-process server,
+//! driving the library `run` and the built `fetch-titles` binary.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod util;
+
+use std::process::Stdio;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use netkit_fetch::title::{ExtractOptions, TitleExtractor, extract_title};
+use netkit_fetch::{Format, Order};
+use proptest::prelude::*;
+use serde_json::Value;
+use tokio::io::AsyncWriteExt;
+use tokio_util::sync::CancellationToken;
+use util::*;
+
+fn title(r: &Value) -> Option<&str> {
+    r["title"].as_str()
+}
+
+fn error_kind(r: &Value) -> Option<&str> {
+    r["error"]["kind"].as_str()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_charset_via_header_meta_bom_and_detection() {
+    let server = start_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut urls = Vec::new();
+    for (label, _) in CHARSETS {
+        for mode in ["header", "meta", "http-equiv"] {
+            urls.push(server.url(&format!("/charset/{label}/{mode}")));
+        }
+    }
+    for p in [
+        "/bom/utf-8",
+        "/bom/utf-16le",
+        "/bom/utf-16be",
+        "/bom-vs-meta",
+        "/header-utf8-invalid-meta",
+        "/undeclared",
+    ] {
+        urls.push(server.url(p));
+    }
+    let (outcome, recs) = run_lib(dir.path(), &urls, |_| {}).await;
+    assert_eq!(outcome.exit_code(), 0);
+    assert_eq!(recs.len(), urls.len());
+    for (label, text) in CHARSETS {
+        for mode in ["header", "meta", "http-equiv"] {
+            let r = &recs[&server.url(&format!("/charset/{label}/{mode}"))];
+            assert_eq!(title(r), Some(*text), "{label} via {mode}: {r}");
+        }
+    }
+    let t = |p: &str| title(&recs[&server.url(p)]).map(str::to_owned);
+    assert_eq!(t("/bom/utf-8").as_deref(), Some("UTF-8 BOM — ünïcödé ☃"));
+    assert_eq!(t("/bom/utf-16le").as_deref(), Some("UTF-16LE — 日本語 ☃"));
+    assert_eq!(t("/bom/utf-16be").as_deref(), Some("UTF-16BE — 中文 ☃"));
+    assert_eq!(t("/bom-vs-meta").as_deref(), Some("BOM wins — Grüße"));
+    assert_eq!(
+        t("/header-utf8-invalid-meta").as_deref(),
+        Some("ヘッダーは嘘")
+    );
+    assert_eq!(t("/undeclared").as_deref(), Some(UNDECLARED_TITLE));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn which_title_and_how_it_is_cleaned() {
+    let server = start_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let paths = [
+        "/svg-first",
+        "/several",
+        "/in-body",
+        "/no-title",
+        "/entities",
+        "/multiline",
+        "/malformed",
+    ];
+    let urls: Vec<String> = paths.iter().map(|p| server.url(p)).collect();
+    let (outcome, recs) = run_lib(dir.path(), &urls, |_| {}).await;
+    assert_eq!(outcome.exit_code(), 0);
+    let r = |p: &str| recs[&server.url(p)].clone();
+    assert_eq!(title(&r("/svg-first")), Some("Head Title"));
+    assert_eq!(title(&r("/several")), Some("First"));
+    assert_eq!(title(&r("/in-body")), Some("Body Title"));
+    let none = r("/no-title");
+    assert_eq!(none["title"], Value::Null);
+    assert_eq!(none["status"], 200);
+    assert_eq!(none["error"], Value::Null);
+    assert_eq!(
+        title(&r("/entities")),
+        Some("Tom & Jerry <3 \"quotes\" ☺ ☃ été © 2024\u{A0}!")
+    );
+    assert_eq!(
+        title(&r("/multiline")),
+        Some("Line one line two \u{3000}wide\u{A0}")
+    );
+    assert_eq!(r("/malformed")["title"], Value::Null);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn body_reads_are_bounded() {
+    let server = start_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let urls: Vec<String> = ["/late-title", "/big-head-title", "/endless"]
+        .iter()
+        .map(|p| server.url(p))
+        .collect();
+    let (outcome, recs) = run_lib(dir.path(), &urls, |_| {}).await;
+    assert_eq!(outcome.exit_code(), 1, "the endless page is an error");
+
+    let late = &recs[&urls[0]];
+    assert_eq!(title(late), Some("Late Title"));
+    let read = late["bytes_read"].as_u64().unwrap();
+    assert!((900 * 1024..=1024 * 1024).contains(&read), "read {read}");
+
+    let big = &recs[&urls[1]];
+    assert_eq!(title(big), Some("Big Page"));
+    assert!(big["bytes_read"].as_u64().unwrap() <= 64 * 1024, "{big}");
+
+    let endless = &recs[&urls[2]];
+    assert_eq!(error_kind(endless), Some("body_too_large"));
+    assert_eq!(endless["status"], 200);
+    assert_eq!(endless["bytes_read"], 1024 * 1024);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_body_and_max_title_len_flags() {
+    let server = start_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let urls = vec![server.url("/late-title"), server.url("/entities")];
+    let (_, recs) = run_lib(dir.path(), &urls, |c| {
+        c.max_body = 100 * 1024;
+        c.max_title_len = 5;
+    })
+    .await;
+    let late = &recs[&urls[0]];
+    assert_eq!(error_kind(late), Some("body_too_large"));
+    assert_eq!(late["bytes_read"], 100 * 1024);
+    assert_eq!(title(&recs[&urls[1]]), Some("Tom &"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timeouts_for_silent_and_trickling_servers() {
+    let server = start_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let urls = vec![
+        server.url("/never"),
+        server.url("/trickle"),
+        server.url("/page/1"),
+    ];
+    let (outcome, recs) = run_lib(dir.path(), &urls, |c| {
+        c.timeout = Duration::from_millis(600);
+        c.retries = 0;
+    })
+    .await;
+    assert_eq!(outcome.exit_code(), 1);
+    assert_eq!(error_kind(&recs[&urls[0]]), Some("timeout"));
+    assert_eq!(recs[&urls[0]]["status"], Value::Null);
+    let trickle = &recs[&urls[1]];
+    assert_eq!(error_kind(trickle), Some("timeout"));
+    assert_eq!(trickle["status"], 200);
+    assert!(trickle["bytes_read"].as_u64().unwrap() > 0, "{trickle}");
+    assert_eq!(title(&recs[&urls[2]]), Some("Page 1"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redirects_are_followed_counted_and_bounded() {
+    let server = start_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let urls = vec![server.url("/loop/a"), server.url("/chain/3")];
+    let (_, recs) = run_lib(dir.path(), &urls, |_| {}).await;
+    let looped = &recs[&urls[0]];
+    assert_eq!(error_kind(looped), Some("too_many_redirects"));
+    assert_eq!(looped["redirects"], 10);
+    let chain = &recs[&urls[1]];
+    assert_eq!(chain["redirects"], 3);
+    assert_eq!(chain["final_url"], server.url("/chain/0"));
+    assert_eq!(title(chain), Some("End of chain"));
+
+    let (_, recs) = run_lib(dir.path(), &urls[1..], |c| c.max_redirects = 2).await;
+    assert_eq!(error_kind(&recs[&urls[1]]), Some("too_many_redirects"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_cover_429_5xx_and_connect_errors() {
+    let server = start_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let urls = vec![
+        server.url("/429"),
+        server.url("/flaky503"),
+        server.url("/always503"),
+        server.url("/404"),
+        format!("http://{closed}/"),
+    ];
+    let (outcome, recs) = run_lib(dir.path(), &urls, |_| {}).await;
+    assert_eq!(outcome.exit_code(), 1, "only the closed port fails");
+
+    let r429 = &recs[&urls[0]];
+    assert_eq!(r429["status"], 200);
+    assert_eq!(title(r429), Some("After the wait"));
+    assert!(
+        r429["elapsed_ms"].as_u64().unwrap() >= 900,
+        "Retry-After: 1 honoured: {r429}"
+    );
+    assert_eq!(server.state.hits("/429"), 2);
+
+    assert_eq!(title(&recs[&urls[1]]), Some("Recovered"));
+    let down = &recs[&urls[2]];
+    assert_eq!(down["status"], 503);
+    assert_eq!(title(down), Some("Down for maintenance"));
+    assert_eq!(down["error"], Value::Null);
+    assert_eq!(server.state.hits("/always503"), 2, "1 retry by default");
+    assert_eq!(recs[&urls[3]]["status"], 404);
+    assert_eq!(error_kind(&recs[&urls[4]]), Some("connect"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compression_and_non_html() {
+    let server = start_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let urls: Vec<String> = ["/gzip", "/br", "/image", "/json"]
+        .iter()
+        .map(|p| server.url(p))
+        .collect();
+    let (outcome, recs) = run_lib(dir.path(), &urls, |_| {}).await;
+    assert_eq!(outcome.exit_code(), 0);
+    assert_eq!(title(&recs[&urls[0]]), Some("Gzipped — ok"));
+    assert_eq!(title(&recs[&urls[1]]), Some("Brotli — ok"));
+    for (u, ct) in [(&urls[2], "image/png"), (&urls[3], "application/json")] {
+        let r = &recs[u];
+        assert_eq!(r["content_type"], ct);
+        assert_eq!(r["title"], Value::Null);
+        assert_eq!(r["bytes_read"], 0);
+        assert_eq!(r["status"], 200);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_host_limit_and_input_order() {
+    let server = start_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    // Later URLs are faster, so completion order differs from input order.
+    let urls: Vec<String> = (0..8)
+        .map(|i| server.url(&format!("/slow/{}?i={i}", 50 + (8 - i) * 25)))
+        .collect();
+    let output = dir.path().join("ordered.jsonl");
+    let input = write_urls(dir.path(), "ordered.txt", &urls);
+    let mut config = test_config(input, output.clone());
+    config.per_host = 2;
+    config.order = Order::Input;
+    netkit_fetch::run(config, CancellationToken::new())
+        .await
+        .unwrap();
+    let got: Vec<String> = read_jsonl(&output)
+        .iter()
+        .map(|r| r["url"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(got, urls);
+    assert_eq!(server.state.max_in_flight.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_request_starts() {
+    let server = start_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let urls: Vec<String> = (0..6).map(|i| server.url(&format!("/page/{i}"))).collect();
+    let started = std::time::Instant::now();
+    let (outcome, recs) = run_lib(dir.path(), &urls, |c| c.rate = Some(10.0)).await;
+    assert_eq!(outcome.exit_code(), 0);
+    assert_eq!(recs.len(), 6);
+    // 6 starts at 10/s with a burst of 1 need at least 5 intervals of 100 ms.
+    assert!(
+        started.elapsed() >= Duration::from_millis(450),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headers_and_default_user_agent() {
+    let server = start_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let urls = vec![server.url("/echo-headers")];
+    let (_, recs) = run_lib(dir.path(), &urls, |_| {}).await;
+    let t = title(&recs[&urls[0]]).unwrap().to_owned();
+    assert!(t.starts_with("ua=netkit-fetch-titles/0."), "{t}");
+    let (_, recs) = run_lib(dir.path(), &urls, |c| {
+        c.user_agent = "custom/1".into();
+        c.headers.insert("x-test", "hello".parse().unwrap());
+    })
+    .await;
+    assert_eq!(title(&recs[&urls[0]]), Some("ua=custom/1 x=hello"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn input_lines_comments_invalid_and_dedupe() {
+    let server = start_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let good = server.url("/page/1");
+    let bare = good.trim_start_matches("http://").to_owned();
+    let lines = vec![
+        "# a comment".to_owned(),
+        String::new(),
+        "http://exa mple.com/".to_owned(),
+        good.clone(),
+        good.clone(),
+        bare.clone(),
+    ];
+    let (outcome, recs) = run_lib(dir.path(), &lines, |c| {
+        c.scheme = netkit_fetch::Scheme::Http
+    })
+    .await;
+    assert_eq!(outcome.exit_code(), 1);
+    assert_eq!(
+        outcome.tally.records, 2,
+        "duplicates (also without scheme) are skipped: {recs:?}"
+    );
+    let bad = &recs["http://exa mple.com/"];
+    assert_eq!(error_kind(bad), Some("invalid_url"));
+    assert!(
+        bad["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("urls.txt:3:"),
+        "{bad}"
+    );
+    assert_eq!(bad["status"], Value::Null);
+
+    let (outcome, _) = run_lib(dir.path(), &lines, |c| {
+        c.scheme = netkit_fetch::Scheme::Http;
+        c.dedupe = false;
+    })
+    .await;
+    assert_eq!(outcome.tally.records, 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn skip_done_resumes_and_shards_partition() {
+    let server = start_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let urls: Vec<String> = (0..30).map(|i| server.url(&format!("/page/{i}"))).collect();
+    let input = write_urls(dir.path(), "all.txt", &urls);
+    let first = write_urls(dir.path(), "first.txt", &urls[..10]);
+    let out = dir.path().join("resume.jsonl");
+    netkit_fetch::run(test_config(first, out.clone()), CancellationToken::new())
+        .await
+        .unwrap();
+    let mut config = test_config(input.clone(), out.clone());
+    config.skip_done = Some(out.clone());
+    let outcome = netkit_fetch::run(config, CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(outcome.tally.records, 20);
+    let all = by_url(read_jsonl(&out));
+    assert_eq!(all.len(), 30, "appended to the same file, nothing twice");
+
+    let mut seen = std::collections::HashSet::new();
+    for k in 0..3 {
+        let out = dir.path().join(format!("shard{k}.jsonl"));
+        let mut config = test_config(input.clone(), out.clone());
+        config.shard = Some(format!("{k}/3").parse().unwrap());
+        netkit_fetch::run(config, CancellationToken::new())
+            .await
+            .unwrap();
+        for r in read_jsonl(&out) {
+            assert!(
+                seen.insert(r["url"].as_str().unwrap().to_owned()),
+                "URL in two shards"
+            );
+        }
+    }
+    assert_eq!(seen.len(), 30);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancellation_keeps_finished_records_whole() {
+    let server = start_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut urls: Vec<String> = (0..5).map(|i| server.url(&format!("/page/{i}"))).collect();
+    urls.extend((0..5).map(|i| server.url(&format!("/never?i={i}"))));
+    let input = write_urls(dir.path(), "urls.txt", &urls);
+    let out = dir.path().join("out.jsonl");
+    let mut config = test_config(input, out.clone());
+    config.grace = Duration::from_millis(200);
+    let token = CancellationToken::new();
+    let canceller = token.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        canceller.cancel();
+    });
+    let outcome = tokio::time::timeout(Duration::from_secs(10), netkit_fetch::run(config, token))
+        .await
+        .expect("run stops soon after cancel")
+        .unwrap();
+    assert!(outcome.interrupted);
+    assert_eq!(outcome.exit_code(), 130);
+    assert_eq!(outcome.tally.cancelled, 5);
+    let recs = read_jsonl(&out);
+    assert_eq!(recs.len(), 5);
+    assert!(
+        recs.iter()
+            .all(|r| r["title"].as_str().unwrap().starts_with("Page "))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_replies_and_tls_to_a_plain_server() {
+    // A "server" that answers every connection with something that is not HTTP.
+    let garbage = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let garbage_addr = garbage.local_addr().unwrap();
+    tokio::spawn(async move {
+        for _ in 0..16 {
+            let Ok((mut s, _)) = garbage.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let mut buf = [0u8; 1024];
+                let _ = tokio::io::AsyncReadExt::read(&mut s, &mut buf).await;
+                let _ = s
+                    .write_all(b"SSH-2.0-OpenSSH_9.2 not http at all\r\n\r\n")
+                    .await;
+            });
+        }
+    });
+    let server = start_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let urls = vec![
+        format!("http://{garbage_addr}/"),
+        format!("https://{}/page/1", server.addr),
+    ];
+    let (outcome, recs) = run_lib(dir.path(), &urls, |c| c.retries = 0).await;
+    assert_eq!(outcome.exit_code(), 1);
+    assert_eq!(
+        error_kind(&recs[&urls[0]]),
+        Some("http_status"),
+        "{}",
+        recs[&urls[0]]
+    );
+    assert_eq!(
+        error_kind(&recs[&urls[1]]),
+        Some("tls"),
+        "{}",
+        recs[&urls[1]]
+    );
+}
+
+#[test]
+fn title_engine_matches_a_full_html5_parser() {
+    let docs = [
+        "<title>a</title>",
+        "<html><head><svg><title>x</title></svg><title>b</title>",
+        "<!doctype html><!-- <title>no</title> --><title> c  d </title>",
+        "<script>document.write('<title>no</title>')</script><title>e</title>",
+        "<title>f &amp; g &lt;h&gt;</title><title>second</title>",
+        "<head><noscript><title>n</title></noscript><title>after noscript</title>",
+        "<math><title>m</title></math><title>after math</title>",
+        "<title>unterminated &copy",
+    ];
+    let selector = scraper::Selector::parse("title").unwrap();
+    for doc in docs {
+        let parsed = scraper::Html::parse_document(doc);
+        let expected = parsed
+            .select(&selector)
+            .find(|t| t.value().name.ns == html5ever::ns!(html))
+            .map(|t| {
+                t.text()
+                    .collect::<String>()
+                    .split_ascii_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            });
+        let got = extract_title(doc.as_bytes(), ExtractOptions::default()).title;
+        assert_eq!(got, expected, "{doc}");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+    #[test]
+    fn extraction_never_panics_and_ignores_chunking(
+        body in proptest::collection::vec(any::<u8>(), 0..4096),
+        split in 1usize..512,
+        header in prop_oneof![Just(None), Just(Some("utf-8")), Just(Some("shift_jis")), Just(Some("utf-16le"))],
+        max_title_len in 1usize..64,
+    ) {
+        let opts = ExtractOptions {
+            max_title_len,
+            header_charset: header.and_then(|l| encoding_rs::Encoding::for_label(l.as_bytes())),
+        };
+        let whole = extract_title(&body, opts);
+        let mut ex = TitleExtractor::new(opts);
+        for chunk in body.chunks(split) {
+            if !ex.feed(chunk) {
+                break;
+            }
+        }
+        let chunked = ex.finish();
+        prop_assert_eq!(&whole.title, &chunked.title);
+        if let Some(t) = &whole.title {
+            prop_assert!(t.chars().count() <= max_title_len);
+        }
+    }
+
+    #[test]
+    fn titles_made_of_markup_soup_never_panic(
+        parts in proptest::collection::vec(prop_oneof![
+            Just("<title>"), Just("</title>"), Just("<svg>"), Just("</svg>"), Just("<!--"), Just("-->"),
+            Just("<script>"), Just("</script>"), Just("&amp;"), Just("&#x"), Just("<"), Just(">"), Just("'"),
+            Just("\""), Just("<meta charset=shift_jis>"), Just("\u{feff}"), Just("é"), Just("\0"), Just("x"),
+            Just("<![CDATA["), Just("]]>"), Just(" "),
+        ], 0..64)
+    ) {
+        let doc: String = parts.concat();
+        let _ = extract_title(doc.as_bytes(), ExtractOptions::default());
+    }
+}
+
+// ---- the binary's CLI contract ----
+
+fn bin() -> tokio::process::Command {
+    let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_fetch-titles"));
+    c.env_remove("HTTP_PROXY")
+        .env_remove("http_proxy")
+        .env_remove("HTTPS_PROXY")
+        .env_remove("https_proxy")
+        .env_remove("ALL_PROXY")
+        .env_remove("all_proxy")
+        .env("NO_COLOR", "1")
+        .kill_on_drop(true);
+    c
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_usage_errors_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let urls = write_urls(dir.path(), "u.txt", &["127.0.0.1:1".to_owned()]);
+    for args in [
+        vec![
+            "--shard".to_owned(),
+            "4/4".to_owned(),
+            urls.display().to_string(),
+        ],
+        vec!["--no-such-flag".to_owned()],
+        vec![dir.path().join("missing.txt").display().to_string()],
+        vec![
+            "-H".to_owned(),
+            "no colon".to_owned(),
+            urls.display().to_string(),
+        ],
+        vec![
+            "--timeout".to_owned(),
+            "soon".to_owned(),
+            urls.display().to_string(),
+        ],
+    ] {
+        let out = bin()
+            .args(&args)
+            .stdin(Stdio::null())
+            .output()
+            .await
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!out.stderr.is_empty());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_stdin_text_format_and_exit_codes() {
+    let server = start_server().await;
+    let mut child = bin()
+        .args(["-", "--quiet"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let input = format!("{}\n{}\n", server.url("/page/7"), server.url("/404"));
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .await
+        .unwrap();
+    let out = child.wait_with_output().await.unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let mut lines: Vec<&str> = stdout.lines().collect();
+    lines.sort();
+    let mut expected = vec![
+        format!("{}\t200\tPage 7", server.url("/page/7")),
+        format!("{}\t404\tNot Found", server.url("/404")),
+    ];
+    expected.sort();
+    assert_eq!(lines, expected);
+    assert!(
+        out.stderr.is_empty(),
+        "--quiet: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // An invalid line makes the exit code 1, and the summary names the kind.
+    let mut child = bin()
+        .args(["--format", "csv"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let input = format!("{}\nhttp://bad host/\n", server.url("/page/8"));
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .await
+        .unwrap();
+    let out = child.wait_with_output().await.unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stdout.starts_with("url,final_url,status,title,"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("invalid_url,stdin:2: invalid URL"),
+        "{stdout}"
+    );
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("invalid_url=1") && stderr.contains("2xx=1"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_proxy_flag_and_environment() {
+    let proxy = start_server().await;
+    let target = "http://proxied.invalid/proxied";
+    let out = bin()
+        .args(["--format", "jsonl", "-q", "--proxy", &proxy.url(""), "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = out;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{target}\n").as_bytes())
+        .await
+        .unwrap();
+    let out = child.wait_with_output().await.unwrap();
+    let rec: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(title(&rec), Some("via proxy for proxied.invalid"));
+
+    let mut child = bin()
+        .args(["--format", "jsonl", "-q", "-"])
+        .env("HTTP_PROXY", proxy.url(""))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{target}\n").as_bytes())
+        .await
+        .unwrap();
+    let out = child.wait_with_output().await.unwrap();
+    let rec: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(title(&rec), Some("via proxy for proxied.invalid"));
+    assert_eq!(proxy.state.hits("/proxied"), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_sigint_flushes_finished_records_and_exits_130() {
+    let server = start_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut urls: Vec<String> = (0..3).map(|i| server.url(&format!("/page/{i}"))).collect();
+    urls.extend((0..3).map(|i| server.url(&format!("/never?i={i}"))));
+    let input = write_urls(dir.path(), "u.txt", &urls);
+    let out = dir.path().join("o.jsonl");
+    let child = bin()
+        .args(["--format", "jsonl", "-q", "--grace", "200ms", "-o"])
+        .arg(&out)
+        .arg(&input)
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id().unwrap();
+    // Wait (bounded) until the fast pages are written.
+    for _ in 0..100 {
+        if std::fs::read_to_string(&out)
+            .map(|s| s.lines().count())
+            .unwrap_or(0)
+            >= 3
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let result = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(result.status.code(), Some(130));
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(text.ends_with('\n'));
+    assert_eq!(read_jsonl(&out).len(), 3);
+    let _ = Format::Text;
+}
