@@ -13,7 +13,14 @@ use crate::shell;
 pub fn run(args: &[String]) -> anyhow::Result<()> {
     shell::step(
         "build the pool benchmark (release)",
-        &["bench", "-p", "netkit-pool", "--bench", "overhead", "--no-run"],
+        &[
+            "bench",
+            "-p",
+            "netkit-pool",
+            "--bench",
+            "overhead",
+            "--no-run",
+        ],
     )?;
     let binary = bench_binary()?;
     let mut command = Command::new(&binary);
@@ -22,7 +29,10 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     } else {
         command.args(args);
     }
-    shell::run("pool overhead: netkit-pool vs JoinSet+Semaphore vs buffer_unordered", &mut command)?;
+    shell::run(
+        "pool overhead: netkit-pool vs JoinSet+Semaphore vs buffer_unordered",
+        &mut command,
+    )?;
     if args.is_empty() {
         for jobs in ["1000000", "10000000"] {
             shell::run(
@@ -42,7 +52,10 @@ fn bench_binary() -> anyhow::Result<std::path::PathBuf> {
         .filter_map(Result::ok)
         .map(|entry| entry.path())
         .filter(|path| {
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
             name.starts_with("overhead-") && path.extension().is_none()
         })
         .collect();

@@ -1,0 +1,20 @@
+//! `cargo xtask bench NAME`: side-by-side benchmarks. They are measurements,
+//! not tests, and are never run by `cargo xtask test`.
+
+mod echo;
+mod fanout;
+mod fetch;
+mod pool;
+
+use anyhow::bail;
+
+pub fn run(args: &[String]) -> anyhow::Result<()> {
+    let rest = args.get(1..).unwrap_or_default();
+    match args.first().map(String::as_str) {
+        Some("pool") => pool::run(rest),
+        Some("echo") => echo::run(rest),
+        Some("fetch") => fetch::run(rest),
+        Some("fanout") => fanout::run(rest),
+        _ => bail!("usage: cargo xtask bench pool|echo|fetch|fanout [ARGS...]"),
+    }
+}

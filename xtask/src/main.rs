@@ -1,0 +1,76 @@
+//! `cargo xtask`: the project's automation, in Rust so it runs anywhere
+//! cargo does.
+//!
+//! - `cargo xtask test`: provisions system prerequisites (as root, via
+//!   apt-get), then `cargo fmt --check`, `cargo clippy --workspace
+//!   --all-targets -- -D warnings` and `cargo test --workspace`. This is the
+//!   single test command, and `.ci/run` calls nothing else. It ends with the
+//!   lab's compose smoke test (eight containerised sshd hosts, one
+//!   `ssh-fanout --json` run).
+//! - `cargo xtask demo`: builds the release binaries and runs each tool's
+//!   main job on local defaults, with no internet.
+//! - `cargo xtask lab image|up|down|status`: the eight SSH test hosts.
+//! - `cargo xtask bench pool|echo|fetch|fanout`: side-by-side benchmarks.
+
+mod bench;
+mod demo;
+mod lab;
+mod provision;
+mod shell;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: cargo xtask <command>
+
+commands:
+  test                      provision prerequisites, then fmt, clippy and every test
+  demo                      build release binaries and run each tool on local defaults
+  lab image|up [--docker|--local]|status|down
+                            the eight SSH test hosts of hosts.toml
+  bench pool|echo|fetch|fanout [ARGS...]
+                            side-by-side benchmarks (not part of the tests)";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("test") => run_tests(),
+        Some("demo") => demo::run(),
+        Some("bench") => bench::run(&args[1..]),
+        Some("lab") => lab::run(&args[1..]),
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("xtask: error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_tests() -> anyhow::Result<()> {
+    provision::ensure_test_prerequisites()?;
+    shell::step("cargo fmt --check", &["fmt", "--all", "--check"])?;
+    shell::step(
+        "cargo clippy --workspace --all-targets -- -D warnings",
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+    )?;
+    shell::step("cargo test --workspace", &["test", "--workspace"])?;
+    lab::smoke_test(&shell::root().join("target/debug"))?;
+    println!("xtask: all checks passed");
+    Ok(())
+}
