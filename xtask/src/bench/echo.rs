@@ -4,7 +4,7 @@
 //!
 //! Options: `--runs N` (default 3; medians are reported), `--duration D`
 //! and `--warmup W` per load point (default 5s / 1s), `--quick` (1 run,
-//! 2s / 0.5s), `--servers echo,echo-acc,naive,asyncio`, `--echo-args "ARGS"` (extra
+//! 2s / 0.5s), `--servers echo,naive,asyncio`, `--echo-args "ARGS"` (extra
 //! echo-server flags, for experiments), `--skip-idle`.
 //!
 //! Also measured: the floor (a blocking std `TcpStream` ping-pong pair,
@@ -91,14 +91,6 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
                 cmd.args(["--listen", "127.0.0.1:0"]).args(&opts.echo_args);
                 Server::start("echo-server", cmd)?
             }
-            "echo-acc" => {
-                // Thread-per-core variant: one SO_REUSEPORT acceptor per CPU.
-                let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
-                let mut cmd = Command::new(bin_dir.join("echo-server"));
-                cmd.args(["--listen", "127.0.0.1:0", "--acceptors", &cpus.to_string()])
-                    .args(&opts.echo_args);
-                Server::start("echo --acceptors", cmd)?
-            }
             "naive" => {
                 let mut cmd = Command::new(std::env::current_exe()?);
                 cmd.args(["bench", "echo", "--serve-naive"]);
@@ -109,7 +101,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
                 cmd.arg(&script);
                 Server::start("asyncio streams", cmd)?
             }
-            other => bail!("unknown server {other:?} (echo, echo-acc, naive, asyncio)"),
+            other => bail!("unknown server {other:?} (echo, naive, asyncio)"),
         };
         println!(
             "{} listening on {} (pid {})",
@@ -188,12 +180,7 @@ fn parse(args: &[String]) -> anyhow::Result<Options> {
         runs: 3,
         duration: "5s".into(),
         warmup: "1s".into(),
-        servers: vec![
-            "echo".into(),
-            "echo-acc".into(),
-            "naive".into(),
-            "asyncio".into(),
-        ],
+        servers: vec!["echo".into(), "naive".into(), "asyncio".into()],
         echo_args: Vec::new(),
         skip_idle: false,
     };
@@ -220,7 +207,7 @@ fn parse(args: &[String]) -> anyhow::Result<Options> {
             }
             other => bail!(
                 "unknown option {other:?}; options: --runs N --duration D --warmup W \
-                 --servers echo,echo-acc,naive,asyncio --echo-args \"ARGS\" --skip-idle --quick"
+                 --servers echo,naive,asyncio --echo-args \"ARGS\" --skip-idle --quick"
             ),
         }
     }
@@ -453,13 +440,8 @@ fn print_table(
     }
     let naive = servers.iter().position(|s| s.name == "naive tokio");
     let echo = servers.iter().position(|s| s.name == "echo-server");
-    let acc = servers.iter().position(|s| s.name == "echo --acceptors");
     if naive.is_some() && echo.is_some() {
         header.push_str(" echo-server / naive |");
-        rule.push_str("---|");
-    }
-    if naive.is_some() && acc.is_some() {
-        header.push_str(" --acceptors / naive |");
         rule.push_str("---|");
     }
     println!("{header}\n{rule}");
@@ -482,12 +464,10 @@ fn print_table(
             row.push_str(&format!(" {rate:.0}{failed} | {p50} / {p99} |"));
             rates.push(rate);
         }
-        for variant in [echo, acc] {
-            if let (Some(n), Some(e)) = (naive, variant) {
-                let ratio = rates.get(e).copied().unwrap_or(0.0)
-                    / rates.get(n).copied().unwrap_or(0.0).max(1.0);
-                row.push_str(&format!(" {ratio:.2}x |"));
-            }
+        if let (Some(n), Some(e)) = (naive, echo) {
+            let ratio = rates.get(e).copied().unwrap_or(0.0)
+                / rates.get(n).copied().unwrap_or(0.0).max(1.0);
+            row.push_str(&format!(" {ratio:.2}x |"));
         }
         println!("{row}");
     }

@@ -1,0 +1,217 @@
+//! `echo-client`: one-shot and interactive echo, and `bench`, a verifying
+//! load generator.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use netkit_echo::client::bench::{self, BenchConfig};
+use netkit_echo::{cli, exit};
+use netkit_pool::cli::{UiArgs, init_tracing, parse_duration};
+
+/// Echo client: `echo-client ADDR MESSAGE...` sends the message and prints the
+/// verified echo; `echo-client ADDR` echoes stdin line by line;
+/// `echo-client bench ADDR` load-tests an echo server.
+#[derive(Debug, Parser)]
+#[command(
+    name = "echo-client",
+    version,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    direct: Direct,
+}
+
+#[derive(Debug, Args)]
+struct Direct {
+    /// Server address, HOST:PORT.
+    #[arg(required = true, value_name = "ADDR")]
+    addr: Option<String>,
+    /// Message to send (words are joined with spaces, a newline is added).
+    /// Without one, stdin is echoed line by line.
+    #[arg(value_name = "MESSAGE")]
+    message: Vec<String>,
+    /// Longest wait for the whole reply (and for connecting).
+    #[arg(long, value_parser = parse_duration, default_value = "5s", value_name = "DURATION")]
+    timeout: Duration,
+    /// Send the message as one UDP datagram instead of over TCP.
+    #[arg(long)]
+    udp: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Load-test an echo server, verifying every echoed byte.
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Args)]
+struct BenchArgs {
+    /// Server address, HOST:PORT.
+    #[arg(value_name = "ADDR")]
+    addr: String,
+    /// Concurrent connections (UDP: sockets).
+    #[arg(short = 'c', long, default_value_t = 50, value_name = "C")]
+    connections: usize,
+    /// Measured time.
+    #[arg(short = 'd', long, value_parser = parse_duration, default_value = "10s", value_name = "D")]
+    duration: Duration,
+    /// Unmeasured warm-up before the measured time.
+    #[arg(short = 'w', long, value_parser = parse_duration, default_value = "1s", value_name = "W")]
+    warmup: Duration,
+    /// Payload bytes per message.
+    #[arg(short = 's', long, default_value_t = 64, value_name = "S")]
+    size: usize,
+    /// Messages in flight per connection.
+    #[arg(short = 'p', long, default_value_t = 1, value_name = "P")]
+    pipeline: usize,
+    /// Open loop: total messages per second over all connections, with
+    /// latency measured from each message's scheduled time.
+    #[arg(short = 'r', long, value_name = "R")]
+    rate: Option<f64>,
+    /// Use UDP datagrams instead of TCP (size 8..=65507).
+    #[arg(long)]
+    udp: bool,
+    /// Connect timeout and longest wait for any echo.
+    #[arg(long, value_parser = parse_duration, default_value = "5s", value_name = "DURATION")]
+    timeout: Duration,
+    /// Print one JSON object instead of the human report.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    ui: UiArgs,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("echo-client: cannot start the runtime: {e}");
+            return ExitCode::from(exit::RUNTIME as u8);
+        }
+    };
+    let code = runtime.block_on(async {
+        match cli.command {
+            Some(Command::Bench(args)) => run_bench(args).await,
+            None => run_direct(cli.direct).await,
+        }
+    });
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    ExitCode::from(code as u8)
+}
+
+async fn run_direct(args: Direct) -> i32 {
+    let Some(addr) = args.addr else {
+        eprintln!("echo-client: missing ADDR");
+        return exit::USAGE;
+    };
+    let addr = match cli::resolve(&addr) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("echo-client: {e}");
+            return exit::USAGE;
+        }
+    };
+    let result = if args.message.is_empty() {
+        if args.udp {
+            eprintln!("echo-client: --udp needs a MESSAGE");
+            return exit::USAGE;
+        }
+        let stdin = tokio::io::BufReader::new(tokio::io::stdin());
+        netkit_echo::client::interactive(addr, stdin, std::io::stdout(), args.timeout)
+            .await
+            .map(|_| ())
+    } else {
+        let mut message = args.message.join(" ").into_bytes();
+        message.push(b'\n');
+        let reply = if args.udp {
+            netkit_echo::client::one_shot_udp(addr, &message, args.timeout).await
+        } else {
+            netkit_echo::client::one_shot(addr, &message, args.timeout).await
+        };
+        reply.map(|r| {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(&r);
+            let _ = out.flush();
+        })
+    };
+    match result {
+        Ok(()) => exit::OK,
+        Err(e) => {
+            eprintln!("echo-client: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+async fn run_bench(args: BenchArgs) -> i32 {
+    let addr = match cli::resolve(&args.addr) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("echo-client: {e}");
+            return exit::USAGE;
+        }
+    };
+    let config = BenchConfig {
+        addr,
+        connections: args.connections,
+        duration: args.duration,
+        warmup: args.warmup,
+        size: args.size,
+        pipeline: args.pipeline,
+        rate: args.rate,
+        udp: args.udp,
+        timeout: args.timeout,
+        progress: args.ui.progress_enabled(),
+    };
+    if let Err(e) = config.validate() {
+        eprintln!("echo-client bench: {e}");
+        return exit::USAGE;
+    }
+    let report = match bench::run(config).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("echo-client bench: {e}");
+            return exit::RUNTIME;
+        }
+    };
+    let text = if args.json {
+        match serde_json::to_string(&report) {
+            Ok(j) => j + "\n",
+            Err(e) => {
+                eprintln!("echo-client bench: {e}");
+                return exit::RUNTIME;
+            }
+        }
+    } else {
+        report.to_string()
+    };
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(text.as_bytes());
+        let _ = out.flush();
+    }
+    if report.mismatches > 0 {
+        eprintln!(
+            "echo-client bench: {} echoed message(s) differed from what was sent",
+            report.mismatches
+        );
+        exit::MISMATCH
+    } else if report.errors > 0 {
+        eprintln!("echo-client bench: {} connection(s) failed", report.errors);
+        exit::CONN_FAILED
+    } else {
+        exit::OK
+    }
+}

@@ -1,0 +1,171 @@
+//! `echo-server`: RFC 862 echo over TCP (raw or line mode) and UDP.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+use netkit_echo::server::{Mode, ServerConfig, ServerError};
+use netkit_echo::{cli, exit};
+use netkit_pool::cli::{init_tracing, parse_duration};
+use tokio_util::sync::CancellationToken;
+
+/// RFC 862 echo server over TCP (raw bytes or lines) and, optionally, UDP.
+///
+/// The first stdout line is `listening on ADDR` (then `udp listening on ADDR`
+/// with --udp). SIGINT/SIGTERM start a graceful shutdown; a second signal
+/// forces exit.
+#[derive(Debug, Parser)]
+#[command(name = "echo-server", version)]
+struct Args {
+    /// Address to listen on, TCP and (with --udp) UDP; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:7007", value_name = "ADDR")]
+    listen: String,
+    /// Echo raw bytes as they arrive, or whole lines.
+    #[arg(long, value_enum, default_value_t = ModeArg::Raw)]
+    mode: ModeArg,
+    /// Line mode: longest line in bytes (newline excluded); a longer line gets
+    /// an error line and the connection is closed.
+    #[arg(long, default_value_t = 64 * 1024, value_name = "BYTES")]
+    max_line: usize,
+    /// Also serve UDP echo on the same port.
+    #[arg(long)]
+    udp: bool,
+    /// Serve at most N connections at once; more clients wait in the backlog.
+    #[arg(long, value_name = "N")]
+    max_connections: Option<usize>,
+    /// Close connections that move no byte for this long (e.g. 30s, 500ms).
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    idle_timeout: Option<Duration>,
+    /// After SIGINT/SIGTERM, how long open connections may finish.
+    #[arg(long, value_parser = parse_duration, default_value = "5s", value_name = "DURATION")]
+    grace: Duration,
+    /// Print a `stats:` counters line to stdout this often.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    stats_interval: Option<Duration>,
+    /// Raw mode: per-connection buffer size in bytes (allocated on first data).
+    #[arg(long, default_value_t = 16 * 1024, value_name = "BYTES")]
+    buffer_size: usize,
+    /// Do not set TCP_NODELAY on accepted connections.
+    #[arg(long)]
+    no_nodelay: bool,
+    /// Runtime worker threads (default: one per CPU).
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ModeArg {
+    /// Every byte is written back as soon as it is read.
+    Raw,
+    /// Complete lines are written back.
+    Line,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    init_tracing();
+    let listen = match cli::resolve(&args.listen) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("echo-server: {e}");
+            return ExitCode::from(exit::USAGE as u8);
+        }
+    };
+    let config = ServerConfig {
+        listen,
+        mode: match args.mode {
+            ModeArg::Raw => Mode::Raw,
+            ModeArg::Line => Mode::Line,
+        },
+        max_line: args.max_line,
+        udp: args.udp,
+        max_connections: args.max_connections,
+        idle_timeout: args.idle_timeout,
+        grace: args.grace,
+        stats_interval: args.stats_interval,
+        buffer_size: args.buffer_size,
+        nodelay: !args.no_nodelay,
+    };
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all();
+    if let Some(n) = args.threads {
+        builder.worker_threads(n.max(1));
+    }
+    let runtime = match builder.build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("echo-server: cannot start the runtime: {e}");
+            return ExitCode::from(exit::RUNTIME as u8);
+        }
+    };
+    let code = runtime.block_on(async {
+        let shutdown = CancellationToken::new();
+        tokio::spawn(watch_signals(shutdown.clone()));
+        match netkit_echo::server::run(config, shutdown).await {
+            Ok(_) => exit::OK,
+            Err(e) => {
+                eprintln!("echo-server: {e}");
+                match e {
+                    ServerError::Config(_) => exit::USAGE,
+                    ServerError::Bind(..) => exit::CONNECT,
+                }
+            }
+        }
+    });
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    ExitCode::from(code as u8)
+}
+
+/// First SIGINT/SIGTERM: graceful shutdown. Second: exit at once.
+async fn watch_signals(shutdown: CancellationToken) {
+    let mut signals = match Signals::new() {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!("cannot listen for signals: {e}");
+            return;
+        }
+    };
+    signals.recv().await;
+    eprintln!("echo-server: shutting down (send the signal again to force exit)");
+    shutdown.cancel();
+    signals.recv().await;
+    eprintln!("echo-server: forced exit");
+    std::process::exit(exit::FORCED);
+}
+
+/// SIGINT and SIGTERM, registered once.
+struct Signals {
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    #[cfg(unix)]
+    fn new() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            int: signal(SignalKind::interrupt())?,
+            term: signal(SignalKind::terminate())?,
+        })
+    }
+
+    #[cfg(unix)]
+    async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.int.recv() => {}
+            _ = self.term.recv() => {}
+        }
+    }
+
+    #[cfg(not(unix))]
+    fn new() -> std::io::Result<Self> {
+        Ok(Self {})
+    }
+
+    #[cfg(not(unix))]
+    async fn recv(&mut self) {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

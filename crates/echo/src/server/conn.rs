@@ -1,0 +1,226 @@
+//! One TCP connection: set-up, the mode's echo loop, and the watch that
+//! turns idle timeouts, shutdown (drain) and force into a clean stop.
+
+use std::future::Future;
+use std::pin::{Pin, pin};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio::time::{Instant, Sleep};
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
+
+use super::stats::Stats;
+use super::{Mode, ServerConfig, line, raw};
+
+/// After shutdown starts, a connection whose peer sent nothing for this long
+/// is closed (write side first, so the peer sees a clean EOF).
+pub(crate) const DRAIN_QUIET: Duration = Duration::from_millis(200);
+
+/// Shortest re-arm of the timer, so a deadline at "now" cannot spin.
+const MIN_REARM: Duration = Duration::from_millis(1);
+
+/// What every connection task shares.
+#[derive(Debug, Clone)]
+pub(crate) struct ConnCtx {
+    pub(crate) config: Arc<ServerConfig>,
+    pub(crate) stats: Arc<Stats>,
+    /// Cancelled when shutdown starts.
+    pub(crate) drain: CancellationToken,
+    /// Cancelled when the grace period is over.
+    pub(crate) force: CancellationToken,
+}
+
+/// Why an echo loop stopped early.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stop {
+    /// The grace period ended.
+    Forced,
+    /// Nothing moved for `--idle-timeout`.
+    Idle,
+    /// Shutdown started and the peer has gone quiet.
+    Drained,
+}
+
+/// How an echo loop ended.
+#[derive(Debug)]
+pub(crate) enum End {
+    /// The peer closed its side; everything was echoed.
+    PeerClosed,
+    Stopped(Stop),
+    /// Line mode: a line exceeded `--max-line`.
+    LineTooLong,
+    Io(std::io::Error),
+}
+
+/// Serves one accepted connection to the end.
+pub(crate) async fn serve(mut stream: TcpStream, ctx: ConnCtx) {
+    ctx.stats.opened();
+    if ctx.config.nodelay {
+        let _ = stream.set_nodelay(true);
+    }
+    tracing::debug!("accepted");
+    let mut watch = Watch::new(&ctx);
+    let end = match ctx.config.mode {
+        Mode::Raw => raw::echo(&mut stream, &ctx, &mut watch).await,
+        Mode::Line => line::echo(&mut stream, &ctx, &mut watch).await,
+    };
+    match end {
+        End::PeerClosed => tracing::debug!("peer closed; all echoed"),
+        End::Stopped(Stop::Idle) => {
+            tracing::info!("idle timeout; closing");
+            let _ = tokio::time::timeout(Duration::from_millis(100), stream.shutdown()).await;
+        }
+        End::Stopped(Stop::Drained) => {
+            tracing::debug!("shutdown: peer quiet, closing");
+            let _ = tokio::time::timeout(Duration::from_millis(100), stream.shutdown()).await;
+        }
+        End::Stopped(Stop::Forced) => {
+            ctx.stats.error();
+            tracing::warn!("closed by force at the end of the grace period");
+        }
+        End::LineTooLong => {
+            ctx.stats.error();
+            tracing::info!("line longer than {} bytes; closed", ctx.config.max_line);
+        }
+        End::Io(e) => {
+            ctx.stats.error();
+            tracing::debug!("connection error: {e}");
+        }
+    }
+    ctx.stats.closed();
+}
+
+/// Waits until the peer has sent a byte (or closed), without a buffer.
+///
+/// `readable()` alone can report a fresh socket ready before any byte came
+/// in; a one-byte `peek` checks for real (and clears stale readiness).
+pub(crate) async fn wait_for_data(stream: &TcpStream, watch: &mut Watch) -> Result<(), End> {
+    let mut probe = [0u8; 1];
+    match watch.run(stream.peek(&mut probe), true).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(End::Io(e)),
+        Err(stop) => Err(End::Stopped(stop)),
+    }
+}
+
+/// Waits on connection I/O while watching the force token, the drain token
+/// and the idle / drain-quiet deadline. Boxed futures are created once per
+/// connection so the hot path registers nothing new.
+pub(crate) struct Watch {
+    force: Pin<Box<WaitForCancellationFutureOwned>>,
+    drain: Pin<Box<WaitForCancellationFutureOwned>>,
+    draining: bool,
+    idle: Option<Duration>,
+    last_activity: Instant,
+    timer: Option<Pin<Box<Sleep>>>,
+}
+
+impl Watch {
+    pub(crate) fn new(ctx: &ConnCtx) -> Self {
+        let mut watch = Self {
+            force: Box::pin(ctx.force.clone().cancelled_owned()),
+            drain: Box::pin(ctx.drain.clone().cancelled_owned()),
+            draining: false,
+            idle: ctx.config.idle_timeout,
+            last_activity: Instant::now(),
+            timer: None,
+        };
+        if ctx.drain.is_cancelled() {
+            watch.start_draining();
+        }
+        watch.arm();
+        watch
+    }
+
+    /// Records that bytes moved.
+    #[inline]
+    pub(crate) fn activity(&mut self) {
+        if self.timer.is_some() {
+            self.last_activity = Instant::now();
+        }
+    }
+
+    fn start_draining(&mut self) {
+        self.draining = true;
+        self.last_activity = Instant::now();
+        self.arm();
+        let deadline = self.deadline();
+        if let (Some(timer), Some(deadline)) = (self.timer.as_mut(), deadline) {
+            timer.as_mut().reset(deadline);
+        }
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        let idle = self.idle.map(|d| self.last_activity + d);
+        let quiet = self.draining.then(|| self.last_activity + DRAIN_QUIET);
+        match (idle, quiet) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn arm(&mut self) {
+        if self.timer.is_none()
+            && let Some(deadline) = self.deadline()
+        {
+            self.timer = Some(Box::pin(tokio::time::sleep_until(deadline)));
+        }
+    }
+
+    /// Runs `io` to completion unless a stop condition comes first.
+    /// `reading` says whether the connection is waiting for the peer (only
+    /// then does a quiet peer end a draining connection).
+    pub(crate) async fn run<F: Future>(&mut self, io: F, reading: bool) -> Result<F::Output, Stop> {
+        let mut io = pin!(io);
+        loop {
+            let event = {
+                let Self {
+                    force,
+                    drain,
+                    draining,
+                    timer,
+                    ..
+                } = &mut *self;
+                let timer = async {
+                    match timer.as_mut() {
+                        Some(t) => t.as_mut().await,
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    biased;
+                    out = &mut io => return Ok(out),
+                    _ = force.as_mut() => return Err(Stop::Forced),
+                    _ = drain.as_mut(), if !*draining => Event::Drain,
+                    _ = timer => Event::Timer,
+                }
+            };
+            match event {
+                Event::Drain => self.start_draining(),
+                Event::Timer => {
+                    let now = Instant::now();
+                    if self.idle.is_some_and(|d| now >= self.last_activity + d) {
+                        return Err(Stop::Idle);
+                    }
+                    if reading && self.draining && now >= self.last_activity + DRAIN_QUIET {
+                        return Err(Stop::Drained);
+                    }
+                    // Activity moved the deadline: sleep again until then.
+                    let next = self
+                        .deadline()
+                        .map(|d| d.max(now + if reading { MIN_REARM } else { DRAIN_QUIET / 4 }));
+                    if let (Some(t), Some(next)) = (self.timer.as_mut(), next) {
+                        t.as_mut().reset(next);
+                    }
+                }
+            }
+        }
+    }
+}
+
+enum Event {
+    Drain,
+    Timer,
+}
