@@ -213,8 +213,9 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<RunOutco
             e if e.is_transient() => Retry::Yes,
             _ => Retry::No,
         })
-        .run(move |job: Job, ctx: JobCtx| {
+        .run(move |job: Job, ctx: JobCtx<'_>| {
             let client = client.clone();
+            let last_attempt = ctx.attempt > retries;
             async move {
                 match &job.target {
                     Err(message) => Err(FetchFailure::Error {
@@ -222,7 +223,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<RunOutco
                         message: message.clone(),
                         partial: Fetched::default(),
                     }),
-                    Ok(url) => fetch(&client, url, limits, ctx.attempt > retries).await,
+                    Ok(url) => fetch(&client, url, limits, last_attempt).await,
                 }
             }
         });

@@ -25,15 +25,18 @@ async fn main() {
                 Retry::No
             }
         })
-        .run(|n, ctx| async move {
-            match n {
-                7 => panic!("job 7 panics on purpose"),
-                42 => tokio::time::sleep(Duration::from_secs(60)).await,
-                99 if ctx.attempt == 1 => return Err(format!("transient failure of job {n}")),
-                500 => return Err("permanent failure of job 500".to_owned()),
-                _ => tokio::time::sleep(Duration::from_micros(n % 100)).await,
+        .run(|n, ctx| {
+            let attempt = ctx.attempt;
+            async move {
+                match n {
+                    7 => panic!("job 7 panics on purpose"),
+                    42 => tokio::time::sleep(Duration::from_secs(60)).await,
+                    99 if attempt == 1 => return Err(format!("transient failure of job {n}")),
+                    500 => return Err("permanent failure of job 500".to_owned()),
+                    _ => tokio::time::sleep(Duration::from_micros(n % 100)).await,
+                }
+                Ok(n * 2)
             }
-            Ok(n * 2)
         });
     let counters = run.counters();
     let mut shown = 0;

@@ -3,7 +3,6 @@
 //! The driver is the only writer; readers (a progress thread, say) take a
 //! [`CountersSnapshot`] at any time without stopping the run.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
@@ -47,12 +46,20 @@ impl Counters {
         }
     }
 
+    /// Adds from any thread (retries are counted inside job tasks).
     pub(crate) fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Relaxed);
     }
 
-    pub(crate) fn sub(counter: &AtomicU64, n: u64) {
-        counter.fetch_sub(n, Relaxed);
+    /// Adds to a counter that only the run's driver writes: a plain store,
+    /// no read-modify-write, since there is a single writer.
+    pub(crate) fn bump(counter: &AtomicU64, n: u64) {
+        counter.store(counter.load(Relaxed).wrapping_add(n), Relaxed);
+    }
+
+    /// Subtracts from a driver-only counter (see [`Counters::bump`]).
+    pub(crate) fn drop_by(counter: &AtomicU64, n: u64) {
+        counter.store(counter.load(Relaxed).wrapping_sub(n), Relaxed);
     }
 }
 
@@ -83,6 +90,10 @@ pub struct Summary {
     /// Retry attempts.
     pub retried: u64,
     /// From the first poll of the run to now (or to its end).
+    ///
+    /// The counts and percentiles of a [`Summary`] taken mid-run may lag
+    /// the live [`Counters`] by up to 16,384 jobs; they are exact once the
+    /// stream has ended or the run has stopped.
     pub wall: Duration,
     /// Median job latency (jobs that started).
     pub p50: Duration,
@@ -107,14 +118,14 @@ pub(crate) struct Tally {
 }
 
 impl Tally {
-    pub(crate) fn new() -> Mutex<Tally> {
-        // Three significant figures up to an hour; a failed constructor
+    pub(crate) fn new() -> Tally {
+        // Two significant figures (1%) up to an hour; a failed constructor
         // only loses the percentiles.
-        let latency_us = Histogram::new_with_bounds(1, 3_600_000_000, 3).ok();
-        Mutex::new(Tally {
+        let latency_us = Histogram::new_with_bounds(1, 3_600_000_000, 2).ok();
+        Tally {
             summary: Summary::default(),
             latency_us,
-        })
+        }
     }
 
     pub(crate) fn record(&mut self, kind: &str, elapsed: Option<Duration>) {
@@ -129,6 +140,21 @@ impl Tally {
         if let (Some(histogram), Some(elapsed)) = (self.latency_us.as_mut(), elapsed) {
             let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
             histogram.saturating_record(micros.max(1));
+        }
+    }
+
+    /// Moves everything `local` counted into `self` and clears `local`.
+    pub(crate) fn absorb(&mut self, local: &mut Tally) {
+        let (into, from) = (&mut self.summary, &mut local.summary);
+        into.ok += std::mem::take(&mut from.ok);
+        into.err += std::mem::take(&mut from.err);
+        into.timed_out += std::mem::take(&mut from.timed_out);
+        into.panicked += std::mem::take(&mut from.panicked);
+        into.cancelled += std::mem::take(&mut from.cancelled);
+        if let (Some(into), Some(from)) = (self.latency_us.as_mut(), local.latency_us.as_mut()) {
+            // Same bounds on both sides, so adding cannot fail.
+            let _ = into.add(&*from);
+            from.reset();
         }
     }
 

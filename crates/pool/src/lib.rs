@@ -137,8 +137,11 @@
 //!     .jobs(urls)
 //!     .key(|url: &String| url.split('/').next().unwrap_or_default().to_owned())
 //!     .retry_if(|e: &HttpError| if e.status == 429 || e.status >= 500 { Retry::Yes } else { Retry::No })
-//!     .run(|url, ctx| async move {
-//!         if url.ends_with("/2") && ctx.attempt == 1 { Err(HttpError { status: 503 }) } else { Ok(url.len()) }
+//!     .run(|url, ctx| {
+//!         let first_try = ctx.attempt == 1;
+//!         async move {
+//!             if url.ends_with("/2") && first_try { Err(HttpError { status: 503 }) } else { Ok(url.len()) }
+//!         }
 //!     })
 //!     .collect_vec()
 //!     .await;

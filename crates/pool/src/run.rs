@@ -11,35 +11,43 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+use std::sync::atomic::{
+    AtomicBool, AtomicU32, Ordering::Acquire, Ordering::Relaxed, Ordering::Release,
+};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures::FutureExt;
 use futures::stream::{BoxStream, FuturesUnordered, Stream, StreamExt};
+use futures::task::AtomicWaker;
+use tokio::task::AbortHandle;
 use tokio::task::{JoinError, JoinHandle};
 use tokio::time::{Instant, Sleep};
-use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
+use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, Pool};
 use crate::counters::{Counters, StopReason, Summary, Tally};
 use crate::outcome::{Outcome, Report, Retry};
 use crate::rate::StartRate;
 
-/// What a job sees of the run.
-#[derive(Debug, Clone)]
-pub struct JobCtx {
+/// What a job sees of the run, lent to the job function for the call that
+/// makes the job's future. Copy out what the future needs (`ctx.attempt`,
+/// or `ctx.token.clone()` to watch for cancellation): keeping the context
+/// borrowed, rather than handing each job owned handles, is what lets the
+/// pool start a job without touching any shared reference count.
+#[derive(Debug, Clone, Copy)]
+pub struct JobCtx<'run> {
     /// Position of the input, from 0.
     pub index: u64,
     /// This attempt's number, from 1.
     pub attempt: u32,
     /// Cancelled when the run is cancelled (token, deadline or fail-fast).
-    /// Jobs that watch it (`ctx.token.cancelled().await`) can wind down
-    /// cleanly within the grace period. Shared through an `Arc`: cloning a
-    /// `CancellationToken` takes a lock, which would cost every job.
-    pub token: Arc<CancellationToken>,
+    /// A job that clones it and awaits `token.cancelled()` can wind down
+    /// cleanly within the grace period.
+    pub token: &'run CancellationToken,
 }
 
 type KeyFn<I> = Arc<dyn Fn(&I) -> String + Send + Sync>;
@@ -104,13 +112,13 @@ where
     /// attempt. Nothing happens until the returned stream is polled.
     pub fn run<F, Fut, T>(self, job: F) -> Run<I, T, E>
     where
-        F: Fn(I, JobCtx) -> Fut + Send + Sync + 'static,
+        F: for<'run> Fn(I, JobCtx<'run>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<T, E>> + Send + 'static,
         T: Send + 'static,
     {
         let shared = Arc::new(Shared {
             counters: Arc::default(),
-            tally: Tally::new(),
+            tally: Mutex::new(Tally::new()),
             started: Mutex::new(None),
         });
         let token = match &self.config.cancel {
@@ -122,7 +130,6 @@ where
             .rate
             .map(|(per_second, burst)| StartRate::new(per_second, burst));
         let driver = Driver {
-            stop_watch: Box::pin(token.clone().cancelled_owned()),
             config: self.config,
             input: Some(self.input),
             key: self.key,
@@ -131,6 +138,10 @@ where
             token: Arc::new(token),
             running: FuturesUnordered::new(),
             marked_start: false,
+            cancelled: Arc::new(CancelSignal::default()),
+            watcher: None,
+            tally: Tally::new(),
+            unmerged: 0,
             next_index: 0,
             keys: HashMap::new(),
             waiting: VecDeque::new(),
@@ -145,11 +156,8 @@ where
             next_to_yield: 0,
             shared: Arc::clone(&shared),
         };
-        let stream = futures::stream::unfold(Box::new(driver), |mut driver| async move {
-            driver.next_report().await.map(|report| (report, driver))
-        });
         Run {
-            stream: stream.boxed(),
+            driver: Box::new(driver),
             shared,
         }
     }
@@ -165,7 +173,7 @@ struct Shared {
 /// with [`crate::PoolBuilder::ordered`]). Dropping it aborts the jobs still
 /// running.
 pub struct Run<I, T, E> {
-    stream: BoxStream<'static, Report<I, T, E>>,
+    driver: Box<dyn Step<I, T, E>>,
     shared: Arc<Shared>,
 }
 
@@ -184,7 +192,7 @@ impl<I, T, E> Run<I, T, E> {
     /// Collects every report, in the order the stream yields them.
     pub async fn collect_vec(mut self) -> Vec<Report<I, T, E>> {
         let mut reports = Vec::new();
-        while let Some(report) = self.stream.next().await {
+        while let Some(report) = self.next().await {
             reports.push(report);
         }
         reports
@@ -210,7 +218,25 @@ impl<I, T, E> Stream for Run<I, T, E> {
     type Item = Report<I, T, E>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.stream.poll_next_unpin(cx)
+        self.driver.poll_step(cx)
+    }
+}
+
+/// The driver behind a [`Run`], with its job function's type erased.
+trait Step<I, T, E>: Send {
+    fn poll_step(&mut self, cx: &mut Context<'_>) -> Poll<Option<Report<I, T, E>>>;
+}
+
+impl<I, T, E, F, Fut> Step<I, T, E> for Driver<I, T, E, F>
+where
+    I: Clone + Send + 'static,
+    T: Send + 'static,
+    E: Send + 'static,
+    F: for<'run> Fn(I, JobCtx<'run>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<T, E>> + Send + 'static,
+{
+    fn poll_step(&mut self, cx: &mut Context<'_>) -> Poll<Option<Report<I, T, E>>> {
+        self.poll_report(cx)
     }
 }
 
@@ -227,7 +253,6 @@ struct Slot<I> {
     index: u64,
     input: I,
     key: Option<String>,
-    started: Instant,
     attempts: Option<Arc<AtomicU32>>,
 }
 
@@ -277,10 +302,11 @@ impl<I, T, E> Drop for Running<I, T, E> {
 
 impl<I, T, E> Unpin for Running<I, T, E> {}
 
-/// What a job task hands back.
+/// What a job task hands back; the task times itself, off the driver.
 struct Finished<T, E> {
     outcome: Outcome<T, E>,
     attempts: u32,
+    elapsed: Duration,
 }
 
 struct Driver<I, T, E, F> {
@@ -290,9 +316,16 @@ struct Driver<I, T, E, F> {
     retry_if: Option<RetryFn<E>>,
     job: Arc<F>,
     token: Arc<CancellationToken>,
-    stop_watch: Pin<Box<WaitForCancellationFutureOwned>>,
     running: FuturesUnordered<Running<I, T, E>>,
     marked_start: bool,
+    /// Set (and the driver woken) by a watcher task when the token fires:
+    /// an atomic load per step instead of the token's locks.
+    cancelled: Arc<CancelSignal>,
+    watcher: Option<AbortHandle>,
+    /// Counted here and merged into the shared tally every
+    /// [`TALLY_BATCH`] reports, at a stop and at the end.
+    tally: Tally,
+    unmerged: u32,
     next_index: u64,
     keys: HashMap<String, KeyState<I>>,
     /// Inputs whose key has a free slot, waiting for a global slot or the
@@ -311,6 +344,25 @@ struct Driver<I, T, E, F> {
     shared: Arc<Shared>,
 }
 
+/// The cancellation token, watched by a task so that the driver checks an
+/// atomic instead of taking the token's locks.
+#[derive(Default)]
+struct CancelSignal {
+    fired: AtomicBool,
+    driver: AtomicWaker,
+}
+
+/// Reports counted locally before the shared summary is updated.
+const TALLY_BATCH: u32 = 16_384;
+
+impl<I, T, E, F> Drop for Driver<I, T, E, F> {
+    fn drop(&mut self) {
+        if let Some(watcher) = &self.watcher {
+            watcher.abort();
+        }
+    }
+}
+
 enum Event<I, T, E> {
     Stop(StopReason),
     GraceOver,
@@ -324,22 +376,24 @@ where
     I: Clone + Send + 'static,
     T: Send + 'static,
     E: Send + 'static,
-    F: Fn(I, JobCtx) -> Fut + Send + Sync + 'static,
+    F: for<'run> Fn(I, JobCtx<'run>) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<T, E>> + Send + 'static,
 {
-    async fn next_report(&mut self) -> Option<Report<I, T, E>> {
+    /// One step of the run: the next report, `None` at the end, or
+    /// `Pending` with every source that could wake us registered.
+    fn poll_report(&mut self, cx: &mut Context<'_>) -> Poll<Option<Report<I, T, E>>> {
         self.mark_started();
         loop {
             if let Some(report) = self.pop_in_order() {
-                return Some(report);
+                return Poll::Ready(Some(report));
             }
-            if self.stopping.is_none() && self.token.is_cancelled() {
+            if self.stopping.is_none() && self.cancelled.fired.load(Acquire) {
                 self.stop(StopReason::Cancelled);
             }
             if self.stopping.is_some() {
                 if let Some(report) = self.drain_queued() {
                     if let Some(report) = self.deliver(report) {
-                        return Some(report);
+                        return Poll::Ready(Some(report));
                     }
                     continue;
                 }
@@ -348,11 +402,13 @@ where
             }
             if self.is_finished() {
                 self.mark_finished();
-                return None;
+                return Poll::Ready(None);
             }
-            let event = self.next_event().await;
+            let Poll::Ready(event) = self.poll_event(cx) else {
+                return Poll::Pending;
+            };
             if let Some(report) = self.handle(event) {
-                return Some(report);
+                return Poll::Ready(Some(report));
             }
         }
     }
@@ -384,6 +440,16 @@ where
             return;
         }
         self.marked_start = true;
+        let (token, cancelled) = (
+            CancellationToken::clone(&self.token),
+            Arc::clone(&self.cancelled),
+        );
+        let watcher = tokio::spawn(async move {
+            token.cancelled().await;
+            cancelled.fired.store(true, Release);
+            cancelled.driver.wake();
+        });
+        self.watcher = Some(watcher.abort_handle());
         let mut started = self
             .shared
             .started
@@ -398,7 +464,8 @@ where
         }
     }
 
-    fn mark_finished(&self) {
+    fn mark_finished(&mut self) {
+        self.merge_tally();
         let mut started = self
             .shared
             .started
@@ -425,31 +492,37 @@ where
                 || self.next_index < self.next_to_yield + config.reorder_window as u64)
     }
 
-    async fn next_event(&mut self) -> Event<I, T, E> {
-        let can_pull = self.can_pull();
-        let has_running = !self.running.is_empty();
-        let watching_stop = self.stopping.is_none();
-        // Finished jobs and input first: the hot path polls nothing else.
-        // Cancellation is also checked synchronously at the top of every
-        // step, so it cannot be starved.
-        tokio::select! {
-            biased;
-            joined = self.running.next(), if has_running => Event::Joined(joined.flatten()),
-            item = next_input(&mut self.input), if can_pull => Event::Input(item),
-            () = optional_sleep(&mut self.deadline_timer), if self.deadline_timer.is_some() => {
-                self.deadline_timer = None;
-                Event::Stop(StopReason::Deadline)
-            }
-            () = optional_sleep(&mut self.grace_timer), if self.grace_timer.is_some() => {
-                self.grace_timer = None;
-                Event::GraceOver
-            }
-            () = optional_sleep(&mut self.rate_wait), if self.rate_wait.is_some() => {
-                self.rate_wait = None;
-                Event::RateReady
-            }
-            () = &mut self.stop_watch, if watching_stop => Event::Stop(StopReason::Cancelled),
+    /// Polls the event sources in priority order. Finished jobs and input
+    /// come first, so the hot path polls nothing else; cancellation is also
+    /// checked at the top of every step, so it cannot be starved.
+    fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<Event<I, T, E>> {
+        if !self.running.is_empty()
+            && let Poll::Ready(joined) = self.running.poll_next_unpin(cx)
+        {
+            return Poll::Ready(Event::Joined(joined.flatten()));
         }
+        if self.can_pull()
+            && let Some(input) = self.input.as_mut()
+            && let Poll::Ready(item) = input.poll_next_unpin(cx)
+        {
+            return Poll::Ready(Event::Input(item));
+        }
+        if poll_timer(&mut self.deadline_timer, cx) {
+            return Poll::Ready(Event::Stop(StopReason::Deadline));
+        }
+        if poll_timer(&mut self.grace_timer, cx) {
+            return Poll::Ready(Event::GraceOver);
+        }
+        if poll_timer(&mut self.rate_wait, cx) {
+            return Poll::Ready(Event::RateReady);
+        }
+        if self.stopping.is_none() {
+            self.cancelled.driver.register(cx.waker());
+            if self.cancelled.fired.load(Acquire) {
+                return Poll::Ready(Event::Stop(StopReason::Cancelled));
+            }
+        }
+        Poll::Pending
     }
 
     fn handle(&mut self, event: Event<I, T, E>) -> Option<Report<I, T, E>> {
@@ -502,7 +575,7 @@ where
 
     fn count_queued(&mut self) {
         self.queued += 1;
-        Counters::add(&self.shared.counters.queued, 1);
+        Counters::bump(&self.shared.counters.queued, 1);
     }
 
     /// Starts waiting jobs while global slots and the start rate allow.
@@ -517,71 +590,81 @@ where
                 break;
             }
             self.queued -= 1;
-            Counters::sub(&self.shared.counters.queued, 1);
+            Counters::drop_by(&self.shared.counters.queued, 1);
             self.spawn(pending);
         }
     }
 
     fn spawn(&mut self, pending: Pending<I>) {
         let Pending { index, input, key } = pending;
-        let job = Arc::clone(&self.job);
-        let token = Arc::clone(&self.token);
-        let (handle, attempts) = match (self.retry_if.clone(), self.config.retry.clone()) {
-            // Each shape gets its own task type, so the common case (no
-            // retries, no timeout) spawns a future barely bigger than the
-            // job's own.
+        let (handle, attempts) = match (&self.retry_if, &self.config.retry) {
             (Some(classify), Some(policy)) => {
                 let attempts = Arc::new(AtomicU32::new(1));
                 let attempt_loop = AttemptLoop {
-                    job,
+                    job: Arc::clone(&self.job),
                     input: input.clone(),
                     index,
-                    token,
+                    token: Arc::clone(&self.token),
                     timeout: self.config.timeout,
-                    classify,
-                    policy,
+                    classify: Arc::clone(classify),
+                    policy: policy.clone(),
                     attempts: Arc::clone(&attempts),
                     counters: Arc::clone(&self.shared.counters),
                 };
                 (tokio::spawn(attempt_loop.run()), Some(attempts))
             }
             _ => {
+                // Like `buffer_unordered`'s map, the job function is called
+                // here and only its future moves into the task, so starting
+                // a job clones no `Arc`. A panic in the call itself is
+                // caught and reported like a panic in the future.
                 let ctx = JobCtx {
                     index,
                     attempt: 1,
-                    token,
+                    token: &self.token,
                 };
-                let input = input.clone();
-                // The job function is called inside the task, so even a
-                // panic before its first `.await` is caught and reported.
-                let handle = match self.config.timeout {
-                    Some(limit) => tokio::spawn(async move {
-                        let outcome = match tokio::time::timeout(limit, job(input, ctx)).await {
+                let job = &self.job;
+                let made = std::panic::catch_unwind(AssertUnwindSafe(|| job(input.clone(), ctx)));
+                let handle = match (made, self.config.timeout) {
+                    (Err(payload), _) => {
+                        let outcome = Outcome::Panicked(panic_message(payload));
+                        let finished = Finished {
+                            outcome,
+                            attempts: 1,
+                            elapsed: Duration::ZERO,
+                        };
+                        tokio::spawn(async move { finished })
+                    }
+                    (Ok(attempt), Some(limit)) => tokio::spawn(async move {
+                        let start = Instant::now();
+                        let outcome = run_attempt(attempt, Some(limit)).await;
+                        Finished {
+                            outcome,
+                            attempts: 1,
+                            elapsed: start.elapsed(),
+                        }
+                    }),
+                    (Ok(attempt), None) => tokio::spawn(async move {
+                        let start = Instant::now();
+                        let outcome = match AssertUnwindSafe(attempt).catch_unwind().await {
                             Ok(result) => Outcome::from_result(result),
-                            Err(_) => Outcome::TimedOut,
+                            Err(payload) => Outcome::Panicked(panic_message(payload)),
                         };
                         Finished {
                             outcome,
                             attempts: 1,
-                        }
-                    }),
-                    None => tokio::spawn(async move {
-                        let outcome = Outcome::from_result(job(input, ctx).await);
-                        Finished {
-                            outcome,
-                            attempts: 1,
+                            elapsed: start.elapsed(),
                         }
                     }),
                 };
                 (handle, None)
             }
         };
-        Counters::add(&self.shared.counters.running, 1);
+        Counters::bump(&self.shared.counters.running, 1);
         let slot = Slot {
             index,
             input,
             key,
-            started: Instant::now(),
             attempts,
         };
         self.running.push(Running {
@@ -594,7 +677,10 @@ where
     fn finish(&mut self, joined: Joined<I, T, E>) -> Option<Report<I, T, E>> {
         let (slot, result) = joined?;
         let (outcome, attempts) = match result {
-            Ok(finished) => (finished.outcome, Some(finished.attempts)),
+            Ok(finished) => (
+                finished.outcome,
+                Some((finished.attempts, finished.elapsed)),
+            ),
             Err(error) => {
                 let outcome = if error.is_panic() {
                     Outcome::Panicked(panic_message(error.into_panic()))
@@ -606,18 +692,23 @@ where
                 (outcome, None)
             }
         };
-        Counters::sub(&self.shared.counters.running, 1);
+        Counters::drop_by(&self.shared.counters.running, 1);
         self.release_key(slot.key.as_deref());
-        let attempts = attempts
-            .or_else(|| slot.attempts.as_ref().map(|count| count.load(Relaxed)))
-            .unwrap_or(1);
+        let (attempts, elapsed) = attempts.unwrap_or_else(|| {
+            // Aborted: the task could not report its own time.
+            let attempts = slot
+                .attempts
+                .as_ref()
+                .map_or(1, |count| count.load(Relaxed));
+            (attempts, Duration::ZERO)
+        });
         Some(Report {
             index: slot.index,
             input: slot.input,
             key: slot.key,
             outcome,
             attempts,
-            elapsed: slot.started.elapsed(),
+            elapsed,
         })
     }
 
@@ -644,21 +735,31 @@ where
     /// buffer in ordered mode.
     fn deliver(&mut self, report: Report<I, T, E>) -> Option<Report<I, T, E>> {
         let counters = &self.shared.counters;
-        Counters::add(&counters.done, 1);
+        Counters::bump(&counters.done, 1);
         if !report.outcome.is_ok() {
-            Counters::add(&counters.failed, 1);
+            Counters::bump(&counters.failed, 1);
         }
         let started = (report.attempts > 0).then_some(report.elapsed);
-        self.shared
-            .tally
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .record(report.outcome.kind(), started);
+        self.tally.record(report.outcome.kind(), started);
+        self.unmerged += 1;
+        if self.unmerged >= TALLY_BATCH {
+            self.merge_tally();
+        }
         if !self.config.ordered {
             return Some(report);
         }
         self.reorder.insert(report.index, report);
         self.pop_in_order()
+    }
+
+    fn merge_tally(&mut self) {
+        self.unmerged = 0;
+        let mut shared = self
+            .shared
+            .tally
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        shared.absorb(&mut self.tally);
     }
 
     fn pop_in_order(&mut self) -> Option<Report<I, T, E>> {
@@ -679,6 +780,7 @@ where
         self.input = None;
         self.rate_wait = None;
         self.deadline_timer = None;
+        self.merge_tally();
         self.shared
             .tally
             .lock()
@@ -717,7 +819,7 @@ where
             }
         };
         self.queued -= 1;
-        Counters::sub(&self.shared.counters.queued, 1);
+        Counters::drop_by(&self.shared.counters.queued, 1);
         Some(Report {
             index: pending.index,
             input: pending.input,
@@ -729,18 +831,15 @@ where
     }
 }
 
-async fn optional_sleep(sleep: &mut Option<Pin<Box<Sleep>>>) {
-    match sleep {
-        Some(sleep) => sleep.as_mut().await,
-        None => std::future::pending().await,
+/// Polls an optional timer; a timer that fires is cleared.
+fn poll_timer(timer: &mut Option<Pin<Box<Sleep>>>, cx: &mut Context<'_>) -> bool {
+    let fired = timer
+        .as_mut()
+        .is_some_and(|sleep| sleep.as_mut().poll(cx).is_ready());
+    if fired {
+        *timer = None;
     }
-}
-
-async fn next_input<I>(input: &mut Option<BoxStream<'static, I>>) -> Option<I> {
-    match input {
-        Some(stream) => stream.next().await,
-        None => None,
-    }
+    fired
 }
 
 fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
@@ -773,7 +872,7 @@ where
 {
     async fn run<T, Fut>(self) -> Finished<T, E>
     where
-        F: Fn(I, JobCtx) -> Fut + Send + Sync + 'static,
+        F: for<'run> Fn(I, JobCtx<'run>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<T, E>> + Send + 'static,
     {
         let AttemptLoop {
@@ -787,19 +886,21 @@ where
             attempts,
             counters,
         } = self;
+        let start = Instant::now();
         let mut delays = policy.delays();
         let mut attempt_no = 1;
         loop {
             let ctx = JobCtx {
                 index,
                 attempt: attempt_no,
-                token: Arc::clone(&token),
+                token: &token,
             };
-            let outcome = attempt(job(input.clone(), ctx), timeout).await;
+            let outcome = run_attempt(job(input.clone(), ctx), timeout).await;
             let Outcome::Err(error) = outcome else {
                 return Finished {
                     outcome,
                     attempts: attempt_no,
+                    elapsed: start.elapsed(),
                 };
             };
             let delay = match classify(&error) {
@@ -813,6 +914,7 @@ where
                 return Finished {
                     outcome: Outcome::Err(error),
                     attempts: attempt_no,
+                    elapsed: start.elapsed(),
                 };
             };
             tracing::debug!(index, attempt = attempt_no, ?delay, "retrying job");
@@ -820,7 +922,7 @@ where
             tokio::select! {
                 () = tokio::time::sleep(delay) => {}
                 () = token.cancelled() => {
-                    return Finished { outcome: Outcome::Err(error), attempts: attempt_no };
+                    return Finished { outcome: Outcome::Err(error), attempts: attempt_no, elapsed: start.elapsed() };
                 }
             }
             attempt_no += 1;
@@ -829,16 +931,21 @@ where
     }
 }
 
-async fn attempt<T, E>(
+/// One attempt under the optional timeout; a panic becomes `Panicked`.
+async fn run_attempt<T, E>(
     job: impl Future<Output = Result<T, E>>,
     timeout: Option<Duration>,
 ) -> Outcome<T, E> {
+    let guarded = AssertUnwindSafe(job).catch_unwind();
     let result = match timeout {
-        Some(limit) => match tokio::time::timeout(limit, job).await {
+        Some(limit) => match tokio::time::timeout(limit, guarded).await {
             Ok(result) => result,
             Err(_) => return Outcome::TimedOut,
         },
-        None => job.await,
+        None => guarded.await,
     };
-    Outcome::from_result(result)
+    match result {
+        Ok(result) => Outcome::from_result(result),
+        Err(payload) => Outcome::Panicked(panic_message(payload)),
+    }
 }

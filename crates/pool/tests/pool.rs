@@ -225,16 +225,19 @@ async fn cancellation_stops_intake_and_gives_running_jobs_grace() {
         .ordered(true)
         .build()
         .jobs(input)
-        .run(|n, ctx| async move {
-            if n < 4 {
-                // Jobs 0-1 watch the token and wind down; 2-3 ignore it.
-                if n < 2 {
-                    ctx.token.cancelled().await;
-                    return Ok::<_, ()>("wound down");
+        .run(|n, ctx| {
+            let token = ctx.token.clone();
+            async move {
+                if n < 4 {
+                    // Jobs 0-1 watch the token and wind down; 2-3 ignore it.
+                    if n < 2 {
+                        token.cancelled().await;
+                        return Ok::<_, ()>("wound down");
+                    }
+                    tokio::time::sleep(Duration::from_secs(3600)).await;
                 }
-                tokio::time::sleep(Duration::from_secs(3600)).await;
+                Ok("finished")
             }
-            Ok("finished")
         });
     let canceller = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_secs(1)).await;
@@ -347,13 +350,14 @@ async fn retries_back_off_and_count_attempts() {
         })
         .run(move |name, ctx| {
             counter.fetch_add(1, SeqCst);
+            let attempt = ctx.attempt;
             async move {
-                match (name, ctx.attempt) {
+                match (name, attempt) {
                     ("flaky", 1 | 2) => Err("again"),
-                    ("flaky", _) => Ok(ctx.attempt),
+                    ("flaky", _) => Ok(attempt),
                     ("hopeless", _) => Err("again"),
                     ("slowdown", 1) => Err("slow down"),
-                    ("slowdown", _) => Ok(ctx.attempt),
+                    ("slowdown", _) => Ok(attempt),
                     _ => Err("fatal"),
                 }
             }
