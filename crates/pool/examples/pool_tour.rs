@@ -11,6 +11,11 @@ use netkit_pool::{Outcome, Pool, Retry, RetryPolicy};
 
 #[tokio::main]
 async fn main() {
+    // Job 7 panics on purpose: say so in one line instead of a backtrace.
+    std::panic::set_hook(Box::new(|info| {
+        let message = info.payload_as_str().unwrap_or("non-string payload");
+        eprintln!("  (a job panicked: {message}; the pool reports it and keeps going)");
+    }));
     let pool = Pool::builder()
         .concurrency(64)
         .timeout(Duration::from_millis(200))
