@@ -4,7 +4,8 @@
 //! N=64 and N=1024, netkit-pool against (a) `JoinSet` with
 //! `Semaphore::acquire_owned()` before each spawn and (b)
 //! `stream::iter(..).map(tokio::spawn).buffer_unordered(N)`, all in this one
-//! process on the multi-thread runtime, medians of RUNS runs (default 7).
+//! process on the multi-thread runtime, contenders interleaved with the
+//! starting contender rotated each run, medians of RUNS runs (default 7).
 //!
 //! `rss JOBS N`: runs JOBS trivial jobs at concurrency N and prints this
 //! process's peak RSS (VmHWM), to show memory is flat in the job count.
@@ -43,7 +44,10 @@ fn main() {
             let runs = arg(&args, 2, 7) as usize;
             match args.get(3).map(String::as_str) {
                 // One contender alone, for profiling.
-                Some(only) => runtime.block_on(alone(only, jobs, runs)),
+                Some(only) => {
+                    let concurrency = args.get(4).and_then(|n| n.parse().ok());
+                    runtime.block_on(alone(only, jobs, runs, concurrency))
+                }
                 None => runtime.block_on(overhead(jobs, runs)),
             }
         }
@@ -64,11 +68,16 @@ async fn overhead(jobs: u64, runs: usize) {
         let mut pool_t = Vec::new();
         let mut joinset_t = Vec::new();
         let mut buffered_t = Vec::new();
-        // Interleave contenders so that machine noise hits all alike.
-        for _ in 0..runs {
-            pool_t.push(time(netkit(jobs, concurrency)).await);
-            joinset_t.push(time(joinset_semaphore(jobs, concurrency)).await);
-            buffered_t.push(time(buffer_unordered(jobs, concurrency)).await);
+        // Interleave contenders, rotating who goes first, so that machine
+        // noise and warm-up effects hit all alike.
+        for run in 0..runs {
+            for slot in 0..3 {
+                match (run + slot) % 3 {
+                    0 => pool_t.push(time(netkit(jobs, concurrency)).await),
+                    1 => joinset_t.push(time(joinset_semaphore(jobs, concurrency)).await),
+                    _ => buffered_t.push(time(buffer_unordered(jobs, concurrency)).await),
+                }
+            }
         }
         let per_job = |times: &mut Vec<Duration>| median(times).as_nanos() as f64 / jobs as f64;
         let (p, j, b) = (
@@ -83,8 +92,8 @@ async fn overhead(jobs: u64, runs: usize) {
     }
 }
 
-async fn alone(contender: &str, jobs: u64, runs: usize) {
-    for concurrency in [64usize, 1024] {
+async fn alone(contender: &str, jobs: u64, runs: usize, only_n: Option<usize>) {
+    for concurrency in only_n.map_or(vec![64usize, 1024], |n| vec![n]) {
         let mut times = Vec::new();
         for _ in 0..runs {
             times.push(match contender {
