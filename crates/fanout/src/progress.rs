@@ -67,26 +67,27 @@ pub struct ProgressAware<W> {
     progress: Arc<Progress>,
 }
 
-impl<W: Write> Write for ProgressAware<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        // Hold the lock while writing so the ticker cannot draw mid-record.
+impl<W: Write> ProgressAware<W> {
+    /// Erases the progress line, then writes while holding the lock, so the
+    /// ticker cannot draw mid-record.
+    fn erased<T>(&mut self, write: impl FnOnce(&mut W) -> io::Result<T>) -> io::Result<T> {
         let mut shown = self
             .progress
             .shown
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         Progress::erase(&mut shown);
-        self.inner.write(buf)
+        write(&mut self.inner)
+    }
+}
+
+impl<W: Write> Write for ProgressAware<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.erased(|inner| inner.write(buf))
     }
 
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        let mut shown = self
-            .progress
-            .shown
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        Progress::erase(&mut shown);
-        self.inner.write_all(buf)
+        self.erased(|inner| inner.write_all(buf))
     }
 
     fn flush(&mut self) -> io::Result<()> {

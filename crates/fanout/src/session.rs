@@ -26,6 +26,18 @@ use crate::target::Target;
 /// An authenticated SSH connection.
 pub type Connection = Handle<ClientHandler>;
 
+/// The hash to sign with for an RSA key (the best the server accepts);
+/// `None` for every other key type.
+async fn rsa_signature_hash(
+    handle: &Connection,
+    is_rsa: bool,
+) -> Result<Option<russh::keys::HashAlg>, russh::Error> {
+    if !is_rsa {
+        return Ok(None);
+    }
+    Ok(handle.best_supported_rsa_hash().await?.flatten())
+}
+
 /// The russh client configuration shared by every connection of a run.
 pub fn client_config() -> Arc<client::Config> {
     let mut preferred = russh::Preferred::default();
@@ -211,15 +223,9 @@ impl Connector {
             match russh::keys::agent::client::AgentClient::connect_uds(sock).await {
                 Ok(mut agent) => {
                     for key in &self.creds.agent_keys {
-                        let hash = if key.algorithm().is_rsa() {
-                            handle
-                                .best_supported_rsa_hash()
-                                .await
-                                .map_err(auth_err)?
-                                .flatten()
-                        } else {
-                            None
-                        };
+                        let hash = rsa_signature_hash(handle, key.algorithm().is_rsa())
+                            .await
+                            .map_err(auth_err)?;
                         match handle
                             .authenticate_publickey_with(user, key.clone(), hash, &mut agent)
                             .await
@@ -238,15 +244,9 @@ impl Connector {
                 continue;
             };
             tried.push("publickey");
-            let hash = if key.algorithm().is_rsa() {
-                handle
-                    .best_supported_rsa_hash()
-                    .await
-                    .map_err(auth_err)?
-                    .flatten()
-            } else {
-                None
-            };
+            let hash = rsa_signature_hash(handle, key.algorithm().is_rsa())
+                .await
+                .map_err(auth_err)?;
             let r = handle
                 .authenticate_publickey(user, PrivateKeyWithHashAlg::new(key.clone(), hash))
                 .await
