@@ -426,6 +426,43 @@ fn server_bind_failure_exits_3() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot listen"));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn out_of_file_descriptors_backs_off_and_keeps_serving() {
+    // With 64 descriptors (some inherited) the server holds fewer than 64
+    // connections; the rest wait in the backlog while accept fails with
+    // EMFILE.
+    let mut server = ServerProcess::start_with_fd_limit(64, &[]);
+    let step = Duration::from_secs(5);
+    let mut clients = Vec::new();
+    for _ in 0..128 {
+        clients.push(connect(server.addr).await);
+    }
+    // The first connection is served although accept keeps failing.
+    let first = clients.first_mut().unwrap();
+    let back = tokio::time::timeout(step, roundtrip(first, b"still alive"))
+        .await
+        .expect("an accepted connection is served during EMFILE");
+    assert_eq!(back, b"still alive");
+    // Free the early connections: the backlogged ones get accepted after
+    // the back-off and are echoed.
+    let mut late = clients.split_off(64);
+    drop(clients);
+    for stream in late.iter_mut().take(3) {
+        let back = tokio::time::timeout(step, roundtrip(stream, b"late"))
+            .await
+            .expect("a backlogged connection is served once descriptors free up");
+        assert_eq!(back, b"late");
+    }
+    drop(late);
+    server.signal("INT");
+    let (code, _, stderr) = server.wait(Duration::from_secs(10));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("accept failed") && stderr.contains("Too many open files"),
+        "EMFILE is logged: {stderr}"
+    );
+}
+
 #[test]
 fn one_shot_prints_the_echo_and_exits_0() {
     let server = ServerProcess::start(&[]);

@@ -93,7 +93,23 @@ pub struct ServerProcess {
 
 impl ServerProcess {
     pub fn start(args: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_echo-server"))
+        Self::spawn(Command::new(env!("CARGO_BIN_EXE_echo-server")), args)
+    }
+
+    /// Starts the server under `ulimit -n limit` (via sh), so that accept
+    /// runs out of file descriptors after a few connections.
+    pub fn start_with_fd_limit(limit: u32, args: &[&str]) -> Self {
+        let mut sh = Command::new("sh");
+        sh.args([
+            "-c",
+            &format!("ulimit -n {limit} && exec \"$0\" \"$@\""),
+            env!("CARGO_BIN_EXE_echo-server"),
+        ]);
+        Self::spawn(sh, args)
+    }
+
+    fn spawn(mut command: Command, args: &[&str]) -> Self {
+        let mut child = command
             .args(["--listen", "127.0.0.1:0"])
             .args(args)
             .stdin(Stdio::null())

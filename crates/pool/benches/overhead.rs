@@ -3,13 +3,22 @@
 //! `overhead [JOBS] [RUNS]`: per-job overhead of 1,000,000 trivial jobs at
 //! N=64 and N=1024, netkit-pool against (a) `JoinSet` with
 //! `Semaphore::acquire_owned()` before each spawn and (b)
-//! `stream::iter(..).map(tokio::spawn).buffer_unordered(N)`, all in this one
-//! process on the multi-thread runtime, contenders interleaved with the
-//! starting contender rotated each run, medians of RUNS runs (default 7).
+//! `stream::iter(..).map(tokio::spawn).buffer_unordered(N)`. Every
+//! measurement is a fresh process (`one CONTENDER N JOBS`, below), so no
+//! contender inherits another's heap or runtime state; the contenders take
+//! turns, the first one rotating each round, for RUNS rounds (default 9).
+//! It prints each contender's median and, per round, the pool's time over
+//! the faster baseline's, with the median and range of those ratios.
+//!
+//! `one CONTENDER N JOBS`: one measurement in this process: a warm-up of
+//! JOBS/10 jobs, then JOBS jobs timed; prints nanoseconds per job. The
+//! consumer runs in `block_on` on the main thread, as in the netkit tools
+//! (`#[tokio::main]`), on the default multi-thread runtime.
 //!
 //! `rss JOBS N`: runs JOBS trivial jobs at concurrency N and prints this
 //! process's peak RSS (VmHWM), to show memory is flat in the job count.
 
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,12 +27,36 @@ use netkit_pool::{Outcome, Pool};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
+const CONTENDERS: [&str; 3] = ["netkit", "joinset", "buffered"];
+
 fn main() {
     let args: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| a != "--bench")
         .collect();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    match args.first().map(String::as_str) {
+        Some("rss") => {
+            let jobs = arg(&args, 1, 10_000_000);
+            let concurrency = arg(&args, 2, 1000) as usize;
+            runtime().block_on(rss(jobs, concurrency));
+        }
+        Some("one") => {
+            let contender = args.get(1).map_or("netkit", String::as_str);
+            let concurrency = arg(&args, 2, 64) as usize;
+            let jobs = arg(&args, 3, 1_000_000);
+            let ns = runtime().block_on(one(contender, concurrency, jobs));
+            println!("{ns:.1}");
+        }
+        _ => {
+            let jobs = arg(&args, 1, 1_000_000);
+            let runs = arg(&args, 2, 9) as usize;
+            overhead(jobs, runs);
+        }
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
@@ -32,25 +65,6 @@ fn main() {
             eprintln!("cannot build runtime: {error}");
             std::process::exit(1);
         }
-    };
-    match args.first().map(String::as_str) {
-        Some("rss") => {
-            let jobs = arg(&args, 1, 10_000_000);
-            let concurrency = arg(&args, 2, 1000) as usize;
-            runtime.block_on(rss(jobs, concurrency));
-        }
-        _ => {
-            let jobs = arg(&args, 1, 1_000_000);
-            let runs = arg(&args, 2, 7) as usize;
-            match args.get(3).map(String::as_str) {
-                // One contender alone, for profiling.
-                Some(only) => {
-                    let concurrency = args.get(4).and_then(|n| n.parse().ok());
-                    runtime.block_on(alone(only, jobs, runs, concurrency))
-                }
-                None => runtime.block_on(overhead(jobs, runs)),
-            }
-        }
     }
 }
 
@@ -58,53 +72,71 @@ fn arg(args: &[String], at: usize, default: u64) -> u64 {
     args.get(at).and_then(|a| a.parse().ok()).unwrap_or(default)
 }
 
-async fn overhead(jobs: u64, runs: usize) {
-    println!("per-job cost of {jobs} trivial jobs, median of {runs} runs (2-core VM)\n");
-    println!(
-        "| N | netkit-pool ns/job | JoinSet+Semaphore ns/job | buffer_unordered(spawn) ns/job | pool / faster baseline |"
-    );
-    println!("|---|---|---|---|---|");
-    for concurrency in [64usize, 1024] {
-        let mut pool_t = Vec::new();
-        let mut joinset_t = Vec::new();
-        let mut buffered_t = Vec::new();
-        // Interleave contenders, rotating who goes first, so that machine
-        // noise and warm-up effects hit all alike.
-        for run in 0..runs {
-            for slot in 0..3 {
-                match (run + slot) % 3 {
-                    0 => pool_t.push(time(netkit(jobs, concurrency)).await),
-                    1 => joinset_t.push(time(joinset_semaphore(jobs, concurrency)).await),
-                    _ => buffered_t.push(time(buffer_unordered(jobs, concurrency)).await),
-                }
-            }
+/// Runs `one` in a child process and returns its ns/job.
+fn measure(contender: &str, concurrency: usize, jobs: u64) -> f64 {
+    let exe = std::env::current_exe().unwrap_or_else(|_| "overhead".into());
+    let output = Command::new(exe)
+        .args([
+            "one",
+            contender,
+            &concurrency.to_string(),
+            &jobs.to_string(),
+        ])
+        .output();
+    match output {
+        Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .unwrap_or(f64::NAN),
+        _ => {
+            eprintln!("measurement of {contender} at N={concurrency} failed");
+            std::process::exit(1);
         }
-        let per_job = |times: &mut Vec<Duration>| median(times).as_nanos() as f64 / jobs as f64;
-        let (p, j, b) = (
-            per_job(&mut pool_t),
-            per_job(&mut joinset_t),
-            per_job(&mut buffered_t),
-        );
+    }
+}
+
+fn overhead(jobs: u64, runs: usize) {
+    println!(
+        "per-job cost of {jobs} trivial jobs, one fresh process per measurement, {runs} rounds\n"
+    );
+    println!(
+        "| N | netkit-pool ns/job | JoinSet+Semaphore ns/job | buffer_unordered(spawn) ns/job | pool / faster baseline (medians) | per-round ratio median (range) |"
+    );
+    println!("|---|---|---|---|---|---|");
+    for concurrency in [64usize, 1024] {
+        let mut times: [Vec<f64>; 3] = Default::default();
+        let mut ratios = Vec::new();
+        for run in 0..runs {
+            let mut round = [0.0f64; 3];
+            // Rotate who goes first, so drift on the machine hits all alike.
+            for slot in 0..3 {
+                let which = (run + slot) % 3;
+                round[which] = measure(CONTENDERS[which], concurrency, jobs);
+                times[which].push(round[which]);
+            }
+            ratios.push(round[0] / round[1].min(round[2]));
+        }
+        let [p, j, b] = times.map(|mut t| median(&mut t));
+        let low = ratios.iter().copied().fold(f64::INFINITY, f64::min);
+        let high = ratios.iter().copied().fold(0.0, f64::max);
         println!(
-            "| {concurrency} | {p:.0} | {j:.0} | {b:.0} | {:.2} |",
-            p / j.min(b)
+            "| {concurrency} | {p:.0} | {j:.0} | {b:.0} | {:.2} | {:.2} ({low:.2}-{high:.2}) |",
+            p / j.min(b),
+            median(&mut ratios)
         );
     }
 }
 
-async fn alone(contender: &str, jobs: u64, runs: usize, only_n: Option<usize>) {
-    for concurrency in only_n.map_or(vec![64usize, 1024], |n| vec![n]) {
-        let mut times = Vec::new();
-        for _ in 0..runs {
-            times.push(match contender {
-                "joinset" => time(joinset_semaphore(jobs, concurrency)).await,
-                "buffered" => time(buffer_unordered(jobs, concurrency)).await,
-                _ => time(netkit(jobs, concurrency)).await,
-            });
+async fn one(contender: &str, concurrency: usize, jobs: u64) -> f64 {
+    let run = |jobs| async move {
+        match contender {
+            "joinset" => time(joinset_semaphore(jobs, concurrency)).await,
+            "buffered" => time(buffer_unordered(jobs, concurrency)).await,
+            _ => time(netkit(jobs, concurrency)).await,
         }
-        let ns = median(&mut times).as_nanos() as f64 / jobs as f64;
-        println!("{contender} N={concurrency}: {ns:.0} ns/job");
-    }
+    };
+    run(jobs / 10).await;
+    run(jobs).await.as_nanos() as f64 / jobs as f64
 }
 
 async fn time(work: impl std::future::Future<Output = u64>) -> Duration {
@@ -114,9 +146,9 @@ async fn time(work: impl std::future::Future<Output = u64>) -> Duration {
     start.elapsed()
 }
 
-fn median(times: &mut [Duration]) -> Duration {
-    times.sort();
-    times[times.len() / 2]
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 async fn netkit(jobs: u64, concurrency: usize) -> u64 {

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
+use crate::outcome::Outcome;
+
 /// Atomic counters of a run. Get them with [`crate::Run::counters`].
 #[derive(Debug, Default)]
 pub struct Counters {
@@ -128,14 +130,14 @@ impl Tally {
         }
     }
 
-    pub(crate) fn record(&mut self, kind: &str, elapsed: Option<Duration>) {
+    pub(crate) fn record<T, E>(&mut self, outcome: &Outcome<T, E>, elapsed: Option<Duration>) {
         let summary = &mut self.summary;
-        match kind {
-            "ok" => summary.ok += 1,
-            "err" => summary.err += 1,
-            "timed_out" => summary.timed_out += 1,
-            "panicked" => summary.panicked += 1,
-            _ => summary.cancelled += 1,
+        match outcome {
+            Outcome::Ok(_) => summary.ok += 1,
+            Outcome::Err(_) => summary.err += 1,
+            Outcome::TimedOut => summary.timed_out += 1,
+            Outcome::Panicked(_) => summary.panicked += 1,
+            Outcome::Cancelled => summary.cancelled += 1,
         }
         if let (Some(histogram), Some(elapsed)) = (self.latency_us.as_mut(), elapsed) {
             let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);

@@ -296,7 +296,11 @@ impl<I, T, E> Future for Running<I, T, E> {
 
 impl<I, T, E> Drop for Running<I, T, E> {
     fn drop(&mut self) {
-        self.handle.abort();
+        // A joined task (its slot taken) is over: aborting it would only
+        // touch the task's state word, shared with the worker that ran it.
+        if self.slot.is_some() {
+            self.handle.abort();
+        }
     }
 }
 
@@ -740,7 +744,7 @@ where
             Counters::bump(&counters.failed, 1);
         }
         let started = (report.attempts > 0).then_some(report.elapsed);
-        self.tally.record(report.outcome.kind(), started);
+        self.tally.record(&report.outcome, started);
         self.unmerged += 1;
         if self.unmerged >= TALLY_BATCH {
             self.merge_tally();

@@ -1,16 +1,18 @@
 //! One TCP connection: set-up, the mode's echo loop, and the watch that
 //! turns idle timeouts, shutdown (drain) and force into a clean stop.
 
-use std::future::Future;
+use std::future::{Future, poll_fn};
 use std::pin::{Pin, pin};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
-use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
+use tokio_util::sync::CancellationToken;
 
+use super::phase::{Phase, PhaseListener, Phases};
 use super::stats::Stats;
 use super::{Mode, ServerConfig, line, raw};
 
@@ -26,10 +28,10 @@ const MIN_REARM: Duration = Duration::from_millis(1);
 pub(crate) struct ConnCtx {
     pub(crate) config: Arc<ServerConfig>,
     pub(crate) stats: Arc<Stats>,
-    /// Cancelled when shutdown starts.
+    /// Cancelled when shutdown starts (watched by the accept loop).
     pub(crate) drain: CancellationToken,
-    /// Cancelled when the grace period is over.
-    pub(crate) force: CancellationToken,
+    /// Draining, then forced: what the connections watch.
+    pub(crate) phases: Arc<Phases>,
 }
 
 /// Why an echo loop stopped early.
@@ -105,12 +107,11 @@ pub(crate) async fn wait_for_data(stream: &TcpStream, watch: &mut Watch) -> Resu
     }
 }
 
-/// Waits on connection I/O while watching the force token, the drain token
-/// and the idle / drain-quiet deadline. Boxed futures are created once per
-/// connection so the hot path registers nothing new.
+/// Waits on connection I/O while watching the shutdown phase and the idle /
+/// drain-quiet deadline. The timer is created once per connection so the
+/// hot path registers nothing new.
 pub(crate) struct Watch {
-    force: Pin<Box<WaitForCancellationFutureOwned>>,
-    drain: Pin<Box<WaitForCancellationFutureOwned>>,
+    phase: PhaseListener,
     draining: bool,
     idle: Option<Duration>,
     last_activity: Instant,
@@ -120,14 +121,13 @@ pub(crate) struct Watch {
 impl Watch {
     pub(crate) fn new(ctx: &ConnCtx) -> Self {
         let mut watch = Self {
-            force: Box::pin(ctx.force.clone().cancelled_owned()),
-            drain: Box::pin(ctx.drain.clone().cancelled_owned()),
+            phase: ctx.phases.listen(),
             draining: false,
             idle: ctx.config.idle_timeout,
             last_activity: Instant::now(),
             timer: None,
         };
-        if ctx.drain.is_cancelled() {
+        if watch.phase.current() >= Phase::Draining {
             watch.start_draining();
         }
         watch.arm();
@@ -175,29 +175,30 @@ impl Watch {
     pub(crate) async fn run<F: Future>(&mut self, io: F, reading: bool) -> Result<F::Output, Stop> {
         let mut io = pin!(io);
         loop {
-            let event = {
-                let Self {
-                    force,
-                    drain,
-                    draining,
-                    timer,
-                    ..
-                } = &mut *self;
-                let timer = async {
-                    match timer.as_mut() {
-                        Some(t) => t.as_mut().await,
-                        None => std::future::pending().await,
-                    }
-                };
-                tokio::select! {
-                    biased;
-                    out = &mut io => return Ok(out),
-                    _ = force.as_mut() => return Err(Stop::Forced),
-                    _ = drain.as_mut(), if !*draining => Event::Drain,
-                    _ = timer => Event::Timer,
+            let event = poll_fn(|cx| {
+                // I/O first: when it is ready nothing else is polled.
+                if let Poll::Ready(out) = io.as_mut().poll(cx) {
+                    return Poll::Ready(Event::Done(out));
                 }
-            };
+                match self.phase.poll_phase(cx) {
+                    Phase::Forced => return Poll::Ready(Event::Forced),
+                    Phase::Draining if !self.draining => return Poll::Ready(Event::Drain),
+                    _ => {}
+                }
+                let timer_fired = self
+                    .timer
+                    .as_mut()
+                    .is_some_and(|timer| timer.as_mut().poll(cx).is_ready());
+                if timer_fired {
+                    Poll::Ready(Event::Timer)
+                } else {
+                    Poll::Pending
+                }
+            })
+            .await;
             match event {
+                Event::Done(out) => return Ok(out),
+                Event::Forced => return Err(Stop::Forced),
                 Event::Drain => self.start_draining(),
                 Event::Timer => {
                     let now = Instant::now();
@@ -220,7 +221,9 @@ impl Watch {
     }
 }
 
-enum Event {
+enum Event<T> {
+    Done(T),
+    Forced,
     Drain,
     Timer,
 }

@@ -6,6 +6,7 @@ mod conn;
 mod error;
 mod line;
 mod listener;
+mod phase;
 mod raw;
 mod stats;
 mod udp;
@@ -19,6 +20,8 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
+
+use phase::{Phase, Phases};
 
 pub use config::{Mode, ServerConfig};
 pub use error::ServerError;
@@ -93,12 +96,12 @@ impl Server {
         let config = Arc::new(config);
         let permits = config.max_connections.map(|n| Arc::new(Semaphore::new(n)));
         let tracker = TaskTracker::new();
-        let force = CancellationToken::new();
+        let phases = Arc::new(Phases::default());
         let ctx = conn::ConnCtx {
             config: Arc::clone(&config),
             stats: Arc::clone(&stats),
             drain: shutdown.clone(),
-            force: force.clone(),
+            phases: Arc::clone(&phases),
         };
 
         let acceptor = tokio::spawn(accept::accept_loop(
@@ -122,6 +125,7 @@ impl Server {
         });
 
         shutdown.cancelled().await;
+        phases.advance(Phase::Draining);
         tracing::info!(
             "shutting down: no new connections, grace {:?}",
             config.grace
@@ -143,7 +147,7 @@ impl Server {
         {
             let open = stats.snapshot().open;
             tracing::warn!("grace period over: closing {open} connection(s) by force");
-            force.cancel();
+            phases.advance(Phase::Forced);
             tracker.wait().await;
         }
         Ok(stats.snapshot())
