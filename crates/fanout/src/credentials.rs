@@ -1,7 +1,8 @@
 //! Credentials, loaded ONCE per run and shared by every host.
 //!
 //! - Identity files are parsed once (deduplicated by path) into `Arc`'d
-//!   keys; no per-host file reading or key parsing. An encrypted key's
+//!   keys; no per-host file reading or key parsing. ed25519 keys are also
+//!   prepared for signing once ([`crate::signer`]). An encrypted key's
 //!   passphrase comes from `$NETKIT_SSH_PASSPHRASE`, or is asked once on
 //!   the terminal and reused for every encrypted key.
 //! - The ssh-agent (`SSH_AUTH_SOCK`) is asked for its identities once; each
@@ -14,6 +15,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use russh::keys::{PrivateKey, PublicKey};
+
+use crate::signer::Ed25519Identity;
 
 /// Environment variable holding the passphrase of encrypted identity files.
 pub const PASSPHRASE_ENV: &str = "NETKIT_SSH_PASSPHRASE";
@@ -46,7 +49,7 @@ pub enum CredentialError {
 #[derive(Default)]
 pub struct Credentials {
     /// Parsed identity files by path.
-    keys: HashMap<PathBuf, Arc<PrivateKey>>,
+    keys: HashMap<PathBuf, Identity>,
     /// Identities the agent holds (public halves).
     pub agent_keys: Vec<PublicKey>,
     /// The agent socket, when agent identities exist.
@@ -64,6 +67,15 @@ impl std::fmt::Debug for Credentials {
             .field("agent_keys", &self.agent_keys.len())
             .finish_non_exhaustive()
     }
+}
+
+/// One parsed identity file.
+#[derive(Clone)]
+pub struct Identity {
+    /// The key, as russh signs with it.
+    pub key: Arc<PrivateKey>,
+    /// The same key prepared for signing, when it is ed25519.
+    pub ed25519: Option<Arc<Ed25519Identity>>,
 }
 
 /// The default identity files, like OpenSSH: `~/.ssh/id_ed25519`,
@@ -102,7 +114,11 @@ impl Credentials {
                 continue;
             }
             let key = load_identity(path, &mut passphrase)?;
-            creds.keys.insert(path.to_path_buf(), Arc::new(key));
+            let identity = Identity {
+                ed25519: Ed25519Identity::new(&key).map(Arc::new),
+                key: Arc::new(key),
+            };
+            creds.keys.insert(path.to_path_buf(), identity);
         }
         for var in password_envs {
             if creds.env_passwords.contains_key(var) {
@@ -134,7 +150,7 @@ impl Credentials {
     }
 
     /// The parsed key for an identity path (loaded by [`Credentials::load`]).
-    pub fn key(&self, path: &Path) -> Option<&Arc<PrivateKey>> {
+    pub fn key(&self, path: &Path) -> Option<&Identity> {
         self.keys.get(path)
     }
 

@@ -20,16 +20,22 @@
 //!
 //! [`KnownHosts::append`] adds a plain `[host]:port key` line: the parent
 //! directory is created with mode 0700 and the file with 0600, the file is
-//! locked (`flock`), re-read so concurrent writers do not add the same key
-//! twice (a *different* key recorded meanwhile is [`KnownHostsError::Conflict`],
-//! never a second entry), and the line is written with one `O_APPEND` write;
-//! existing content is never rewritten.
+//! locked (`flock`) and the line is written with one `O_APPEND` write;
+//! existing content is never rewritten. Appends of one process queue on the
+//! parsed set's mutex, which holds the file's last known identity (device,
+//! inode, length, mtime, ctime); under the file lock the file is re-read
+//! only when that identity changed, i.e. when another process (another
+//! ssh-fanout, `ssh`, an editor) wrote it, so concurrent writers never add
+//! the same key twice (a *different* key recorded meanwhile is
+//! [`KnownHostsError::Conflict`], never a second entry), while the first
+//! contact with 500 hosts costs 500 small appends, not 500 re-reads.
 
+use std::collections::HashMap;
 use std::fs::OpenOptions;
-use std::io::{Read, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::RwLock;
+use std::sync::{Mutex, MutexGuard};
 
 use data_encoding::BASE64;
 use hmac::{Hmac, KeyInit, Mac};
@@ -185,10 +191,73 @@ pub fn append(path: &Path, host: &str, port: u16, key: &PublicKey) -> Result<(),
 }
 
 /// One known_hosts file, parsed once; safe to share between tasks.
+///
+/// Lookups go through an exact-name index for entries whose names are all
+/// plain (no glob, negation or hash), which is what `accept-new` and
+/// `ssh` write; only the other entries are pattern-matched one by one. The
+/// parsed state also remembers the file's identity (device, inode, length,
+/// mtime, ctime) when it was last read or written, so [`KnownHosts::append`]
+/// re-reads the file only when something else changed it.
 #[derive(Debug)]
 pub struct KnownHosts {
     path: PathBuf,
-    entries: RwLock<Vec<Entry>>,
+    /// Held while checking, and for the whole of an append (in-process
+    /// appenders queue here; other processes queue on the file lock).
+    state: Mutex<Parsed>,
+}
+
+/// The parsed file.
+#[derive(Debug, Default)]
+struct Parsed {
+    entries: Vec<Entry>,
+    /// Lowercase plain name -> indices (ascending) of the entries whose
+    /// names are all plain.
+    exact: HashMap<String, Vec<usize>>,
+    /// Indices (ascending) of every other entry: globs, negations, hashes.
+    scan: Vec<usize>,
+    /// Lines in the file, the last one counted even without its newline.
+    lines: usize,
+    /// The file ends without a newline (an append must add one first).
+    needs_newline: bool,
+    /// The file this state reflects.
+    stamp: Stamp,
+}
+
+/// What a file looked like when it was last read or written by us.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Stamp {
+    /// Parsed from text, or the file changed under us: re-read before use.
+    #[default]
+    Unknown,
+    /// The file did not exist.
+    Missing,
+    /// The file, as `fstat` saw it.
+    File {
+        dev: u64,
+        ino: u64,
+        len: u64,
+        mtime: (i64, i64),
+        ctime: (i64, i64),
+    },
+}
+
+impl Stamp {
+    fn of(meta: &std::fs::Metadata) -> Stamp {
+        Stamp::File {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            len: meta.len(),
+            mtime: (meta.mtime(), meta.mtime_nsec()),
+            ctime: (meta.ctime(), meta.ctime_nsec()),
+        }
+    }
+
+    fn len(&self) -> Option<u64> {
+        match self {
+            Stamp::File { len, .. } => Some(*len),
+            Stamp::Unknown | Stamp::Missing => None,
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -209,24 +278,30 @@ impl KnownHosts {
     /// Reads and parses `path`; a missing file is an empty set.
     pub fn load(path: impl AsRef<Path>) -> Result<KnownHosts, KnownHostsError> {
         let path = path.as_ref();
-        let text = match std::fs::read(path) {
-            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-            Err(source) => {
-                return Err(KnownHostsError::Io {
-                    path: path.to_owned(),
-                    source,
-                });
-            }
+        let io = |source| KnownHostsError::Io {
+            path: path.to_owned(),
+            source,
         };
-        Ok(Self::parse(&text, path))
+        let parsed = match std::fs::File::open(path) {
+            Ok(mut file) => Parsed::read(&mut file).map_err(io)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Parsed {
+                stamp: Stamp::Missing,
+                ..Parsed::default()
+            },
+            Err(source) => return Err(io(source)),
+        };
+        Ok(KnownHosts {
+            path: path.to_owned(),
+            state: Mutex::new(parsed),
+        })
     }
 
-    /// Parses known_hosts text; `path` is reported in [`KeyCheck`]s.
+    /// Parses known_hosts text; `path` is reported in [`KeyCheck`]s (and
+    /// read again before the first append).
     pub fn parse(text: &str, path: &Path) -> KnownHosts {
         KnownHosts {
             path: path.to_owned(),
-            entries: RwLock::new(parse_entries(text)),
+            state: Mutex::new(Parsed::from_text(text, Stamp::Unknown)),
         }
     }
 
@@ -240,45 +315,22 @@ impl KnownHosts {
         &self.path
     }
 
+    fn state(&self) -> MutexGuard<'_, Parsed> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Checks the key a server presented.
     pub fn check(&self, host: &str, port: u16, key: &PublicKey) -> KeyCheck {
-        let name = host_key_name(host, port).to_ascii_lowercase();
-        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
-        let matching = entries.iter().filter(|e| e.matches(&name));
-        let mut changed: Option<usize> = None;
-        let mut matched = false;
-        for entry in matching {
-            let same_key = entry.key.key_data() == key.key_data();
-            if entry.revoked {
-                if same_key {
-                    return KeyCheck::Revoked {
-                        path: self.path.clone(),
-                        line: entry.line,
-                    };
-                }
-            } else if same_key {
-                matched = true;
-            } else if changed.is_none() && entry.key.algorithm() == key.algorithm() {
-                changed = Some(entry.line);
-            }
-        }
-        match (matched, changed) {
-            (true, _) => KeyCheck::Match,
-            (false, Some(line)) => KeyCheck::Changed {
-                path: self.path.clone(),
-                line,
-            },
-            (false, None) => KeyCheck::Unknown,
-        }
+        self.state().check(&self.path, host, port, key)
     }
 
     /// Algorithms of the keys known for `host:port`, in file order, so a
     /// client can prefer them during key exchange (as OpenSSH does).
     pub fn known_algorithms(&self, host: &str, port: u16) -> Vec<Algorithm> {
-        let name = host_key_name(host, port).to_ascii_lowercase();
-        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
+        let name = lookup_name(host, port);
+        let state = self.state();
         let mut out: Vec<Algorithm> = Vec::new();
-        for e in entries.iter().filter(|e| !e.revoked && e.matches(&name)) {
+        for e in state.matching(&name).filter(|e| !e.revoked) {
             let alg = e.key.algorithm();
             if !out.contains(&alg) {
                 out.push(alg);
@@ -298,6 +350,13 @@ impl KnownHosts {
             .to_openssh()
             .map_err(|e| KnownHostsError::Encode(e.to_string()))?;
         let name = host_key_name(host, port);
+        let mut state = self.state();
+        if state.stamp != Stamp::Unknown
+            && state.check(&self.path, host, port, key) == KeyCheck::Match
+        {
+            // Another task of this run recorded it meanwhile.
+            return Ok(());
+        }
         if let Some(parent) = self.path.parent().filter(|p| !p.as_os_str().is_empty())
             && !parent.exists()
         {
@@ -315,36 +374,47 @@ impl KnownHosts {
             .open(&self.path)
             .map_err(io)?;
         file.lock().map_err(io)?;
-        // Under the lock: see what other writers added meanwhile.
-        let mut current = Vec::new();
-        file.read_to_end(&mut current).map_err(io)?;
-        let current_text = String::from_utf8_lossy(&current);
-        let on_disk = KnownHosts::parse(&current_text, &self.path);
-        let line_no = current_text.lines().count() + 1;
-        let on_disk_check = on_disk.check(host, port, key);
-        if let KeyCheck::Changed { line, .. } | KeyCheck::Revoked { line, .. } = on_disk_check {
-            return Err(KnownHostsError::Conflict {
-                path: self.path.clone(),
-                name,
-                line,
-            });
+        // Under the lock: catch up with other writers, but only when the
+        // file is not the one we last read or wrote.
+        let seen = Stamp::of(&file.metadata().map_err(io)?);
+        if seen != state.stamp {
+            file.seek(SeekFrom::Start(0)).map_err(io)?;
+            *state = Parsed::read(&mut file).map_err(io)?;
         }
-        if on_disk_check == KeyCheck::Unknown {
-            let mut record = Vec::with_capacity(name.len() + encoded.len() + 3);
-            if current.last().is_some_and(|&b| b != b'\n') {
-                record.push(b'\n');
+        match state.check(&self.path, host, port, key) {
+            KeyCheck::Match => return Ok(()),
+            KeyCheck::Changed { line, .. } | KeyCheck::Revoked { line, .. } => {
+                return Err(KnownHostsError::Conflict {
+                    path: self.path.clone(),
+                    name,
+                    line,
+                });
             }
-            record.extend_from_slice(name.as_bytes());
-            record.push(b' ');
-            record.extend_from_slice(encoded.as_bytes());
-            record.push(b'\n');
-            file.write_all(&record).map_err(io)?;
-            file.flush().map_err(io)?;
+            KeyCheck::Unknown => {}
         }
+        let mut record = Vec::with_capacity(name.len() + encoded.len() + 3);
+        if state.needs_newline {
+            record.push(b'\n');
+        }
+        record.extend_from_slice(name.as_bytes());
+        record.push(b' ');
+        record.extend_from_slice(encoded.as_bytes());
+        record.push(b'\n');
+        file.write_all(&record).map_err(io)?;
+        let before = state.stamp.len();
+        let after = Stamp::of(&file.metadata().map_err(io)?);
         drop(file); // releases the lock
-        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
-        entries.push(Entry {
-            line: line_no,
+        state.stamp = match (before, after.len()) {
+            // Exactly our line was added: we still know the whole file.
+            (Some(b), Some(a)) if a == b + record.len() as u64 => after,
+            // Someone who does not take the lock wrote too.
+            _ => Stamp::Unknown,
+        };
+        state.lines += 1;
+        state.needs_newline = false;
+        let line = state.lines;
+        state.push(Entry {
+            line,
             revoked: false,
             patterns: vec![NamePattern::Plain {
                 negated: false,
@@ -354,6 +424,120 @@ impl KnownHosts {
         });
         Ok(())
     }
+}
+
+impl Parsed {
+    /// Reads `file` from its current position, stamped as it was before the
+    /// read (a concurrent append makes the stamp stale, never wrong).
+    fn read(file: &mut std::fs::File) -> std::io::Result<Parsed> {
+        let stamp = Stamp::of(&file.metadata()?);
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)?;
+        let stamp = if stamp.len() == Some(bytes.len() as u64) {
+            stamp
+        } else {
+            Stamp::Unknown
+        };
+        Ok(Parsed::from_text(&String::from_utf8_lossy(&bytes), stamp))
+    }
+
+    fn from_text(text: &str, stamp: Stamp) -> Parsed {
+        let mut parsed = Parsed {
+            lines: text.lines().count(),
+            needs_newline: !text.is_empty() && !text.ends_with('\n'),
+            stamp,
+            ..Parsed::default()
+        };
+        for entry in parse_entries(text) {
+            parsed.push(entry);
+        }
+        parsed
+    }
+
+    fn push(&mut self, entry: Entry) {
+        let index = self.entries.len();
+        let plain = entry.patterns.iter().all(|p| {
+            matches!(p, NamePattern::Plain { negated: false, glob } if !glob.contains(['*', '?']))
+        });
+        if plain {
+            for p in &entry.patterns {
+                if let NamePattern::Plain { glob, .. } = p {
+                    let slot = self.exact.entry(glob.clone()).or_default();
+                    if slot.last() != Some(&index) {
+                        slot.push(index);
+                    }
+                }
+            }
+        } else {
+            self.scan.push(index);
+        }
+        self.entries.push(entry);
+    }
+
+    /// The entries matching `name` (lowercase), in file order.
+    fn matching<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Entry> + 'a {
+        let exact = self.exact.get(name).map(Vec::as_slice).unwrap_or_default();
+        let scanned = self
+            .scan
+            .iter()
+            .copied()
+            .filter(move |&i| self.entries.get(i).is_some_and(|e| e.matches(name)));
+        merge_ascending(exact.iter().copied(), scanned).filter_map(|i| self.entries.get(i))
+    }
+
+    fn check(&self, path: &Path, host: &str, port: u16, key: &PublicKey) -> KeyCheck {
+        let name = lookup_name(host, port);
+        let mut changed: Option<usize> = None;
+        let mut matched = false;
+        for entry in self.matching(&name) {
+            let same_key = entry.key.key_data() == key.key_data();
+            if entry.revoked {
+                if same_key {
+                    return KeyCheck::Revoked {
+                        path: path.to_owned(),
+                        line: entry.line,
+                    };
+                }
+            } else if same_key {
+                matched = true;
+            } else if changed.is_none() && entry.key.algorithm() == key.algorithm() {
+                changed = Some(entry.line);
+            }
+        }
+        match (matched, changed) {
+            (true, _) => KeyCheck::Match,
+            (false, Some(line)) => KeyCheck::Changed {
+                path: path.to_owned(),
+                line,
+            },
+            (false, None) => KeyCheck::Unknown,
+        }
+    }
+}
+
+/// The lowercase name looked up for `host:port`.
+fn lookup_name(host: &str, port: u16) -> String {
+    let mut name = host_key_name(host, port);
+    name.make_ascii_lowercase();
+    name
+}
+
+/// Merges two ascending index sequences into one, ascending, without
+/// duplicates.
+fn merge_ascending(
+    a: impl Iterator<Item = usize>,
+    b: impl Iterator<Item = usize>,
+) -> impl Iterator<Item = usize> {
+    let (mut a, mut b) = (a.peekable(), b.peekable());
+    std::iter::from_fn(move || match (a.peek().copied(), b.peek().copied()) {
+        (Some(x), Some(y)) if x == y => {
+            b.next();
+            a.next()
+        }
+        (Some(x), Some(y)) if y < x => b.next(),
+        (Some(_), _) => a.next(),
+        (None, _) => b.next(),
+    })
 }
 
 impl Entry {
@@ -718,6 +902,117 @@ mod tests {
             "{err}"
         );
         assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 1);
+    }
+
+    #[test]
+    fn exact_names_are_indexed_and_patterns_still_apply() {
+        let (a, b) = (key(40), key(41));
+        let k = kh(&format!(
+            "[127.0.0.1]:2200,Web {}\n*.glob {}\nh?st,!hxst {}\n",
+            openssh(&a),
+            openssh(&a),
+            openssh(&b)
+        ));
+        assert_eq!(k.check("127.0.0.1", 2200, &a), KeyCheck::Match);
+        assert_eq!(k.check("WEB", 22, &a), KeyCheck::Match, "case-insensitive");
+        assert!(matches!(
+            k.check("web", 22, &b),
+            KeyCheck::Changed { line: 1, .. }
+        ));
+        assert_eq!(k.check("x.glob", 22, &a), KeyCheck::Match);
+        assert_eq!(k.check("host", 22, &b), KeyCheck::Match);
+        assert_eq!(k.check("hxst", 22, &b), KeyCheck::Unknown, "negated");
+        // A revoked pattern entry wins over an indexed plain entry.
+        let k = kh(&format!(
+            "web {}\n@revoked * {}\n",
+            openssh(&a),
+            openssh(&a)
+        ));
+        assert!(matches!(
+            k.check("web", 22, &a),
+            KeyCheck::Revoked { line: 2, .. }
+        ));
+        // Matching entries are reported in file order across both kinds.
+        let k = kh(&format!("w* {}\nweb {}\n", openssh(&b), openssh(&b)));
+        assert!(matches!(
+            k.check("web", 22, &a),
+            KeyCheck::Changed { line: 1, .. }
+        ));
+        assert_eq!(
+            merge_ascending([1, 4, 6].into_iter(), [2, 4, 7].into_iter()).collect::<Vec<_>>(),
+            [1, 2, 4, 6, 7]
+        );
+    }
+
+    #[test]
+    fn two_writers_interleave_without_duplicates_or_lost_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("known_hosts");
+        let one = KnownHosts::load(&path).unwrap();
+        let two = KnownHosts::load(&path).unwrap();
+        for i in 0..20u8 {
+            let writer = if i % 3 == 0 { &two } else { &one };
+            writer.append(&format!("h{i}"), 2200, &key(50 + i)).unwrap();
+            // The other writer's host, already on disk: no second line.
+            if i > 0 {
+                let prev = i - 1;
+                one.append(&format!("h{prev}"), 2200, &key(50 + prev))
+                    .unwrap();
+            }
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.lines().count(), 20, "{text}");
+        // Each writer caught up with the other's lines when it appended.
+        assert_eq!(one.check("h18", 2200, &key(68)), KeyCheck::Match);
+        assert_eq!(two.check("h17", 2200, &key(67)), KeyCheck::Match);
+        // Line numbers stay right after catching up.
+        let fresh = KnownHosts::load(&path).unwrap();
+        assert!(matches!(
+            one.check("h7", 2200, &key(1)),
+            KeyCheck::Changed { line: 8, .. }
+        ));
+        assert!(matches!(
+            fresh.check("h7", 2200, &key(1)),
+            KeyCheck::Changed { line: 8, .. }
+        ));
+    }
+
+    #[test]
+    fn appends_in_one_process_keep_the_file_and_memory_in_step() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("known_hosts");
+        std::fs::write(&path, "# comment without newline").unwrap();
+        let set = std::sync::Arc::new(KnownHosts::load(&path).unwrap());
+        let threads: Vec<_> = (0..4u8)
+            .map(|t| {
+                let set = set.clone();
+                std::thread::spawn(move || {
+                    for i in 0..25u8 {
+                        let n = t * 25 + i;
+                        set.append(&format!("h{n}"), 2200, &key(n)).unwrap();
+                        set.append(&format!("h{n}"), 2200, &key(n)).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.lines().count(), 101, "{text}");
+        assert!(text.starts_with("# comment without newline\n["));
+        let fresh = KnownHosts::load(&path).unwrap();
+        for n in 0..100u8 {
+            assert_eq!(
+                fresh.check(&format!("h{n}"), 2200, &key(n)),
+                KeyCheck::Match
+            );
+            assert_eq!(
+                set.check(&format!("h{n}"), 2200, &key(n.wrapping_add(1))),
+                fresh.check(&format!("h{n}"), 2200, &key(n.wrapping_add(1))),
+                "memory and disk agree on line numbers"
+            );
+        }
     }
 
     #[test]

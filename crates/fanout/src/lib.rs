@@ -7,9 +7,12 @@
 //!   [`ssh_config`] the `~/.ssh/config` subset, [`known_hosts`] the
 //!   known_hosts parser/appender, [`hostkey`] the policy on top of it;
 //! - [`credentials`] keys, agent identities and passwords, loaded once;
+//!   [`signer`] ed25519 identities prepared once for signing;
 //! - [`session`] one russh connection per host (TCP or `direct-tcpip`
 //!   through a shared jump connection, handshake, host key, auth), with one
 //!   shared `Arc<client::Config>` preferring curve25519 and ed25519;
+//!   [`tcp`] the socket under it (`TCP_NODELAY`, read buffer, immediate
+//!   ACKs for OpenSSH servers, which leave Nagle on);
 //! - [`exec`] the commands over that connection (sequential or concurrent
 //!   channels, env, stdin, pty, exit status/signal, command timeout);
 //! - [`run`] the pool-driven loop, Ctrl-C, results; [`progress`] the
@@ -35,8 +38,10 @@ pub mod output;
 pub mod progress;
 pub mod run;
 pub mod session;
+pub mod signer;
 pub mod ssh_config;
 pub mod target;
+pub mod tcp;
 
 pub use cli::Args;
 pub use config::{ConfigError, RunConfig};

@@ -432,6 +432,68 @@ async fn five_hundred_simulated_hosts() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_contact_records_each_host_once_then_strict_accepts_them() {
+    use russh::keys::PrivateKey;
+    use russh::keys::ssh_key::private::Ed25519Keypair;
+    let fx = fixture();
+    let cfg = FakeConfig {
+        any_key: true,
+        ..Default::default()
+    };
+    let mut hosts = Vec::new();
+    for i in 0..200u32 {
+        // A host key of its own per host, derived in-process (fast).
+        let mut seed = [0x5a; 32];
+        seed[..4].copy_from_slice(&i.to_be_bytes());
+        let key = PrivateKey::from(Ed25519Keypair::from_seed(&seed));
+        hosts.push(fake_host(key, cfg.clone()).await);
+    }
+    let list: Vec<(String, std::net::SocketAddr)> = hosts
+        .iter()
+        .enumerate()
+        .map(|(i, h)| (format!("sim{i}"), h.addr))
+        .collect();
+    let inv = fake_inventory(fx.path(), &list, Some(&fx.client_key), None);
+    let inv = inv.to_str().unwrap();
+    let args = |policy| {
+        [
+            "-i",
+            inv,
+            "-a",
+            "-f",
+            "64",
+            "--json",
+            "--host-key-policy",
+            policy,
+            "true",
+        ]
+    };
+    let ok_count = |out: &str| {
+        json_lines(out)
+            .iter()
+            .filter(|r| r["type"] == "result" && r["status"] == "ok")
+            .count()
+    };
+
+    let (code, out, err) = run_async(&args("accept-new"), &[], None).await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(ok_count(&out), 200);
+    let kh_path = fx.path().join("known_hosts");
+    let recorded = std::fs::read_to_string(&kh_path).unwrap();
+    assert_eq!(recorded.lines().count(), 200, "{recorded}");
+    for h in &hosts {
+        let line = known_hosts_line(h.addr, &h.host_key);
+        let n = recorded.lines().filter(|l| *l == line.trim_end()).count();
+        assert_eq!(n, 1, "{line} recorded {n} times");
+    }
+
+    let (code, out, err) = run_async(&args("strict"), &[], None).await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(ok_count(&out), 200);
+    assert_eq!(std::fs::read_to_string(&kh_path).unwrap(), recorded);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn usage_errors_exit_2_with_the_culprit() {
     let fx = fixture();
     let bad = fx.path().join("bad.toml");

@@ -11,6 +11,7 @@ use reqwest::{Client, StatusCode};
 use url::Url;
 
 use crate::record::ErrorKind;
+use crate::resolve::Resolver;
 use crate::title::{ExtractOptions, ScanEnd, TitleExtractor, charset_from_content_type};
 
 /// Client-level settings.
@@ -33,9 +34,10 @@ pub struct ClientOptions {
 }
 
 /// Builds the shared reqwest client (rustls, HTTP/2 via ALPN, gzip, brotli,
-/// deflate and zstd, connection reuse).
+/// deflate and zstd, connection reuse, [`Resolver`]).
 pub fn build_client(opts: &ClientOptions) -> Result<Client, reqwest::Error> {
     let mut b = Client::builder()
+        .dns_resolver(Resolver)
         .user_agent(opts.user_agent.clone())
         .default_headers(opts.headers.clone())
         .redirect(reqwest::redirect::Policy::none())
@@ -276,7 +278,7 @@ async fn attempt(
     }
     if !is_html(progress.content_type.as_deref()) {
         // Dropping the response without reading closes (or drains) it.
-        return Ok(progress.clone());
+        return Ok(std::mem::take(progress));
     }
     let mut extractor = TitleExtractor::new(ExtractOptions {
         max_title_len: limits.max_title_len,
@@ -331,7 +333,7 @@ async fn attempt(
             progress,
         ));
     }
-    Ok(progress.clone())
+    Ok(std::mem::take(progress))
 }
 
 /// A body this close to its end is read to the end so the connection goes

@@ -224,9 +224,7 @@ impl State {
         loop {
             let (name, reader) = self.sources.front_mut()?;
             let line = read_line(reader, &mut self.buf).await;
-            let name = name.clone();
             self.line_no += 1;
-            let at = format!("{name}:{}", self.line_no);
             let text = match line {
                 Line::Eof => {
                     self.sources.pop_front();
@@ -240,6 +238,7 @@ impl State {
                     continue;
                 }
                 Line::TooLong => {
+                    let at = self.at();
                     return Some(self.invalid(
                         String::new(),
                         format!("{at}: line longer than {MAX_LINE} bytes"),
@@ -247,6 +246,7 @@ impl State {
                 }
                 Line::NotUtf8 => {
                     let given = String::from_utf8_lossy(&self.buf).trim().to_owned();
+                    let at = self.at();
                     return Some(self.invalid(given, format!("{at}: line is not valid UTF-8")));
                 }
                 Line::Text(t) => t,
@@ -256,7 +256,10 @@ impl State {
                 continue;
             }
             match normalize(given, self.filter.scheme) {
-                Err(e) => return Some(self.invalid(given.to_owned(), format!("{at}: {e}"))),
+                Err(e) => {
+                    let at = self.at();
+                    return Some(self.invalid(given.to_owned(), format!("{at}: {e}")));
+                }
                 Ok(url) => {
                     let hash = url_hash(&url);
                     // Shard first, so other shards' URLs never enter the dedupe set.
@@ -275,6 +278,12 @@ impl State {
                 }
             }
         }
+    }
+
+    /// `source:line` of the line just read, for error messages.
+    fn at(&self) -> String {
+        let name = self.sources.front().map_or("", |(name, _)| name.as_str());
+        format!("{name}:{}", self.line_no)
     }
 
     fn invalid(&self, given: String, message: String) -> Job {

@@ -13,7 +13,9 @@
 //!   errors, 429 and 5xx (honouring `Retry-After` up to a cap), ordered or
 //!   completion-order results, and cancellation.
 //! - **Fetching** ([`fetcher`]) uses one shared reqwest client (rustls,
-//!   HTTP/2 via ALPN, gzip/brotli/deflate/zstd, connection reuse). Redirects
+//!   HTTP/2 via ALPN, gzip/brotli/deflate/zstd, connection reuse, the
+//!   system resolver but RFC 6761 `.invalid` names failed locally by
+//!   [`resolve`]). Redirects
 //!   are followed by hand so the count and final URL are exact. Non-HTML
 //!   responses are recorded without reading their body.
 //! - **Titles** ([`title`]) are found by a byte-level streaming scanner fed
@@ -23,16 +25,21 @@
 //!   prescan > chardetng > UTF-8, then the title bytes are decoded with
 //!   encoding_rs, entities are decoded by html5ever's tokenizer, and ASCII
 //!   whitespace is collapsed as `document.title` does.
-//! - **Output** ([`output`]) writes text, jsonl or csv, one whole record per
-//!   write and flush; [`summary`] prints counts on stderr.
+//! - **Output** ([`output`]) writes text, jsonl or csv, whole records in
+//!   batches flushed whenever the run is about to wait; [`summary`] prints
+//!   counts on stderr.
 //!
-//! [`run()`] ties it together; `main.rs` only parses flags.
+//! [`run()`] ties it together; `main.rs` parses flags and picks the runtime:
+//! a single-threaded one by default (no cross-thread wake-ups between the
+//! pool, the job tasks and hyper's connection tasks), `--threads N` for a
+//! multi-threaded one.
 
 pub mod config;
 pub mod fetcher;
 pub mod input;
 pub mod output;
 pub mod record;
+pub mod resolve;
 pub mod run;
 pub mod shard;
 pub mod summary;

@@ -1,6 +1,10 @@
-//! Output formats. Every record is rendered into one buffer and written
-//! with a single `write_all` + `flush`, so a killed run never leaves half a
-//! line and concurrent jobs never interleave.
+//! Output formats. Records are rendered whole into a batch buffer that is
+//! written with one `write_all` + `flush`: the run flushes it whenever it
+//! would otherwise wait for the next record, when it passes
+//! [`FLUSH_AT`] bytes, and at the end. A record is never split across
+//! batches, so concurrent jobs never interleave and a stopped run never
+//! leaves half a line; a finished record never sits in the buffer while
+//! the tool waits for more work.
 
 use std::io::Write;
 
@@ -21,7 +25,10 @@ pub enum Format {
 /// The CSV header (same fields as jsonl; `error` split in two columns).
 pub const CSV_HEADER: &str = "url,final_url,status,title,content_type,redirects,bytes_read,elapsed_ms,error_kind,error_message\n";
 
-/// Renders records and writes them whole.
+/// The batch buffer is written out once it holds this many bytes.
+pub const FLUSH_AT: usize = 64 * 1024;
+
+/// Renders records into a batch buffer and writes them whole.
 pub struct RecordWriter {
     out: Box<dyn Write + Send>,
     format: Format,
@@ -49,7 +56,7 @@ impl RecordWriter {
             out,
             format,
             color,
-            buf: Vec::with_capacity(512),
+            buf: Vec::with_capacity(FLUSH_AT + 4096),
         };
         if header && format == Format::Csv {
             w.out.write_all(CSV_HEADER.as_bytes())?;
@@ -58,24 +65,44 @@ impl RecordWriter {
         Ok(w)
     }
 
-    /// Writes one record (one write, then flush).
+    /// Adds one record to the batch; writes the batch out once it holds
+    /// [`FLUSH_AT`] bytes. Call [`Self::flush`] before waiting for more.
     pub fn write(&mut self, record: &Record) -> std::io::Result<()> {
-        self.buf.clear();
+        let start = self.buf.len();
         match self.format {
             Format::Text => render_text(&mut self.buf, record, self.color),
             Format::Jsonl => {
-                serde_json::to_writer(&mut self.buf, record).map_err(std::io::Error::other)?;
+                if let Err(e) = serde_json::to_writer(&mut self.buf, record) {
+                    self.buf.truncate(start);
+                    return Err(std::io::Error::other(e));
+                }
                 self.buf.push(b'\n');
             }
             Format::Csv => render_csv(&mut self.buf, record),
         }
-        self.out.write_all(&self.buf)?;
-        self.out.flush()
+        if self.buf.len() >= FLUSH_AT {
+            self.flush()?;
+        }
+        Ok(())
     }
 
-    /// Flushes the underlying writer.
+    /// True when records are waiting in the batch buffer.
+    pub fn has_pending(&self) -> bool {
+        !self.buf.is_empty()
+    }
+
+    /// Writes the batch (whole records only) and flushes the underlying
+    /// writer. Cheap when nothing is pending.
     pub fn flush(&mut self) -> std::io::Result<()> {
-        self.out.flush()
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let result = self
+            .out
+            .write_all(&self.buf)
+            .and_then(|()| self.out.flush());
+        self.buf.clear();
+        result
     }
 }
 
@@ -187,6 +214,7 @@ mod tests {
         let sink = Shared::default();
         let mut w = RecordWriter::new(Box::new(sink.clone()), format, false, true).unwrap();
         w.write(r).unwrap();
+        w.flush().unwrap();
         String::from_utf8(sink.0.lock().unwrap().clone()).unwrap()
     }
 
@@ -234,6 +262,31 @@ mod tests {
                 "example.com,https://example.com/,200,\"A \"\"quoted\"\", title\",text/html,1,10,5,,"
             )
         );
+    }
+
+    #[test]
+    fn records_are_batched_whole_until_flushed_or_full() {
+        let sink = Shared::default();
+        let written = || sink.0.lock().unwrap().clone();
+        let mut w = RecordWriter::new(Box::new(sink.clone()), Format::Jsonl, false, true).unwrap();
+        w.write(&sample()).unwrap();
+        w.write(&sample()).unwrap();
+        assert!(written().is_empty() && w.has_pending());
+        w.flush().unwrap();
+        assert_eq!(written().iter().filter(|&&b| b == b'\n').count(), 2);
+        assert!(!w.has_pending());
+
+        // A full batch goes out on its own, in whole records only.
+        let one = render(Format::Jsonl, &sample()).len();
+        let mut n = 0;
+        while written().len() <= 2 * one {
+            w.write(&sample()).unwrap();
+            n += 1;
+            assert!(n <= FLUSH_AT / one + 1, "no write after {n} records");
+        }
+        let out = written();
+        assert_eq!(out.len() % one, 0);
+        assert!(out.len() >= FLUSH_AT && out.ends_with(b"\n"));
     }
 
     #[test]

@@ -7,9 +7,10 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
+use futures::{Stream, StreamExt};
 use netkit_pool::{JobCtx, Outcome, Pool, Retry, RetryPolicy};
 use tokio_util::sync::CancellationToken;
 
@@ -133,6 +134,27 @@ fn progress_bar(enabled: bool) -> indicatif::ProgressBar {
     bar
 }
 
+/// The next report. Records are batched while reports keep coming: when
+/// the next one is not ready yet, the batch is written out before the run
+/// waits, so no finished record sits in memory while the tool waits for
+/// more work.
+async fn next_flushing<S>(
+    reports: &mut S,
+    writer: &mut RecordWriter,
+) -> std::io::Result<Option<S::Item>>
+where
+    S: Stream + Unpin,
+{
+    std::future::poll_fn(|cx| match reports.poll_next_unpin(cx) {
+        Poll::Ready(item) => Poll::Ready(Ok(item)),
+        Poll::Pending => match writer.flush() {
+            Ok(()) => Poll::Pending,
+            Err(e) => Poll::Ready(Err(e)),
+        },
+    })
+    .await
+}
+
 /// Runs fetch-titles until the input is exhausted or `shutdown` fires.
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<RunOutcome, RunError> {
     let started = Instant::now();
@@ -202,36 +224,51 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<RunOutco
     };
     let retries = config.retries;
     let cap = config.retry_after_cap;
-    let mut reports = pool
-        .jobs_stream(jobs)
-        .key(|job: &Job| job.host_key())
-        .retry_if(move |e: &FetchFailure| match e {
+    // The pool clones its input for every attempt: an `Arc` makes that a
+    // reference count instead of two string copies.
+    let mut bound = pool
+        .jobs_stream(jobs.map(Arc::new))
+        .key(|job: &Arc<Job>| job.host_key());
+    if retries > 0 {
+        bound = bound.retry_if(move |e: &FetchFailure| match e {
             FetchFailure::RetryableStatus {
                 retry_after: Some(d),
                 ..
             } => Retry::After((*d).min(cap)),
             e if e.is_transient() => Retry::Yes,
             _ => Retry::No,
-        })
-        .run(move |job: Job, ctx: JobCtx<'_>| {
-            let client = client.clone();
-            let last_attempt = ctx.attempt > retries;
-            async move {
-                match &job.target {
-                    Err(message) => Err(FetchFailure::Error {
-                        kind: ErrorKind::InvalidUrl,
-                        message: message.clone(),
-                        partial: Fetched::default(),
-                    }),
-                    Ok(url) => fetch(&client, url, limits, last_attempt).await,
-                }
-            }
         });
+    }
+    let mut reports = bound.run(move |job: Arc<Job>, ctx: JobCtx<'_>| {
+        let client = client.clone();
+        let last_attempt = ctx.attempt > retries;
+        async move {
+            match &job.target {
+                Err(message) => Err(FetchFailure::Error {
+                    kind: ErrorKind::InvalidUrl,
+                    message: message.clone(),
+                    partial: Fetched::default(),
+                }),
+                Ok(url) => fetch(&client, url, limits, last_attempt).await,
+            }
+        }
+    });
 
     let bar = progress_bar(config.progress);
     let mut tally = Tally::default();
-    while let Some(report) = reports.next().await {
-        let given = report.input.given;
+    loop {
+        let report = match next_flushing(&mut reports, &mut writer).await {
+            Ok(Some(report)) => report,
+            Ok(None) => break,
+            Err(e) => {
+                shutdown.cancel();
+                bar.finish_and_clear();
+                return Err(RunError::Write(e));
+            }
+        };
+        // The pool holds the last reference by now: no copy.
+        let given =
+            Arc::try_unwrap(report.input).map_or_else(|job| job.given.clone(), |job| job.given);
         let mut record = match report.outcome {
             Outcome::Ok(f) => record_from(given, f, None),
             Outcome::Err(FetchFailure::Error {

@@ -412,6 +412,59 @@ async fn cancellation_keeps_finished_records_whole() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finished_records_are_written_while_others_are_in_flight() {
+    let server = start_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut urls: Vec<String> = (0..3).map(|i| server.url(&format!("/page/{i}"))).collect();
+    urls.push(server.url("/never"));
+    let input = write_urls(dir.path(), "urls.txt", &urls);
+    let out = dir.path().join("out.jsonl");
+    let mut config = test_config(input, out.clone());
+    config.grace = Duration::from_millis(100);
+    let token = CancellationToken::new();
+    let run = tokio::spawn(netkit_fetch::run(config, token.clone()));
+    // The batch of finished records must reach the file while /never is
+    // still being fetched, not at the end of the run.
+    let mut written = 0;
+    for _ in 0..200 {
+        written = std::fs::read_to_string(&out)
+            .map(|s| s.lines().count())
+            .unwrap_or(0);
+        if written == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(written, 3, "finished records were not flushed");
+    assert!(!run.is_finished());
+    token.cancel();
+    let outcome = run.await.unwrap().unwrap();
+    assert_eq!(outcome.tally.cancelled, 1);
+    let recs = read_jsonl(&out);
+    assert_eq!(recs.len(), 3);
+    assert!(recs.iter().all(|r| title(r).unwrap().starts_with("Page ")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_negotiates_http2_by_alpn() {
+    let both = start_tls_server(&[b"h2", b"http/1.1"]).await;
+    let h1_only = start_tls_server(&[b"http/1.1"]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let urls = vec![
+        format!("https://{both}/page"),
+        format!("https://{h1_only}/page"),
+    ];
+    let (outcome, recs) = run_lib(dir.path(), &urls, |c| c.insecure = true).await;
+    assert_eq!(outcome.exit_code(), 0, "{recs:?}");
+    // The record has no protocol field: the server names the version the
+    // request arrived with in the title.
+    assert_eq!(title(&recs[&urls[0]]), Some("TLS HTTP/2.0"));
+    assert_eq!(title(&recs[&urls[1]]), Some("TLS HTTP/1.1"));
+    assert_eq!(recs[&urls[0]]["final_url"], urls[0].as_str());
+    assert_eq!(recs[&urls[0]]["status"], 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn garbage_replies_and_tls_to_a_plain_server() {
     // A "server" that answers every connection with something that is not HTTP.
     let garbage = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -650,6 +703,94 @@ async fn cli_stdin_text_format_and_exit_codes() {
         stderr.contains("invalid_url=1") && stderr.contains("2xx=1"),
         "{stderr}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_insecure_flag_accepts_a_self_signed_certificate() {
+    let addr = start_tls_server(&[b"h2", b"http/1.1"]).await;
+    let url = format!("https://{addr}/page");
+    let run = |extra: &'static [&'static str]| {
+        let url = url.clone();
+        async move {
+            let mut child = bin()
+                .args(["--format", "jsonl", "-q", "--retries", "0"])
+                .args(extra)
+                .arg("-")
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let mut stdin = child.stdin.take().unwrap();
+            stdin
+                .write_all(format!("{url}\n").as_bytes())
+                .await
+                .unwrap();
+            drop(stdin);
+            let out = child.wait_with_output().await.unwrap();
+            let rec: Value = serde_json::from_slice(&out.stdout).unwrap();
+            (out.status.code(), rec)
+        }
+    };
+
+    let (code, rec) = run(&[]).await;
+    assert_eq!(code, Some(1), "{rec}");
+    assert_eq!(error_kind(&rec), Some("tls"), "{rec}");
+    let message = rec["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("certificate") && message.contains("UnknownIssuer"),
+        "{message}"
+    );
+    assert_eq!(rec["status"], Value::Null);
+
+    for flag in ["-k", "--insecure"] {
+        let (code, rec) = run(if flag == "-k" {
+            &["-k"]
+        } else {
+            &["--insecure"]
+        })
+        .await;
+        assert_eq!(code, Some(0), "{flag}: {rec}");
+        assert_eq!(title(&rec), Some("TLS HTTP/2.0"), "{flag}: {rec}");
+        assert_eq!(rec["error"], Value::Null);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_invalid_tld_is_a_dns_error_without_any_lookup() {
+    // The system resolver would forward `.invalid` to its DNS server (off
+    // this machine); fetch-titles fails such names itself (RFC 6761), so
+    // this test sends nothing anywhere. The message proves which side
+    // answered.
+    let url = "http://no-such-host.invalid/page";
+    let mut child = bin()
+        .args(["--format", "jsonl", "-q", "--retries", "0", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(format!("{url}\n").as_bytes())
+        .await
+        .unwrap();
+    drop(stdin);
+    let out = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let rec: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rec["url"], url);
+    assert_eq!(error_kind(&rec), Some("dns"), "{rec}");
+    assert!(
+        rec["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("never resolve (RFC 6761)"),
+        "{rec}"
+    );
+    assert_eq!(rec["status"], Value::Null);
+    assert_eq!(rec["final_url"], Value::Null);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -405,6 +405,64 @@ pub async fn start_server() -> TestServer {
     TestServer { addr, state }
 }
 
+/// Starts an HTTPS server on 127.0.0.1:0 with a fresh self-signed
+/// certificate (so clients reject it unless told to accept anything),
+/// offering the ALPN protocols `alpn` and answering HTTP/2 or HTTP/1.1 by
+/// what was negotiated. Every page's title names the HTTP version the
+/// request arrived with: `TLS HTTP/2.0` or `TLS HTTP/1.1`.
+pub async fn start_tls_server(alpn: &[&[u8]]) -> SocketAddr {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use tokio_rustls::rustls;
+
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+            .expect("self-signed certificate");
+    let key = rustls::pki_types::PrivatePkcs8KeyDer::from(certified.signing_key.serialize_der());
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("protocol versions")
+        .with_no_client_auth()
+        .with_single_cert(vec![certified.cert.der().clone()], key.into())
+        .expect("server certificate");
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        for _ in 0..64 {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                // A client that rejects the certificate ends here.
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2".as_slice());
+                let service = hyper::service::service_fn(|req: hyper::Request<_>| async move {
+                    let body = page(&format!("<title>TLS {:?}</title>", req.version()));
+                    Ok::<_, std::convert::Infallible>(html(StatusCode::OK, "text/html", body))
+                });
+                let io = TokioIo::new(tls);
+                let _ = if h2 {
+                    hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                        .serve_connection(io, service)
+                        .await
+                } else {
+                    hyper::server::conn::http1::Builder::new()
+                        .serve_connection(io, service)
+                        .await
+                };
+            });
+        }
+    });
+    addr
+}
+
 /// Writes `lines` to a file in `dir`.
 pub fn write_urls(dir: &Path, name: &str, lines: &[String]) -> PathBuf {
     let path = dir.join(name);
