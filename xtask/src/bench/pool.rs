@@ -1,8 +1,9 @@
 //! `cargo xtask bench pool`: runs the pool's benchmark binary
 //! (`crates/pool/benches/overhead.rs`) in release mode.
 //!
-//! The overhead comparison runs in one process; the memory check runs one
-//! process per job count so that each peak RSS is its own.
+//! The overhead comparison starts one process per measurement (the bench
+//! binary re-runs itself); the memory check runs one process per job count
+//! so that each peak RSS is its own.
 
 use std::process::Command;
 
