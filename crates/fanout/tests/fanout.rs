@@ -399,11 +399,7 @@ async fn five_hundred_simulated_hosts() {
     for _ in 0..500 {
         hosts.push(fake_host(key.clone(), cfg.clone()).await);
     }
-    let list: Vec<(String, std::net::SocketAddr)> = hosts
-        .iter()
-        .enumerate()
-        .map(|(i, h)| (format!("sim{i}"), h.addr))
-        .collect();
+    let list = sim_names(&hosts);
     let inv = fake_inventory(fx.path(), &list, Some(&fx.client_key), None);
     let (code, out, err) = run_async(
         &[
@@ -448,11 +444,7 @@ async fn first_contact_records_each_host_once_then_strict_accepts_them() {
         let key = PrivateKey::from(Ed25519Keypair::from_seed(&seed));
         hosts.push(fake_host(key, cfg.clone()).await);
     }
-    let list: Vec<(String, std::net::SocketAddr)> = hosts
-        .iter()
-        .enumerate()
-        .map(|(i, h)| (format!("sim{i}"), h.addr))
-        .collect();
+    let list = sim_names(&hosts);
     let inv = fake_inventory(fx.path(), &list, Some(&fx.client_key), None);
     let inv = inv.to_str().unwrap();
     let args = |policy| {

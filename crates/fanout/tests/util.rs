@@ -706,6 +706,15 @@ pub async fn run_async(
 }
 
 /// Writes an inventory naming each `(name, addr)`.
+/// Names fake hosts `sim0`, `sim1`, ... in order, for [`fake_inventory`].
+pub fn sim_names(hosts: &[FakeHost]) -> Vec<(String, SocketAddr)> {
+    hosts
+        .iter()
+        .enumerate()
+        .map(|(i, h)| (format!("sim{i}"), h.addr))
+        .collect()
+}
+
 pub fn fake_inventory(
     dir: &Path,
     hosts: &[(String, SocketAddr)],

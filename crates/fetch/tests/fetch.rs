@@ -592,6 +592,24 @@ fn bin() -> tokio::process::Command {
     c
 }
 
+/// Runs the binary with `args`, `input` on stdin and stdout captured,
+/// for at most 30 s.
+async fn run_with_stdin(args: &[&str], input: &str) -> std::process::Output {
+    let mut child = bin()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input.as_bytes()).await.unwrap();
+    drop(stdin);
+    tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cli_usage_errors_exit_2() {
     let dir = tempfile::tempdir().unwrap();
@@ -710,23 +728,12 @@ async fn cli_insecure_flag_accepts_a_self_signed_certificate() {
     let addr = start_tls_server(&[b"h2", b"http/1.1"]).await;
     let url = format!("https://{addr}/page");
     let run = |extra: &'static [&'static str]| {
-        let url = url.clone();
+        let input = format!("{url}\n");
         async move {
-            let mut child = bin()
-                .args(["--format", "jsonl", "-q", "--retries", "0"])
-                .args(extra)
-                .arg("-")
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .spawn()
-                .unwrap();
-            let mut stdin = child.stdin.take().unwrap();
-            stdin
-                .write_all(format!("{url}\n").as_bytes())
-                .await
-                .unwrap();
-            drop(stdin);
-            let out = child.wait_with_output().await.unwrap();
+            let mut args = vec!["--format", "jsonl", "-q", "--retries", "0"];
+            args.extend_from_slice(extra);
+            args.push("-");
+            let out = run_with_stdin(&args, &input).await;
             let rec: Value = serde_json::from_slice(&out.stdout).unwrap();
             (out.status.code(), rec)
         }
@@ -762,22 +769,11 @@ async fn cli_invalid_tld_is_a_dns_error_without_any_lookup() {
     // this test sends nothing anywhere. The message proves which side
     // answered.
     let url = "http://no-such-host.invalid/page";
-    let mut child = bin()
-        .args(["--format", "jsonl", "-q", "--retries", "0", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    stdin
-        .write_all(format!("{url}\n").as_bytes())
-        .await
-        .unwrap();
-    drop(stdin);
-    let out = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
+    let out = run_with_stdin(
+        &["--format", "jsonl", "-q", "--retries", "0", "-"],
+        &format!("{url}\n"),
+    )
+    .await;
     assert_eq!(out.status.code(), Some(1));
     let rec: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(rec["url"], url);
