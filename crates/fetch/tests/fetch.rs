@@ -592,13 +592,16 @@ fn bin() -> tokio::process::Command {
     c
 }
 
-/// Runs the binary with `args`, `input` on stdin and stdout captured,
-/// for at most 30 s.
-async fn run_with_stdin(args: &[&str], input: &str) -> std::process::Output {
-    let mut child = bin()
-        .args(args)
+/// Runs `command` with `input` on stdin and stdout/stderr captured, for at
+/// most 30 s.
+async fn output_with_stdin(
+    command: &mut tokio::process::Command,
+    input: &str,
+) -> std::process::Output {
+    let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();
@@ -608,6 +611,11 @@ async fn run_with_stdin(args: &[&str], input: &str) -> std::process::Output {
         .await
         .unwrap()
         .unwrap()
+}
+
+/// Runs the binary with `args` and `input` on stdin.
+async fn run_with_stdin(args: &[&str], input: &str) -> std::process::Output {
+    output_with_stdin(bin().args(args), input).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -652,22 +660,8 @@ async fn cli_usage_errors_exit_2() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cli_stdin_text_format_and_exit_codes() {
     let server = start_server().await;
-    let mut child = bin()
-        .args(["-", "--quiet"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
     let input = format!("{}\n{}\n", server.url("/page/7"), server.url("/404"));
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .await
-        .unwrap();
-    let out = child.wait_with_output().await.unwrap();
+    let out = run_with_stdin(&["-", "--quiet"], &input).await;
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -690,22 +684,8 @@ async fn cli_stdin_text_format_and_exit_codes() {
     );
 
     // An invalid line makes the exit code 1, and the summary names the kind.
-    let mut child = bin()
-        .args(["--format", "csv"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
     let input = format!("{}\nhttp://bad host/\n", server.url("/page/8"));
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .await
-        .unwrap();
-    let out = child.wait_with_output().await.unwrap();
+    let out = run_with_stdin(&["--format", "csv"], &input).await;
     assert_eq!(out.status.code(), Some(1));
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(
@@ -793,39 +773,22 @@ async fn cli_invalid_tld_is_a_dns_error_without_any_lookup() {
 async fn cli_proxy_flag_and_environment() {
     let proxy = start_server().await;
     let target = "http://proxied.invalid/proxied";
-    let out = bin()
-        .args(["--format", "jsonl", "-q", "--proxy", &proxy.url(""), "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut child = out;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{target}\n").as_bytes())
-        .await
-        .unwrap();
-    let out = child.wait_with_output().await.unwrap();
+    let input = format!("{target}\n");
+    let out = run_with_stdin(
+        &["--format", "jsonl", "-q", "--proxy", &proxy.url(""), "-"],
+        &input,
+    )
+    .await;
     let rec: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(title(&rec), Some("via proxy for proxied.invalid"));
 
-    let mut child = bin()
-        .args(["--format", "jsonl", "-q", "-"])
-        .env("HTTP_PROXY", proxy.url(""))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{target}\n").as_bytes())
-        .await
-        .unwrap();
-    let out = child.wait_with_output().await.unwrap();
+    let out = output_with_stdin(
+        bin()
+            .args(["--format", "jsonl", "-q", "-"])
+            .env("HTTP_PROXY", proxy.url("")),
+        &input,
+    )
+    .await;
     let rec: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(title(&rec), Some("via proxy for proxied.invalid"));
     assert_eq!(proxy.state.hits("/proxied"), 2);
