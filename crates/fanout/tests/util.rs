@@ -296,40 +296,20 @@ fn banner_ok(port: u16) -> bool {
 
 /// Runs the binary with `args`, returning (exit code, stdout, stderr).
 pub fn run_bin(args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
-    run_bin_env(args, stdin, &[])
-}
-
-pub fn run_bin_env(
-    args: &[&str],
-    stdin: Option<&str>,
-    env: &[(&str, &str)],
-) -> (i32, String, String) {
-    let mut cmd = Command::new(bin());
-    cmd.args(args)
-        .env_remove("SSH_AUTH_SOCK")
-        .env("NO_COLOR", "1")
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().unwrap();
-    if let Some(input) = stdin {
-        use std::io::Write;
-        let mut pipe = child.stdin.take().unwrap();
-        pipe.write_all(input.as_bytes()).unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    // `run_async` on a private runtime in its own thread, so this also works
+    // from inside an async test.
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap()
+                    .block_on(run_async(args, &[], stdin.map(str::as_bytes)))
+            })
+            .join()
+            .unwrap()
+    })
 }
 
 // ---------------------------------------------------------------------------
@@ -705,7 +685,6 @@ pub async fn run_async(
     )
 }
 
-/// Writes an inventory naming each `(name, addr)`.
 /// Names fake hosts `sim0`, `sim1`, ... in order, for [`fake_inventory`].
 pub fn sim_names(hosts: &[FakeHost]) -> Vec<(String, SocketAddr)> {
     hosts
@@ -715,6 +694,7 @@ pub fn sim_names(hosts: &[FakeHost]) -> Vec<(String, SocketAddr)> {
         .collect()
 }
 
+/// Writes an inventory naming each `(name, addr)`.
 pub fn fake_inventory(
     dir: &Path,
     hosts: &[(String, SocketAddr)],
