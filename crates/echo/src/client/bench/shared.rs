@@ -23,7 +23,59 @@ impl Timeline {
 }
 
 /// Open loop: how early a message may be sent (timer granularity).
-pub(crate) const EARLY: std::time::Duration = std::time::Duration::from_millis(1);
+const EARLY: std::time::Duration = std::time::Duration::from_millis(1);
+
+/// When one connection sends: in a closed loop, as soon as its window
+/// allows; with `--rate`, on a fixed open-loop schedule, the connections'
+/// schedules spread evenly over one interval.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Schedule {
+    every: Option<std::time::Duration>,
+    offset: std::time::Duration,
+    start: Instant,
+    end: Instant,
+}
+
+impl Schedule {
+    pub(crate) fn new(config: &BenchConfig, id: u64, timeline: &Timeline) -> Self {
+        let every = config
+            .rate
+            .map(|rate| std::time::Duration::from_secs_f64(config.connections as f64 / rate));
+        let offset = every
+            .map(|i| i.mul_f64(id as f64 / config.connections as f64))
+            .unwrap_or_default();
+        Self {
+            every,
+            offset,
+            start: timeline.start,
+            end: timeline.end,
+        }
+    }
+
+    /// Waits until message `seq` is due. `None`: the schedule ends before
+    /// it. `Some(None)`: closed loop, send now. `Some(Some(due))`: open
+    /// loop, scheduled for `due`.
+    pub(crate) async fn wait_for(&self, seq: u64) -> Option<Option<Instant>> {
+        let Some(every) = self.every else {
+            return Some(None);
+        };
+        let due = self.start + self.offset + every.mul_f64(seq as f64);
+        if due >= self.end {
+            return None;
+        }
+        // Timers tick in whole milliseconds: wake up to 1 ms early and send
+        // then rather than up to 1 ms late.
+        tokio::time::sleep_until(due.checked_sub(EARLY).unwrap_or(due)).await;
+        Some(Some(due))
+    }
+
+    /// Where a message's latency starts: its scheduled time when sending is
+    /// late (no coordinated omission), the real send when early or in a
+    /// closed loop.
+    pub(crate) fn latency_start(due: Option<Instant>, now: Instant) -> Instant {
+        due.map_or(now, |d| d.min(now))
+    }
+}
 
 /// Highest recordable latency: one hour in microseconds.
 const MAX_US: u64 = 3_600_000_000;

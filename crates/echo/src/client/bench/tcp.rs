@@ -1,8 +1,6 @@
 //! One TCP bench connection: a writer and a reader running concurrently,
 //! bounded by a window of `--pipeline` messages.
 
-use std::time::Duration;
-
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::sync::{Semaphore, mpsc};
@@ -10,8 +8,7 @@ use tokio::time::Instant;
 
 use super::BenchConfig;
 use super::payload::Pattern;
-use super::shared::EARLY;
-use super::shared::{Recorder, Shared, Timeline};
+use super::shared::{Recorder, Schedule, Shared, Timeline};
 
 /// Connects with `timeout` and sets TCP_NODELAY.
 pub(crate) async fn connect(config: &BenchConfig) -> Result<TcpStream, String> {
@@ -39,31 +36,15 @@ pub(crate) async fn drive(
     // (seq, due time) of the messages in flight, oldest first. The window
     // semaphore bounds it; dropping the sender tells the reader to finish.
     let (in_flight, mut in_flight_rx) = mpsc::unbounded_channel::<(u64, Instant)>();
-    let interval = config
-        .rate
-        .map(|rate| Duration::from_secs_f64(config.connections as f64 / rate));
+    let schedule = Schedule::new(config, id, &timeline);
     let (rd, mut wr) = stream.split();
 
     let writer = async {
         let mut msg = Vec::with_capacity(config.size);
         let mut seq: u64 = 0;
-        // Spread the connections' open-loop schedules over one interval.
-        let offset = interval
-            .map(|i| i.mul_f64(id as f64 / config.connections as f64))
-            .unwrap_or_default();
         loop {
-            let due = match interval {
-                Some(every) => {
-                    let due = timeline.start + offset + every.mul_f64(seq as f64);
-                    if due >= timeline.end {
-                        break;
-                    }
-                    // Timers tick in whole milliseconds: wake up to 1 ms early and
-                    // send then rather than up to 1 ms late.
-                    tokio::time::sleep_until(due.checked_sub(EARLY).unwrap_or(due)).await;
-                    due
-                }
-                None => Instant::now(),
+            let Some(due) = schedule.wait_for(seq).await else {
+                break;
             };
             let permit = window
                 .acquire()
@@ -74,16 +55,9 @@ pub(crate) async fn drive(
             if now >= timeline.end {
                 break;
             }
-            // Latency counts from the scheduled time when sending is late
-            // (coordinated omission), from the real send when early.
-            let due = if interval.is_some() {
-                due.min(now)
-            } else {
-                now
-            };
             pattern.fill(seq, &mut msg);
             in_flight
-                .send((seq, due))
+                .send((seq, Schedule::latency_start(due, now)))
                 .map_err(|_| "reader gone".to_string())?;
             wr.write_all(&msg)
                 .await

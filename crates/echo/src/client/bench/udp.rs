@@ -14,8 +14,7 @@ use tokio::time::Instant;
 
 use super::BenchConfig;
 use super::payload::Pattern;
-use super::shared::EARLY;
-use super::shared::{Recorder, Shared, Timeline};
+use super::shared::{Recorder, Schedule, Shared, Timeline};
 
 /// A datagram without an answer after this long is lost.
 const MAX_LOSS_TIMEOUT: Duration = Duration::from_millis(500);
@@ -48,29 +47,14 @@ pub(crate) async fn drive(
     let in_flight: Mutex<VecDeque<(u64, Instant)>> = Mutex::new(VecDeque::new());
     let writer_done = AtomicBool::new(false);
     let loss_after = config.timeout.min(MAX_LOSS_TIMEOUT);
-    let interval = config
-        .rate
-        .map(|rate| Duration::from_secs_f64(config.connections as f64 / rate));
+    let schedule = Schedule::new(config, id, &timeline);
 
     let writer = async {
         let mut msg = Vec::with_capacity(config.size);
         let mut seq: u64 = 0;
-        let offset = interval
-            .map(|i| i.mul_f64(id as f64 / config.connections as f64))
-            .unwrap_or_default();
         let result = loop {
-            let due = match interval {
-                Some(every) => {
-                    let due = timeline.start + offset + every.mul_f64(seq as f64);
-                    if due >= timeline.end {
-                        break Ok(());
-                    }
-                    // Timers tick in whole milliseconds: wake up to 1 ms early and
-                    // send then rather than up to 1 ms late.
-                    tokio::time::sleep_until(due.checked_sub(EARLY).unwrap_or(due)).await;
-                    Some(due)
-                }
-                None => None,
+            let Some(due) = schedule.wait_for(seq).await else {
+                break Ok(());
             };
             match window.acquire().await {
                 Ok(p) => p.forget(),
@@ -82,7 +66,7 @@ pub(crate) async fn drive(
             }
             pattern.fill(seq, &mut msg);
             if let Ok(mut q) = in_flight.lock() {
-                q.push_back((seq, due.map_or(now, |d| d.min(now))));
+                q.push_back((seq, Schedule::latency_start(due, now)));
             }
             if let Err(e) = sock.send(&msg).await {
                 break Err(format!("udp send: {e}"));
