@@ -13,6 +13,7 @@
 //! - `cargo xtask bench pool|echo|fetch|fanout`: side-by-side benchmarks.
 
 mod bench;
+mod charsets;
 mod demo;
 mod lab;
 mod provision;

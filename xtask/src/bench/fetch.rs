@@ -34,6 +34,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
+use crate::charsets::{cp1251, latin1};
 use crate::shell;
 
 struct Options {
@@ -104,26 +105,6 @@ impl Rng {
     }
 }
 
-/// windows-1251 for Cyrillic + ASCII (+ em dash), enough for our titles.
-fn encode_cp1251(s: &str) -> Vec<u8> {
-    s.chars()
-        .map(|c| match c {
-            'А'..='я' => u8::try_from(0xC0 + (c as u32 - 'А' as u32)).unwrap_or(b'?'),
-            'Ё' => 0xA8,
-            'ё' => 0xB8,
-            '—' => 0x97,
-            c if c.is_ascii() => c as u8,
-            _ => b'?',
-        })
-        .collect()
-}
-
-fn encode_latin1(s: &str) -> Vec<u8> {
-    s.chars()
-        .map(|c| u8::try_from(c as u32).unwrap_or(b'?'))
-        .collect()
-}
-
 /// Turns a page's text into its bytes in the page's charset.
 type Encoder = fn(&str) -> Vec<u8>;
 
@@ -138,12 +119,12 @@ fn make_page(i: usize, size: usize) -> Vec<u8> {
         1 => (
             "<meta charset=\"windows-1251\">",
             format!("Новости {i} — главное"),
-            encode_cp1251,
+            cp1251,
         ),
         2 => (
             "<meta http-equiv=\"Content-Type\" content=\"text/html; charset=iso-8859-1\">",
             format!("Café {i} crème brûlée"),
-            encode_latin1,
+            latin1,
         ),
         _ => ("", format!("Plain ASCII page {i}"), |s| {
             s.as_bytes().to_vec()

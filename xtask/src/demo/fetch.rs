@@ -11,28 +11,7 @@ use anyhow::{Context, bail};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-/// windows-1251 for Cyrillic and ASCII.
-fn cp1251(s: &str) -> Vec<u8> {
-    s.chars()
-        .map(|c| match c {
-            'А'..='я' => u8::try_from(0xC0 + (c as u32 - 'А' as u32)).unwrap_or(b'?'),
-            c if c.is_ascii() => c as u8,
-            _ => b'?',
-        })
-        .collect()
-}
-
-fn latin1(s: &str) -> Vec<u8> {
-    s.chars()
-        .map(|c| u8::try_from(c as u32).unwrap_or(b'?'))
-        .collect()
-}
-
-fn utf16le_bom(s: &str) -> Vec<u8> {
-    let mut out = vec![0xFF, 0xFE];
-    out.extend(s.encode_utf16().flat_map(u16::to_le_bytes));
-    out
-}
+use crate::charsets::{cp1251, latin1, utf16le_bom};
 
 /// (status line, extra headers, body) for a path.
 fn page(path: &str) -> (&'static str, String, Vec<u8>) {
