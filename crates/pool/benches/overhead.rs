@@ -6,7 +6,7 @@
 //! `stream::iter(..).map(tokio::spawn).buffer_unordered(N)`. Every
 //! measurement is a fresh process (`one CONTENDER N JOBS`, below), so no
 //! contender inherits another's heap or runtime state; the contenders take
-//! turns, the first one rotating each round, for RUNS rounds (default 9).
+//! turns, the first one rotating each round, for RUNS rounds (default 15).
 //! It prints each contender's median and, per round, the pool's time over
 //! the faster baseline's, with the median and range of those ratios.
 //!
@@ -49,7 +49,7 @@ fn main() {
         }
         _ => {
             let jobs = arg(&args, 1, 1_000_000);
-            let runs = arg(&args, 2, 9) as usize;
+            let runs = arg(&args, 2, 15) as usize;
             overhead(jobs, runs);
         }
     }

@@ -56,8 +56,12 @@
 //!   outcome, wall time and latency p50/p99.
 //!
 //! The run is driven by its consumer, like `buffer_unordered`: polling the
-//! stream pulls input, spawns and harvests. There is no hidden driver task
-//! or channel, and a consumer that stops reading pauses the intake.
+//! stream pulls input, spawns and harvests. There is no hidden driver task,
+//! and a consumer that stops reading pauses the intake: a finished job
+//! keeps its slot until its report is taken. Each job task posts its result
+//! to one completion queue per run, which the driver empties in a single
+//! swap; an aborted task posts from its drop, so a job is reported exactly
+//! once and only after its future is gone.
 //!
 //! # From asyncio to netkit-pool
 //!
@@ -150,11 +154,13 @@
 //! # }
 //! ```
 
+mod completions;
 mod config;
 mod counters;
 mod outcome;
 mod rate;
 mod run;
+mod task;
 
 #[cfg(feature = "cli")]
 pub mod cli;

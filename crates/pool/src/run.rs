@@ -3,11 +3,13 @@
 //!
 //! The run is driven by its consumer, like `buffer_unordered`: each poll of
 //! the stream pulls input while slots are free, spawns jobs as tokio tasks
-//! and harvests finished ones from a `JoinSet`. No extra driver task and no
-//! channel sit between the jobs and the caller, and a consumer that stops
-//! polling stops the intake too (backpressure). Everything the driver keeps
-//! is bounded by the concurrency, the per-key queue limit and the reorder
-//! window, never by the length of the input.
+//! and takes finished ones from the run's [`Completions`] queue, where each
+//! job task posts its result. No extra driver task sits between the jobs
+//! and the caller, and a consumer that stops polling stops the intake too
+//! (backpressure): a finished job keeps its slot until its report is handed
+//! out. Everything the driver keeps is bounded by the concurrency, the
+//! per-key queue limit and the reorder window, never by the length of the
+//! input.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::future::Future;
@@ -21,17 +23,19 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures::FutureExt;
-use futures::stream::{BoxStream, FuturesUnordered, Stream, StreamExt};
+use futures::stream::{BoxStream, Stream, StreamExt};
 use futures::task::AtomicWaker;
 use tokio::task::AbortHandle;
-use tokio::task::{JoinError, JoinHandle};
+use tokio::task::JoinHandle;
 use tokio::time::{Instant, Sleep};
 use tokio_util::sync::CancellationToken;
 
+use crate::completions::{Completions, Posted, Ticket};
 use crate::config::{Config, Pool};
 use crate::counters::{Counters, StopReason, Summary, Tally};
 use crate::outcome::{Outcome, Report, Retry};
 use crate::rate::StartRate;
+use crate::task::{Finished, Posting, Timed, panic_message};
 
 /// What a job sees of the run, lent to the job function for the call that
 /// makes the job's future. Copy out what the future needs (`ctx.attempt`,
@@ -136,7 +140,11 @@ where
             retry_if: self.retry_if,
             job: Arc::new(job),
             token: Arc::new(token),
-            running: FuturesUnordered::new(),
+            completions: Completions::new(),
+            slots: Vec::new(),
+            free_slots: Vec::new(),
+            in_flight: 0,
+            harvested: VecDeque::new(),
             marked_start: false,
             cancelled: Arc::new(CancelSignal::default()),
             watcher: None,
@@ -271,46 +279,10 @@ impl<I> Default for KeyState<I> {
     }
 }
 
-/// A job task's end, with the driver's record of it.
-type Joined<I, T, E> = Option<(Slot<I>, Result<Finished<T, E>, JoinError>)>;
-
-/// A spawned job and what the driver needs to report it. Dropping it (with
-/// the run) aborts the task.
-struct Running<I, T, E> {
-    slot: Option<Slot<I>>,
-    handle: JoinHandle<Finished<T, E>>,
-}
-
-impl<I, T, E> Future for Running<I, T, E> {
-    type Output = Joined<I, T, E>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        // Neither field is structurally pinned (`Running` is `Unpin`).
-        let this = Pin::into_inner(self);
-        match Pin::new(&mut this.handle).poll(cx) {
-            Poll::Ready(result) => Poll::Ready(this.slot.take().map(|slot| (slot, result))),
-            Poll::Pending => Poll::Pending,
-        }
-    }
-}
-
-impl<I, T, E> Drop for Running<I, T, E> {
-    fn drop(&mut self) {
-        // A joined task (its slot taken) is over: aborting it would only
-        // touch the task's state word, shared with the worker that ran it.
-        if self.slot.is_some() {
-            self.handle.abort();
-        }
-    }
-}
-
-impl<I, T, E> Unpin for Running<I, T, E> {}
-
-/// What a job task hands back; the task times itself, off the driver.
-struct Finished<T, E> {
-    outcome: Outcome<T, E>,
-    attempts: u32,
-    elapsed: Duration,
+/// A spawned job and what the driver needs to report it, in its slot.
+struct Running<I> {
+    slot: Slot<I>,
+    handle: JoinHandle<()>,
 }
 
 struct Driver<I, T, E, F> {
@@ -320,7 +292,16 @@ struct Driver<I, T, E, F> {
     retry_if: Option<RetryFn<E>>,
     job: Arc<F>,
     token: Arc<CancellationToken>,
-    running: FuturesUnordered<Running<I, T, E>>,
+    /// Where job tasks post their results.
+    completions: Arc<Completions<Finished<T, E>>>,
+    /// Running jobs by slot number; a slot is reused once its job's report
+    /// has been handed out. Grows up to the concurrency, never beyond.
+    slots: Vec<Option<Running<I>>>,
+    free_slots: Vec<usize>,
+    in_flight: usize,
+    /// Taken from `completions`, not handed out yet (their slots still
+    /// count as busy).
+    harvested: VecDeque<Posted<Finished<T, E>>>,
     marked_start: bool,
     /// Set (and the driver woken) by a watcher task when the token fires:
     /// an atomic load per step instead of the token's locks.
@@ -364,6 +345,16 @@ impl<I, T, E, F> Drop for Driver<I, T, E, F> {
         if let Some(watcher) = &self.watcher {
             watcher.abort();
         }
+        // Jobs still running when the run is dropped are aborted.
+        self.abort_all();
+    }
+}
+
+impl<I, T, E, F> Driver<I, T, E, F> {
+    fn abort_all(&self) {
+        for running in self.slots.iter().flatten() {
+            running.handle.abort();
+        }
     }
 }
 
@@ -372,7 +363,7 @@ enum Event<I, T, E> {
     GraceOver,
     RateReady,
     Input(Option<I>),
-    Joined(Joined<I, T, E>),
+    Done(Posted<Finished<T, E>>),
 }
 
 impl<I, T, E, F, Fut> Driver<I, T, E, F>
@@ -482,7 +473,7 @@ where
 
     fn is_finished(&self) -> bool {
         let intake_over = self.input.is_none() || self.stopping.is_some();
-        intake_over && self.running.is_empty() && self.queued == 0 && self.reorder.is_empty()
+        intake_over && self.in_flight == 0 && self.queued == 0 && self.reorder.is_empty()
     }
 
     fn can_pull(&self) -> bool {
@@ -490,7 +481,7 @@ where
         self.input.is_some()
             && self.stopping.is_none()
             && self.rate_wait.is_none()
-            && self.running.len() + self.waiting.len() < config.concurrency
+            && self.in_flight + self.waiting.len() < config.concurrency
             && self.queued < config.max_queued
             && (!config.ordered
                 || self.next_index < self.next_to_yield + config.reorder_window as u64)
@@ -500,10 +491,13 @@ where
     /// come first, so the hot path polls nothing else; cancellation is also
     /// checked at the top of every step, so it cannot be starved.
     fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<Event<I, T, E>> {
-        if !self.running.is_empty()
-            && let Poll::Ready(joined) = self.running.poll_next_unpin(cx)
-        {
-            return Poll::Ready(Event::Joined(joined.flatten()));
+        if self.in_flight > 0 {
+            if self.harvested.is_empty() {
+                let _ = self.completions.poll_take(&mut self.harvested, cx);
+            }
+            if let Some(done) = self.harvested.pop_front() {
+                return Poll::Ready(Event::Done(done));
+            }
         }
         if self.can_pull()
             && let Some(input) = self.input.as_mut()
@@ -536,8 +530,8 @@ where
             Event::RateReady => {}
             Event::Input(None) => self.input = None,
             Event::Input(Some(input)) => self.accept(input),
-            Event::Joined(joined) => {
-                let report = self.finish(joined)?;
+            Event::Done(done) => {
+                let report = self.finish(done)?;
                 if self.config.fail_fast && !report.outcome.is_ok() && self.stopping.is_none() {
                     self.stop(StopReason::FailFast);
                 }
@@ -566,7 +560,7 @@ where
         // The common case starts at once, without a trip through the queue.
         if self.waiting.is_empty()
             && self.rate_wait.is_none()
-            && self.running.len() < self.config.concurrency
+            && self.in_flight < self.config.concurrency
         {
             match self.rate.as_ref().and_then(StartRate::try_start) {
                 None => return self.spawn(pending),
@@ -584,7 +578,7 @@ where
 
     /// Starts waiting jobs while global slots and the start rate allow.
     fn start_ready_jobs(&mut self) {
-        while self.rate_wait.is_none() && self.running.len() < self.config.concurrency {
+        while self.rate_wait.is_none() && self.in_flight < self.config.concurrency {
             let Some(pending) = self.waiting.pop_front() else {
                 break;
             };
@@ -601,6 +595,14 @@ where
 
     fn spawn(&mut self, pending: Pending<I>) {
         let Pending { index, input, key } = pending;
+        let slot_no = match self.free_slots.pop() {
+            Some(slot_no) => slot_no,
+            None => {
+                self.slots.push(None);
+                self.slots.len() - 1
+            }
+        };
+        let ticket = self.completions.ticket(slot_no);
         let (handle, attempts) = match (&self.retry_if, &self.config.retry) {
             (Some(classify), Some(policy)) => {
                 let attempts = Arc::new(AtomicU32::new(1));
@@ -615,13 +617,14 @@ where
                     attempts: Arc::clone(&attempts),
                     counters: Arc::clone(&self.shared.counters),
                 };
-                (tokio::spawn(attempt_loop.run()), Some(attempts))
+                (spawn_posting(attempt_loop.run(), ticket), Some(attempts))
             }
             _ => {
                 // Like `buffer_unordered`'s map, the job function is called
                 // here and only its future moves into the task, so starting
-                // a job clones no `Arc`. A panic in the call itself is
-                // caught and reported like a panic in the future.
+                // a job clones no `Arc` but the ticket's. A panic in the
+                // call itself is caught and reported like a panic in the
+                // future.
                 let ctx = JobCtx {
                     index,
                     attempt: 1,
@@ -637,29 +640,21 @@ where
                             attempts: 1,
                             elapsed: Duration::ZERO,
                         };
-                        tokio::spawn(async move { finished })
+                        spawn_posting(std::future::ready(finished), ticket)
                     }
-                    (Ok(attempt), Some(limit)) => tokio::spawn(async move {
-                        let start = Instant::now();
-                        let outcome = run_attempt(attempt, Some(limit)).await;
-                        Finished {
-                            outcome,
-                            attempts: 1,
-                            elapsed: start.elapsed(),
-                        }
-                    }),
-                    (Ok(attempt), None) => tokio::spawn(async move {
-                        let start = Instant::now();
-                        let outcome = match AssertUnwindSafe(attempt).catch_unwind().await {
-                            Ok(result) => Outcome::from_result(result),
-                            Err(payload) => Outcome::Panicked(panic_message(payload)),
-                        };
-                        Finished {
-                            outcome,
-                            attempts: 1,
-                            elapsed: start.elapsed(),
-                        }
-                    }),
+                    (Ok(attempt), Some(limit)) => spawn_posting(
+                        async move {
+                            let start = Instant::now();
+                            let outcome = run_attempt(attempt, Some(limit)).await;
+                            Finished {
+                                outcome,
+                                attempts: 1,
+                                elapsed: start.elapsed(),
+                            }
+                        },
+                        ticket,
+                    ),
+                    (Ok(attempt), None) => spawn_posting(Timed::new(attempt), ticket),
                 };
                 (handle, None)
             }
@@ -671,41 +666,41 @@ where
             key,
             attempts,
         };
-        self.running.push(Running {
-            slot: Some(slot),
-            handle,
-        });
+        if let Some(free) = self.slots.get_mut(slot_no) {
+            *free = Some(Running { slot, handle });
+        }
+        self.in_flight += 1;
     }
 
-    /// Turns a joined task into a report and frees its slots.
-    fn finish(&mut self, joined: Joined<I, T, E>) -> Option<Report<I, T, E>> {
-        let (slot, result) = joined?;
-        let (outcome, attempts) = match result {
-            Ok(finished) => (
-                finished.outcome,
-                Some((finished.attempts, finished.elapsed)),
-            ),
-            Err(error) => {
-                let outcome = if error.is_panic() {
-                    Outcome::Panicked(panic_message(error.into_panic()))
-                } else if self.stopping == Some(StopReason::Deadline) {
+    /// Turns a posted result into a report and frees the job's slots. An
+    /// empty post is a task dropped before it finished: aborted.
+    fn finish(&mut self, done: Posted<Finished<T, E>>) -> Option<Report<I, T, E>> {
+        let (slot_no, finished) = done;
+        let Running { slot, handle: _ } = self.slots.get_mut(slot_no)?.take()?;
+        self.free_slots.push(slot_no);
+        self.in_flight -= 1;
+        // Counted by the driver when the task could not count itself.
+        let counted = || {
+            slot.attempts
+                .as_ref()
+                .map_or(1, |count| count.load(Relaxed))
+        };
+        let (outcome, attempts, elapsed) = match finished {
+            Some(finished) if finished.attempts == 0 => {
+                (finished.outcome, counted(), finished.elapsed)
+            }
+            Some(finished) => (finished.outcome, finished.attempts, finished.elapsed),
+            None => {
+                let outcome = if self.stopping == Some(StopReason::Deadline) {
                     Outcome::TimedOut
                 } else {
                     Outcome::Cancelled
                 };
-                (outcome, None)
+                (outcome, counted(), Duration::ZERO)
             }
         };
         Counters::drop_by(&self.shared.counters.running, 1);
         self.release_key(slot.key.as_deref());
-        let (attempts, elapsed) = attempts.unwrap_or_else(|| {
-            // Aborted: the task could not report its own time.
-            let attempts = slot
-                .attempts
-                .as_ref()
-                .map_or(1, |count| count.load(Relaxed));
-            (attempts, Duration::ZERO)
-        });
         Some(Report {
             index: slot.index,
             input: slot.input,
@@ -778,7 +773,7 @@ where
         if self.stopping.is_some() {
             return;
         }
-        tracing::debug!(?reason, running = self.running.len(), "pool run stopping");
+        tracing::debug!(?reason, running = self.in_flight, "pool run stopping");
         self.stopping = Some(reason);
         self.token.cancel();
         self.input = None;
@@ -802,9 +797,7 @@ where
     fn abort_running(&mut self) {
         if !self.aborted {
             self.aborted = true;
-            for job in self.running.iter() {
-                job.handle.abort();
-            }
+            self.abort_all();
         }
     }
 
@@ -835,6 +828,16 @@ where
     }
 }
 
+/// Spawns a job task that runs `work` and posts its result with `ticket`.
+fn spawn_posting<W, T, E>(work: W, ticket: Ticket<Finished<T, E>>) -> JoinHandle<()>
+where
+    W: Future<Output = Finished<T, E>> + Send + 'static,
+    T: Send + 'static,
+    E: Send + 'static,
+{
+    tokio::spawn(Posting::new(work, ticket))
+}
+
 /// Polls an optional timer; a timer that fires is cleared.
 fn poll_timer(timer: &mut Option<Pin<Box<Sleep>>>, cx: &mut Context<'_>) -> bool {
     let fired = timer
@@ -844,16 +847,6 @@ fn poll_timer(timer: &mut Option<Pin<Box<Sleep>>>, cx: &mut Context<'_>) -> bool
         *timer = None;
     }
     fired
-}
-
-fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
-    if let Some(message) = payload.downcast_ref::<&str>() {
-        (*message).to_owned()
-    } else if let Some(message) = payload.downcast_ref::<String>() {
-        message.clone()
-    } else {
-        "panic with a non-string payload".to_owned()
-    }
 }
 
 /// One job's attempts with retries, run inside its tokio task.

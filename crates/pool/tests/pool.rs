@@ -492,3 +492,105 @@ async fn a_dominant_key_cannot_make_the_queue_grow_without_bound() {
         assert!(run.counters().snapshot().queued <= 50);
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_aborted_job_is_reported_only_once_its_future_is_gone() {
+    let live = HighWater::default();
+    let probe = live.clone();
+    let mut run = Pool::builder()
+        .concurrency(8)
+        .deadline(Duration::from_secs(5))
+        .build()
+        .jobs(0..8u64)
+        .run(move |n, _| {
+            let live = live.clone();
+            async move {
+                let _alive = live.enter();
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                Ok::<_, ()>(n)
+            }
+        });
+    let mut reports = 0;
+    while let Some(report) = run.next().await {
+        assert_eq!(report.outcome, Outcome::TimedOut);
+        reports += 1;
+        // Each abort posts from the task as its future is dropped, so by
+        // the time a job is reported its future (and guard) are gone.
+        assert!(
+            probe.now() <= 8 - reports,
+            "{reports} reported, {} alive",
+            probe.now()
+        );
+    }
+    assert_eq!(reports, 8);
+    assert_eq!(probe.now(), 0);
+    assert_eq!(probe.max(), 8);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_run_aborts_its_jobs() {
+    let live = HighWater::default();
+    let probe = live.clone();
+    let mut run = Pool::new(16).jobs(0..1000u64).run(move |n, _| {
+        let live = live.clone();
+        async move {
+            let _alive = live.enter();
+            if n > 0 {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+            }
+            Ok::<_, ()>(n)
+        }
+    });
+    let first = run.next().await.map(|report| report.outcome);
+    assert_eq!(first, Some(Outcome::Ok(0)));
+    // Job 0's slot is refilled only on the next poll, which never comes:
+    // wait (bounded) until the other 15 are running, then drop the run.
+    for _ in 0..500 {
+        if probe.now() == 15 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(probe.now(), 15);
+    drop(run);
+    for _ in 0..500 {
+        if probe.now() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(probe.now(), 0, "every job's future was dropped");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_panicking_retry_classifier_is_reported_with_its_attempts() {
+    let reports = Pool::builder()
+        .concurrency(2)
+        .retry(RetryPolicy::exponential(5).without_jitter())
+        .build()
+        .jobs(["panics on the second error", "fine"])
+        .retry_if(|e: &u32| {
+            assert!(*e < 2, "classifier exploded");
+            Retry::Yes
+        })
+        .run(|name, ctx| {
+            let attempt = ctx.attempt;
+            async move {
+                match name {
+                    "fine" => Ok(name),
+                    _ => Err(attempt),
+                }
+            }
+        })
+        .collect_vec()
+        .await;
+    let by_name: HashMap<_, _> = reports
+        .into_iter()
+        .map(|report| (report.input, (report.outcome, report.attempts)))
+        .collect();
+    assert_eq!(
+        by_name["panics on the second error"],
+        (Outcome::Panicked("classifier exploded".to_owned()), 2)
+    );
+    assert_eq!(by_name["fine"], (Outcome::Ok("fine"), 1));
+}

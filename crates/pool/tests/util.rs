@@ -20,6 +20,10 @@ impl HighWater {
     pub fn max(&self) -> usize {
         self.max.load(SeqCst)
     }
+
+    pub fn now(&self) -> usize {
+        self.now.load(SeqCst)
+    }
 }
 
 pub struct Guard(Arc<AtomicUsize>);
