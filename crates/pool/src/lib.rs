@@ -57,11 +57,13 @@
 //!
 //! The run is driven by its consumer, like `buffer_unordered`: polling the
 //! stream pulls input, spawns and harvests. There is no hidden driver task,
-//! and a consumer that stops reading pauses the intake: a finished job
-//! keeps its slot until its report is taken. Each job task posts its result
-//! to one completion queue per run, which the driver empties in a single
-//! swap; an aborted task posts from its drop, so a job is reported exactly
-//! once and only after its future is gone.
+//! and a consumer that stops reading pauses the intake. Each job task posts
+//! its result to one completion queue per run. The driver takes a whole
+//! batch in one swap, frees those slots so the next poll refills them
+//! together, and hands the batch's reports out before it takes another;
+//! so at most N jobs run and at most N finished reports wait for the
+//! consumer. An aborted task posts from its drop, so a job is reported
+//! exactly once and only after its future is gone.
 //!
 //! # From asyncio to netkit-pool
 //!

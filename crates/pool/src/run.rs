@@ -6,10 +6,11 @@
 //! and takes finished ones from the run's [`Completions`] queue, where each
 //! job task posts its result. No extra driver task sits between the jobs
 //! and the caller, and a consumer that stops polling stops the intake too
-//! (backpressure): a finished job keeps its slot until its report is handed
-//! out. Everything the driver keeps is bounded by the concurrency, the
-//! per-key queue limit and the reorder window, never by the length of the
-//! input.
+//! (backpressure). Finished jobs are taken from the queue a batch at a time
+//! and free their slots at once; the next batch is taken only when this
+//! one's reports are handed out, so at most `concurrency` reports wait.
+//! Everything the driver keeps is bounded by the concurrency, the per-key
+//! queue limit and the reorder window, never by the length of the input.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::future::Future;
@@ -144,7 +145,8 @@ where
             slots: Vec::new(),
             free_slots: Vec::new(),
             in_flight: 0,
-            harvested: VecDeque::new(),
+            taken: VecDeque::new(),
+            done: VecDeque::new(),
             marked_start: false,
             cancelled: Arc::new(CancelSignal::default()),
             watcher: None,
@@ -285,6 +287,16 @@ struct Running<I> {
     handle: JoinHandle<()>,
 }
 
+/// A finished job taken from the queue, its slot already free: what its
+/// task posted (`None` if the task was dropped before it finished).
+struct Done<I, T, E> {
+    slot: Slot<I>,
+    /// Dropped with the report rather than in a burst at harvest, when the
+    /// worker may still hold the task: see `Driver::finish`.
+    handle: JoinHandle<()>,
+    finished: Option<Finished<T, E>>,
+}
+
 struct Driver<I, T, E, F> {
     config: Arc<Config>,
     input: Option<BoxStream<'static, I>>,
@@ -294,14 +306,18 @@ struct Driver<I, T, E, F> {
     token: Arc<CancellationToken>,
     /// Where job tasks post their results.
     completions: Arc<Completions<Finished<T, E>>>,
-    /// Running jobs by slot number; a slot is reused once its job's report
-    /// has been handed out. Grows up to the concurrency, never beyond.
+    /// Running jobs by slot number; a slot is free again as soon as its
+    /// job's result is taken from `completions`. Grows up to the
+    /// concurrency, never beyond.
     slots: Vec<Option<Running<I>>>,
     free_slots: Vec<usize>,
     in_flight: usize,
-    /// Taken from `completions`, not handed out yet (their slots still
-    /// count as busy).
-    harvested: VecDeque<Posted<Finished<T, E>>>,
+    /// The buffer `completions` swaps its posts into (kept for its
+    /// allocation).
+    taken: VecDeque<Posted<Finished<T, E>>>,
+    /// Finished jobs not reported yet, at most one batch (≤ concurrency):
+    /// the next batch is taken only once these are handed out.
+    done: VecDeque<Done<I, T, E>>,
     marked_start: bool,
     /// Set (and the driver woken) by a watcher task when the token fires:
     /// an atomic load per step instead of the token's locks.
@@ -363,7 +379,7 @@ enum Event<I, T, E> {
     GraceOver,
     RateReady,
     Input(Option<I>),
-    Done(Posted<Finished<T, E>>),
+    Done(Done<I, T, E>),
 }
 
 impl<I, T, E, F, Fut> Driver<I, T, E, F>
@@ -473,7 +489,11 @@ where
 
     fn is_finished(&self) -> bool {
         let intake_over = self.input.is_none() || self.stopping.is_some();
-        intake_over && self.in_flight == 0 && self.queued == 0 && self.reorder.is_empty()
+        intake_over
+            && self.in_flight == 0
+            && self.done.is_empty()
+            && self.queued == 0
+            && self.reorder.is_empty()
     }
 
     fn can_pull(&self) -> bool {
@@ -491,13 +511,11 @@ where
     /// come first, so the hot path polls nothing else; cancellation is also
     /// checked at the top of every step, so it cannot be starved.
     fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<Event<I, T, E>> {
-        if self.in_flight > 0 {
-            if self.harvested.is_empty() {
-                let _ = self.completions.poll_take(&mut self.harvested, cx);
-            }
-            if let Some(done) = self.harvested.pop_front() {
-                return Poll::Ready(Event::Done(done));
-            }
+        if self.done.is_empty() && self.in_flight > 0 {
+            self.harvest(cx);
+        }
+        if let Some(done) = self.done.pop_front() {
+            return Poll::Ready(Event::Done(done));
         }
         if self.can_pull()
             && let Some(input) = self.input.as_mut()
@@ -531,7 +549,7 @@ where
             Event::Input(None) => self.input = None,
             Event::Input(Some(input)) => self.accept(input),
             Event::Done(done) => {
-                let report = self.finish(done)?;
+                let report = self.finish(done);
                 if self.config.fail_fast && !report.outcome.is_ok() && self.stopping.is_none() {
                     self.stop(StopReason::FailFast);
                 }
@@ -672,13 +690,41 @@ where
         self.in_flight += 1;
     }
 
-    /// Turns a posted result into a report and frees the job's slots. An
-    /// empty post is a task dropped before it finished: aborted.
-    fn finish(&mut self, done: Posted<Finished<T, E>>) -> Option<Report<I, T, E>> {
-        let (slot_no, finished) = done;
-        let Running { slot, handle: _ } = self.slots.get_mut(slot_no)?.take()?;
-        self.free_slots.push(slot_no);
-        self.in_flight -= 1;
+    /// Takes every result posted so far and frees those jobs' slots, global
+    /// and per key, at once: the next `fill` refills them as one batch while
+    /// the reports are handed out.
+    fn harvest(&mut self, cx: &mut Context<'_>) {
+        if self.completions.poll_take(&mut self.taken, cx).is_pending() {
+            return;
+        }
+        while let Some((slot_no, finished)) = self.taken.pop_front() {
+            let Some(Running { slot, handle }) = self.slots.get_mut(slot_no).and_then(Option::take)
+            else {
+                continue;
+            };
+            self.free_slots.push(slot_no);
+            self.in_flight -= 1;
+            Counters::drop_by(&self.shared.counters.running, 1);
+            self.release_key(slot.key.as_deref());
+            self.done.push_back(Done {
+                slot,
+                handle,
+                finished,
+            });
+        }
+    }
+
+    /// Turns a finished job into its report. An empty post is a task
+    /// dropped before it finished: aborted.
+    fn finish(&self, done: Done<I, T, E>) -> Report<I, T, E> {
+        let Done {
+            slot,
+            handle,
+            finished,
+        } = done;
+        // By now the worker has usually let go of the task, so this drop
+        // frees the task's memory here, on the thread that allocated it.
+        drop(handle);
         // Counted by the driver when the task could not count itself.
         let counted = || {
             slot.attempts
@@ -699,16 +745,14 @@ where
                 (outcome, counted(), Duration::ZERO)
             }
         };
-        Counters::drop_by(&self.shared.counters.running, 1);
-        self.release_key(slot.key.as_deref());
-        Some(Report {
+        Report {
             index: slot.index,
             input: slot.input,
             key: slot.key,
             outcome,
             attempts,
             elapsed,
-        })
+        }
     }
 
     fn release_key(&mut self, key: Option<&str>) {
