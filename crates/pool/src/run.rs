@@ -144,7 +144,6 @@ where
             completions: Completions::new(),
             slots: Vec::new(),
             free_slots: Vec::new(),
-            in_flight: 0,
             taken: VecDeque::new(),
             done: VecDeque::new(),
             marked_start: false,
@@ -311,7 +310,6 @@ struct Driver<I, T, E, F> {
     /// concurrency, never beyond.
     slots: Vec<Option<Running<I>>>,
     free_slots: Vec<usize>,
-    in_flight: usize,
     /// The buffer `completions` swaps its posts into (kept for its
     /// allocation).
     taken: VecDeque<Posted<Finished<T, E>>>,
@@ -367,6 +365,11 @@ impl<I, T, E, F> Drop for Driver<I, T, E, F> {
 }
 
 impl<I, T, E, F> Driver<I, T, E, F> {
+    /// Jobs running now: the slots in use.
+    fn in_flight(&self) -> usize {
+        self.slots.len() - self.free_slots.len()
+    }
+
     fn abort_all(&self) {
         for running in self.slots.iter().flatten() {
             running.handle.abort();
@@ -490,7 +493,7 @@ where
     fn is_finished(&self) -> bool {
         let intake_over = self.input.is_none() || self.stopping.is_some();
         intake_over
-            && self.in_flight == 0
+            && self.in_flight() == 0
             && self.done.is_empty()
             && self.queued == 0
             && self.reorder.is_empty()
@@ -501,7 +504,7 @@ where
         self.input.is_some()
             && self.stopping.is_none()
             && self.rate_wait.is_none()
-            && self.in_flight + self.waiting.len() < config.concurrency
+            && self.in_flight() + self.waiting.len() < config.concurrency
             && self.queued < config.max_queued
             && (!config.ordered
                 || self.next_index < self.next_to_yield + config.reorder_window as u64)
@@ -511,7 +514,7 @@ where
     /// come first, so the hot path polls nothing else; cancellation is also
     /// checked at the top of every step, so it cannot be starved.
     fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<Event<I, T, E>> {
-        if self.done.is_empty() && self.in_flight > 0 {
+        if self.done.is_empty() && self.in_flight() > 0 {
             self.harvest(cx);
         }
         if let Some(done) = self.done.pop_front() {
@@ -578,7 +581,7 @@ where
         // The common case starts at once, without a trip through the queue.
         if self.waiting.is_empty()
             && self.rate_wait.is_none()
-            && self.in_flight < self.config.concurrency
+            && self.in_flight() < self.config.concurrency
         {
             match self.rate.as_ref().and_then(StartRate::try_start) {
                 None => return self.spawn(pending),
@@ -596,7 +599,7 @@ where
 
     /// Starts waiting jobs while global slots and the start rate allow.
     fn start_ready_jobs(&mut self) {
-        while self.rate_wait.is_none() && self.in_flight < self.config.concurrency {
+        while self.rate_wait.is_none() && self.in_flight() < self.config.concurrency {
             let Some(pending) = self.waiting.pop_front() else {
                 break;
             };
@@ -687,7 +690,6 @@ where
         if let Some(free) = self.slots.get_mut(slot_no) {
             *free = Some(Running { slot, handle });
         }
-        self.in_flight += 1;
     }
 
     /// Takes every result posted so far and frees those jobs' slots, global
@@ -703,7 +705,6 @@ where
                 continue;
             };
             self.free_slots.push(slot_no);
-            self.in_flight -= 1;
             Counters::drop_by(&self.shared.counters.running, 1);
             self.release_key(slot.key.as_deref());
             self.done.push_back(Done {
@@ -817,7 +818,7 @@ where
         if self.stopping.is_some() {
             return;
         }
-        tracing::debug!(?reason, running = self.in_flight, "pool run stopping");
+        tracing::debug!(?reason, running = self.in_flight(), "pool run stopping");
         self.stopping = Some(reason);
         self.token.cancel();
         self.input = None;
