@@ -93,9 +93,17 @@ pub struct Args {
     pub retries: u32,
 
     /// Host key checking: strict (unknown keys fail), accept-new (record
-    /// unknown keys, fail on changed keys) or off.
-    #[arg(long, value_enum, default_value_t = HostKeyPolicy::AcceptNew, value_name = "POLICY")]
-    pub host_key_policy: HostKeyPolicy,
+    /// unknown keys, fail on changed keys) or off [default: from
+    /// StrictHostKeyChecking in the ssh config (yes, ask: strict;
+    /// accept-new, no, off: accept-new), else accept-new].
+    #[arg(long, value_enum, value_name = "POLICY")]
+    pub host_key_policy: Option<HostKeyPolicy>,
+
+    /// The ssh client configuration file, as `ssh -F` (default
+    /// `~/.ssh/config`; `none` reads none): hosts not in the inventory, and
+    /// the host key options of every host.
+    #[arg(short = 'F', long = "ssh-config", value_name = "FILE")]
+    pub ssh_config: Option<PathBuf>,
 
     /// Ask for a password once (on the terminal) and use it for hosts where
     /// keys fail. Passwords are never accepted on the command line.

@@ -1,6 +1,6 @@
 //! From raw flags ([`Args`]) to a checked [`RunConfig`]: commands, host
-//! selection (`-w`/`-g`/`-a`/`-x`), inventory and `~/.ssh/config`
-//! resolution, jump hosts, output settings. Every error here is a usage or
+//! selection (`-w`/`-g`/`-a`/`-x`), inventory and `~/.ssh/config` (or
+//! `-F`) resolution, host key settings, jump hosts, output settings. Every error here is a usage or
 //! inventory error (exit 2) and names the flag, file or key at fault.
 
 use std::collections::HashMap;
@@ -12,9 +12,10 @@ use crate::cli::{Args, HostKeyPolicy};
 use crate::exec::ExecSpec;
 use crate::hosts::{self, HostName};
 use crate::inventory::{Inventory, InventoryError};
-use crate::known_hosts::KnownHosts;
+use crate::known_hosts::{DEFAULT_GLOBAL_FILES, default_user_files};
 use crate::output::{Mode, OutputConfig};
-use crate::target::Target;
+use crate::ssh_config::{SshConfig, StrictHostKeyChecking};
+use crate::target::{HostKeySettings, Target};
 
 /// Default connect timeout when neither the flag nor the inventory sets one.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -49,8 +50,6 @@ pub struct RunConfig {
     pub handshake_rate: Option<f64>,
     /// Connect-phase retries.
     pub retries: u32,
-    /// Host key policy.
-    pub policy: HostKeyPolicy,
     /// Ask for a password once.
     pub ask_pass: bool,
     /// Use ssh-agent (`SSH_AUTH_SOCK`).
@@ -71,6 +70,16 @@ impl RunConfig {
             Some(path) => Inventory::load(path)?,
             None => Inventory::discover()?.unwrap_or_else(Inventory::empty),
         };
+        let inventory = match &args.ssh_config {
+            Some(path) if path.as_os_str() == "none" => {
+                inventory.with_ssh_config(SshConfig::default())
+            }
+            Some(path) => inventory.with_ssh_config(
+                SshConfig::load(path)
+                    .map_err(|e| ConfigError::Usage(format!("-F {}: {e}", path.display())))?,
+            ),
+            None => inventory,
+        };
         Self::with_inventory(args, &inventory)
     }
 
@@ -90,11 +99,11 @@ impl RunConfig {
             )));
         }
         let names = select_hosts(args, inventory)?;
-        let default_known_hosts = KnownHosts::default_path();
         let mut resolver = Resolver {
             inventory,
             cli_timeout: args.connect_timeout,
-            default_known_hosts,
+            cli_policy: args.host_key_policy,
+            default_user_files: default_user_files(crate::ssh_config::home_dir().as_deref()),
             jumps: HashMap::new(),
         };
         let mut targets = Vec::with_capacity(names.len());
@@ -133,7 +142,6 @@ impl RunConfig {
             fanout: args.fanout,
             handshake_rate: args.handshake_rate,
             retries: args.retries,
-            policy: args.host_key_policy,
             ask_pass: args.ask_pass,
             use_agent: true,
             output,
@@ -222,7 +230,9 @@ fn select_hosts(args: &Args, inventory: &Inventory) -> Result<Vec<HostName>, Con
 struct Resolver<'a> {
     inventory: &'a Inventory,
     cli_timeout: Option<Duration>,
-    default_known_hosts: Option<PathBuf>,
+    cli_policy: Option<HostKeyPolicy>,
+    /// `~/.ssh/known_hosts ~/.ssh/known_hosts2` (empty without `$HOME`).
+    default_user_files: Vec<PathBuf>,
     jumps: HashMap<String, Arc<Target>>,
 }
 
@@ -267,16 +277,7 @@ impl Resolver<'_> {
                 via
             }
         };
-        let known_hosts = spec
-            .known_hosts
-            .clone()
-            .or_else(|| self.default_known_hosts.clone())
-            .ok_or_else(|| {
-                ConfigError::Usage(format!(
-                    "{}: no known_hosts file: HOME is unset; set known_hosts in the inventory",
-                    spec.name
-                ))
-            })?;
+        let host_keys = self.host_keys(&name.host, spec.known_hosts.clone())?;
         let display = if name.user.is_some() || name.port.is_some() {
             name.to_string()
         } else {
@@ -289,13 +290,83 @@ impl Resolver<'_> {
             user: spec.user,
             identities: spec.identities,
             password_env: spec.password_env,
-            known_hosts,
+            host_keys,
             connect_timeout: self
                 .cli_timeout
                 .or(spec.connect_timeout)
                 .unwrap_or(DEFAULT_CONNECT_TIMEOUT),
             jump,
         }))
+    }
+
+    /// Host key settings, from the ssh config's `StrictHostKeyChecking`,
+    /// `UserKnownHostsFile`, `GlobalKnownHostsFile` and `HostKeyAlias` for
+    /// `host` (the name given, as `ssh` matches `Host` lines), every host
+    /// alike. `--host-key-policy` wins over `StrictHostKeyChecking`. The
+    /// inventory's `known_hosts` is the user file: for an inventory host it
+    /// wins over `UserKnownHostsFile` (its entry and `[defaults]` win over
+    /// the ssh config, as for every setting); for another host the ssh
+    /// config wins over `[defaults]`.
+    fn host_keys(
+        &self,
+        host: &str,
+        inventory_file: Option<PathBuf>,
+    ) -> Result<HostKeySettings, ConfigError> {
+        let from_config = self.inventory.ssh_config().lookup(host);
+        let (policy, policy_origin) = match (self.cli_policy, from_config.strict_host_key_checking)
+        {
+            (Some(p), _) => (p, format!("--host-key-policy {}", policy_name(p))),
+            (None, Some(s)) => {
+                let (p, word) = match s {
+                    StrictHostKeyChecking::Yes => (HostKeyPolicy::Strict, "yes"),
+                    StrictHostKeyChecking::Ask => (HostKeyPolicy::Strict, "ask"),
+                    StrictHostKeyChecking::AcceptNew => (HostKeyPolicy::AcceptNew, "accept-new"),
+                    StrictHostKeyChecking::No => (HostKeyPolicy::AcceptNew, "no"),
+                };
+                (p, format!("StrictHostKeyChecking {word} in the ssh config"))
+            }
+            (None, None) => (HostKeyPolicy::AcceptNew, "the default policy".to_owned()),
+        };
+        let (first, second) = if self.inventory.contains(host) {
+            (
+                inventory_file.map(|f| vec![f]),
+                from_config.user_known_hosts_files,
+            )
+        } else {
+            (
+                from_config.user_known_hosts_files,
+                inventory_file.map(|f| vec![f]),
+            )
+        };
+        let user_files = match first.or(second) {
+            Some(files) => files,
+            None if self.default_user_files.is_empty() && policy != HostKeyPolicy::Off => {
+                return Err(ConfigError::Usage(format!(
+                    "{host}: no known_hosts file: HOME is unset; set known_hosts in the \
+                     inventory or UserKnownHostsFile in the ssh config"
+                )));
+            }
+            None => self.default_user_files.clone(),
+        };
+        let global_files = from_config
+            .global_known_hosts_files
+            .unwrap_or_else(|| DEFAULT_GLOBAL_FILES.iter().map(PathBuf::from).collect());
+        Ok(HostKeySettings {
+            policy,
+            policy_origin,
+            user_files,
+            global_files,
+            // ssh lowercases HostKeyAlias before using it (ssh.c).
+            alias: from_config.host_key_alias.map(|a| a.to_ascii_lowercase()),
+        })
+    }
+}
+
+fn policy_name(p: HostKeyPolicy) -> &'static str {
+    match p {
+        HostKeyPolicy::Strict => "strict",
+        HostKeyPolicy::AcceptNew => "accept-new",
+        HostKeyPolicy::Off => "off",
     }
 }
 
@@ -378,5 +449,86 @@ mod tests {
         assert!(Arc::ptr_eq(&j1, &j2));
         assert_eq!(j1.port, 2200);
         assert_eq!(cfg.targets[1].port, 2301);
+    }
+
+    #[test]
+    fn host_key_settings_come_from_the_ssh_config_and_the_flag_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let inv_path = dir.path().join("hosts.toml");
+        std::fs::write(
+            &inv_path,
+            "[hosts.inv]\naddress = \"127.0.0.1\"\nknown_hosts = \"kh\"\n",
+        )
+        .unwrap();
+        let ssh = "Host strict1 inv\n  StrictHostKeyChecking yes\n  UserKnownHostsFile ~/a /b\n  \
+                   GlobalKnownHostsFile none\n  HostKeyAlias Web.Alias\n\
+                   Host ask\n  StrictHostKeyChecking ask\nHost no\n  StrictHostKeyChecking no\n\
+                   Host new\n  StrictHostKeyChecking accept-new\nHost none\n  UserKnownHostsFile none\n";
+        let inv = Inventory::load(&inv_path).unwrap().with_ssh_config(
+            crate::ssh_config::SshConfig::parse_with_home(ssh, Some(PathBuf::from("/home/me"))),
+        );
+        let hosts = "strict1,ask,no,new,inv,none,other";
+        let cfg = RunConfig::with_inventory(&args(&["-w", hosts, "true"]), &inv).unwrap();
+        let k = |i: usize| &cfg.targets[i].host_keys;
+        let policies: Vec<HostKeyPolicy> = (0..7).map(|i| k(i).policy).collect();
+        use HostKeyPolicy::{AcceptNew, Strict};
+        assert_eq!(
+            policies,
+            [
+                Strict, Strict, AcceptNew, AcceptNew, Strict, AcceptNew, AcceptNew
+            ]
+        );
+        assert!(k(0).policy_origin.contains("StrictHostKeyChecking yes"));
+        assert_eq!(
+            k(0).user_files,
+            [PathBuf::from("/home/me/a"), PathBuf::from("/b")]
+        );
+        assert!(k(0).global_files.is_empty());
+        assert_eq!(k(0).alias.as_deref(), Some("web.alias"));
+        // The inventory's known_hosts is the user file of an inventory host.
+        assert_eq!(k(4).user_files, [dir.path().join("kh")]);
+        assert!(k(5).user_files.is_empty(), "UserKnownHostsFile none");
+        assert_eq!(
+            k(6).global_files,
+            [
+                PathBuf::from("/etc/ssh/ssh_known_hosts"),
+                PathBuf::from("/etc/ssh/ssh_known_hosts2")
+            ]
+        );
+        let flag = args(&["-w", hosts, "--host-key-policy", "accept-new", "true"]);
+        let cfg = RunConfig::with_inventory(&flag, &inv).unwrap();
+        assert!(cfg.targets.iter().all(|t| t.host_keys.policy == AcceptNew));
+    }
+
+    #[test]
+    fn dash_f_selects_the_ssh_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let inv = dir.path().join("hosts.toml");
+        std::fs::write(&inv, "[defaults]\n").unwrap();
+        let cfg_path = dir.path().join("cfg");
+        std::fs::write(
+            &cfg_path,
+            "Host h\n  HostName 127.0.0.9\n  StrictHostKeyChecking yes\n",
+        )
+        .unwrap();
+        let run = |f: &str| {
+            RunConfig::from_args(&args(&[
+                "-F",
+                f,
+                "-i",
+                inv.to_str().unwrap(),
+                "-w",
+                "h",
+                "true",
+            ]))
+        };
+        let cfg = run(cfg_path.to_str().unwrap()).unwrap();
+        assert_eq!(cfg.targets[0].address, "127.0.0.9");
+        assert_eq!(cfg.targets[0].host_keys.policy, HostKeyPolicy::Strict);
+        let cfg = run("none").unwrap();
+        assert_eq!(cfg.targets[0].address, "h");
+        let missing = dir.path().join("missing");
+        let err = run(missing.to_str().unwrap()).unwrap_err().to_string();
+        assert!(err.starts_with("-F "), "{err}");
     }
 }

@@ -28,23 +28,24 @@ pub enum SshError {
     /// TCP or SSH protocol failure before authentication finished.
     #[error("SSH handshake failed: {0}")]
     Handshake(String),
-    /// The server's key is not in known_hosts and the policy is strict.
-    #[error(
-        "host key for {host} is not known ({fingerprint}) and --host-key-policy=strict; \
-         add it to {known_hosts} or use --host-key-policy=accept-new"
-    )]
+    /// The server's key is not in known_hosts and the policy is strict (or
+    /// the key cannot be recorded).
+    #[error("host key for {host} is not known ({fingerprint}) and {reason}")]
     HostKeyUnknown {
-        /// `host` or `[host]:port`.
+        /// `host`, `[host]:port` or the `HostKeyAlias`.
         host: String,
         /// SHA256 fingerprint of the offered key.
         fingerprint: String,
-        /// The known_hosts file consulted.
-        known_hosts: String,
+        /// Why it was not accepted, and what to do.
+        reason: String,
     },
     /// The server's key differs from the recorded one (or is revoked):
     /// possible man-in-the-middle. The message names the file and line.
     #[error("{0}")]
     HostKeyChanged(String),
+    /// A known_hosts file could not be read (a missing file is empty).
+    #[error("known_hosts: {0}")]
+    KnownHosts(String),
     /// Every authentication method was rejected.
     #[error("authentication failed for {user}: {message}")]
     Auth {
@@ -74,6 +75,7 @@ impl SshError {
             SshError::Handshake(_) => "handshake",
             SshError::HostKeyUnknown { .. } => "host_key_unknown",
             SshError::HostKeyChanged { .. } => "host_key_changed",
+            SshError::KnownHosts(_) => "known_hosts",
             SshError::Auth { .. } => "auth",
             SshError::CommandTimeout(_) => "command_timeout",
             SshError::Disconnected(_) => "disconnected",

@@ -295,6 +295,12 @@ impl Inventory {
         }
     }
 
+    /// The ssh client configuration for hosts not in `[hosts]`
+    /// (`~/.ssh/config` unless replaced, read on first use).
+    pub fn ssh_config(&self) -> &SshConfig {
+        self.ssh_config.get_or_init(SshConfig::load_default)
+    }
+
     /// The file this inventory came from (empty for [`Inventory::empty`]).
     pub fn path(&self) -> &Path {
         &self.path

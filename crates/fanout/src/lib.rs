@@ -2,15 +2,18 @@
 //!
 //! Design, one idea per module:
 //! - [`cli`] raw flags (clap) and [`config`] the checked [`config::RunConfig`]
-//!   (host selection, inventory and `~/.ssh/config` resolution, jumps);
+//!   (host selection, inventory and `~/.ssh/config` or `-F` resolution,
+//!   host key settings, jumps);
 //! - [`hosts`] pdsh/clush range patterns, [`inventory`] the TOML inventory,
-//!   [`ssh_config`] the `~/.ssh/config` subset, [`known_hosts`] the
-//!   known_hosts parser/appender, [`hostkey`] the policy on top of it;
+//!   [`ssh_config`] the `~/.ssh/config` subset, [`known_hosts`] OpenSSH
+//!   9.2's known_hosts rules (parsing, lookup, verdict, certificates, key
+//!   type order, atomic append), [`hostkey`] the policy on top of it;
 //! - [`credentials`] keys, agent identities and passwords, loaded once;
 //!   [`signer`] ed25519 identities prepared once for signing;
 //! - [`session`] one russh connection per host (TCP or `direct-tcpip`
 //!   through a shared jump connection, handshake, host key, auth), with one
-//!   shared `Arc<client::Config>` preferring curve25519 and ed25519;
+//!   shared `Arc<client::Config>` per host key algorithm order, preferring
+//!   curve25519;
 //!   [`tcp`] the socket under it (`TCP_NODELAY`, read buffer, immediate
 //!   ACKs for OpenSSH servers, which leave Nagle on);
 //! - [`exec`] the commands over that connection (sequential or concurrent

@@ -22,7 +22,7 @@ use crate::error::SshError;
 use crate::exec::{self, CommandStatus, HostEnv, HostOutput};
 use crate::output::{ErrorKind, Event, HostError, HostResult, Output, Summary};
 use crate::progress::Progress;
-use crate::session::{Connector, client_config};
+use crate::session::Connector;
 use crate::target::Target;
 
 /// Errors that stop the whole run before or after hosts run.
@@ -117,7 +117,7 @@ async fn run_inner(
         cfg.exec.stdin = Some(buf.into());
     }
 
-    let connector = Arc::new(Connector::new(client_config(), Arc::new(creds), cfg.policy));
+    let connector = Arc::new(Connector::new(Arc::new(creds)));
     let (tx, out_task) = output.spawn(1024);
     let running: Arc<Mutex<BTreeMap<usize, Arc<str>>>> = Arc::default();
     let total = cfg.targets.len();
@@ -275,6 +275,7 @@ fn error_kind(e: &SshError) -> ErrorKind {
         SshError::Handshake(_) => ErrorKind::Handshake,
         SshError::HostKeyUnknown { .. } => ErrorKind::HostKeyUnknown,
         SshError::HostKeyChanged(_) => ErrorKind::HostKeyChanged,
+        SshError::KnownHosts(_) => ErrorKind::KnownHosts,
         SshError::Auth { .. } => ErrorKind::Auth,
         SshError::CommandTimeout(_) => ErrorKind::CommandTimeout,
         SshError::Disconnected(_) => ErrorKind::Disconnected,
@@ -324,9 +325,10 @@ mod tests {
             SshError::HostKeyUnknown {
                 host: "h".into(),
                 fingerprint: "f".into(),
-                known_hosts: "k".into(),
+                reason: "r".into(),
             },
             SshError::HostKeyChanged("c".into()),
+            SshError::KnownHosts("k".into()),
             SshError::Auth {
                 user: "u".into(),
                 message: "m".into(),

@@ -1,8 +1,11 @@
 //! Connecting: TCP (or a `direct-tcpip` channel through a shared jump
 //! connection), SSH handshake with host key checking, authentication.
 //!
-//! CPU per host is the design constraint: one `Arc<client::Config>` for the
-//! run, curve25519-sha256 and ed25519 preferred, identities parsed once
+//! CPU per host is the design constraint: a few `Arc<client::Config>`s for
+//! the run, one per host key algorithm order (OpenSSH's: the types on file
+//! for the host first, see [`crate::known_hosts::host_key_order`]; hosts
+//! with nothing on file get ed25519 first), curve25519-sha256 first,
+//! identities parsed once
 //! ([`Credentials`]) and ed25519 ones signed without re-deriving the key
 //! ([`crate::signer`]), IP literals never go through the resolver, and no
 //! per-host threads or processes. Latency: the socket ACKs OpenSSH servers
@@ -20,10 +23,10 @@ use russh::client::{self, Handle};
 use russh::keys::{PrivateKeyWithHashAlg, PublicKeyOrCertificate};
 use tokio::sync::{Mutex, OnceCell};
 
-use crate::cli::HostKeyPolicy;
 use crate::credentials::Credentials;
 use crate::error::{HandlerError, SshError, handshake_error, io_error};
 use crate::hostkey::HostKeyStore;
+use crate::known_hosts::HostKeyOrder;
 use crate::target::Target;
 use crate::tcp::host_stream;
 
@@ -42,8 +45,11 @@ async fn rsa_signature_hash(
     Ok(handle.best_supported_rsa_hash().await?.flatten())
 }
 
-/// The russh client configuration shared by every connection of a run.
-pub fn client_config() -> Arc<client::Config> {
+/// The russh client configuration for hosts offered host key algorithms
+/// in `order` (see [`crate::known_hosts::host_key_order`]; the default is
+/// OpenSSH's order: certificates, then plain keys, no `ssh-rsa`, which
+/// OpenSSH 9.2 no longer offers).
+pub fn client_config(order: &HostKeyOrder) -> client::Config {
     let mut preferred = russh::Preferred::default();
     // curve25519 first (cheapest kex), keep the rest as fallbacks.
     let mut kex: Vec<russh::kex::Name> =
@@ -56,22 +62,36 @@ pub fn client_config() -> Arc<client::Config> {
             .filter(|k| *k != russh::kex::CURVE25519 && *k != russh::kex::CURVE25519_PRE_RFC_8731),
     );
     preferred.kex = Cow::Owned(kex);
-    let mut keys = vec![russh::keys::Algorithm::Ed25519];
-    keys.extend(
-        preferred
-            .key
-            .iter()
-            .filter(|a| **a != russh::keys::Algorithm::Ed25519)
-            .cloned(),
-    );
-    preferred.key = Cow::Owned(keys);
-    Arc::new(client::Config {
+    preferred.key = Cow::Owned(order.keys.clone());
+    preferred.host_key_certificates = Cow::Owned(order.certificates.clone());
+    client::Config {
         preferred,
         nodelay: true,
         inactivity_timeout: None,
         keepalive_interval: Some(Duration::from_secs(30)),
         ..Default::default()
-    })
+    }
+}
+
+/// The client configurations of a run, one per host key algorithm order
+/// (a handful at most: orders depend only on which key types are on file),
+/// built on first use and shared.
+#[derive(Default)]
+pub struct ClientConfigs {
+    by_order: std::sync::Mutex<HashMap<HostKeyOrder, Arc<client::Config>>>,
+}
+
+impl ClientConfigs {
+    /// The configuration offering host key algorithms in `order`.
+    pub fn get(&self, order: &HostKeyOrder) -> Arc<client::Config> {
+        let mut map = self.by_order.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(config) = map.get(order) {
+            return config.clone();
+        }
+        let config = Arc::new(client_config(order));
+        map.insert(order.clone(), config.clone());
+        config
+    }
 }
 
 /// The russh handler of one connection: it only checks the host key.
@@ -87,15 +107,8 @@ impl client::Handler for ClientHandler {
         &mut self,
         server_public_key: &PublicKeyOrCertificate,
     ) -> Result<bool, Self::Error> {
-        let key = match server_public_key {
-            PublicKeyOrCertificate::PublicKey { key, .. } => key,
-            PublicKeyOrCertificate::Certificate(cert) => {
-                // We do not trust host CAs; check the certified key itself.
-                &russh::keys::PublicKey::from(cert.public_key().clone())
-            }
-        };
         self.hostkeys
-            .verify(&self.target, key)
+            .verify(&self.target, server_public_key)
             .map_err(HandlerError::HostKey)?;
         Ok(true)
     }
@@ -105,7 +118,7 @@ type JumpSlot = Arc<OnceCell<Result<Arc<Connection>, SshError>>>;
 
 /// Opens authenticated connections; shares one connection per jump host.
 pub struct Connector {
-    config: Arc<client::Config>,
+    configs: ClientConfigs,
     creds: Arc<Credentials>,
     hostkeys: Arc<HostKeyStore>,
     jumps: Mutex<HashMap<String, JumpSlot>>,
@@ -113,15 +126,11 @@ pub struct Connector {
 
 impl Connector {
     /// A connector for one run.
-    pub fn new(
-        config: Arc<client::Config>,
-        creds: Arc<Credentials>,
-        policy: HostKeyPolicy,
-    ) -> Self {
+    pub fn new(creds: Arc<Credentials>) -> Self {
         Connector {
-            config,
+            configs: ClientConfigs::default(),
             creds,
-            hostkeys: Arc::new(HostKeyStore::new(policy)),
+            hostkeys: Arc::new(HostKeyStore::new()),
             jumps: Mutex::new(HashMap::new()),
         }
     }
@@ -146,13 +155,15 @@ impl Connector {
                 hostkeys: self.hostkeys.clone(),
             };
             let label = format!("{}:{}", target.address, target.port);
+            // Offer the host key types on file for this host first.
+            let config = self.configs.get(&self.hostkeys.order(target)?);
             let mut handle = match &target.jump {
                 None => {
                     let addr = resolve(&target.address, target.port).await?;
                     let tcp = tokio::net::TcpStream::connect(addr)
                         .await
                         .map_err(|e| io_error(&e, &label))?;
-                    client::connect_stream(self.config.clone(), host_stream(tcp), handler)
+                    client::connect_stream(config, host_stream(tcp), handler)
                         .await
                         .map_err(|e| handshake_error(e, &label))?
                 }
@@ -172,7 +183,7 @@ impl Connector {
                             },
                             e => SshError::Handshake(format!("via jump {}: {e}", jump.name)),
                         })?;
-                    client::connect_stream(self.config.clone(), channel.into_stream(), handler)
+                    client::connect_stream(config, channel.into_stream(), handler)
                         .await
                         .map_err(|e| handshake_error(e, &label))?
                 }

@@ -5,7 +5,11 @@
 //! host and keeps the *first* value of each option, as OpenSSH does
 //! (`IdentityFile` accumulates instead). Only what ssh-fanout uses is read:
 //! `HostName` (with `%h`), `Port`, `User`, `IdentityFile` (with `~`, `%d`, `%u`,
-//! `%h`, `%r`) and `ProxyJump`. Host patterns support `*`, `?` and `!negation`
+//! `%h`, `%r`), `ProxyJump`, and for host keys `StrictHostKeyChecking`,
+//! `UserKnownHostsFile` (several files, `none`, with `~` and the
+//! `IdentityFile` tokens), `GlobalKnownHostsFile` (several files, `none`,
+//! with `~`) and `HostKeyAlias`. An unknown `StrictHostKeyChecking` value,
+//! which OpenSSH rejects, counts as `yes`. Host patterns support `*`, `?` and `!negation`
 //! and match case-insensitively. `Match` blocks and `Include` are not
 //! supported: they are skipped with a `tracing` debug message, never guessed
 //! at. Invalid values (a non-numeric `Port`) are skipped with a debug message
@@ -28,6 +32,47 @@ pub struct SshHostConfig {
     pub identity_files: Vec<PathBuf>,
     /// `ProxyJump` (`none` yields `None`).
     pub proxy_jump: Option<String>,
+    /// `StrictHostKeyChecking`.
+    pub strict_host_key_checking: Option<StrictHostKeyChecking>,
+    /// `UserKnownHostsFile`, expanded; `Some(empty)` for `none`.
+    pub user_known_hosts_files: Option<Vec<PathBuf>>,
+    /// `GlobalKnownHostsFile`, `~` expanded; `Some(empty)` for `none`.
+    pub global_known_hosts_files: Option<Vec<PathBuf>>,
+    /// `HostKeyAlias`, as written.
+    pub host_key_alias: Option<String>,
+}
+
+/// OpenSSH's `StrictHostKeyChecking` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StrictHostKeyChecking {
+    /// `yes` (or `true`).
+    Yes,
+    /// `ask`.
+    Ask,
+    /// `accept-new`.
+    AcceptNew,
+    /// `no`, `off` (or `false`).
+    No,
+}
+
+impl StrictHostKeyChecking {
+    /// Parses a value as OpenSSH does (case-insensitive); an unknown value,
+    /// which OpenSSH rejects, is `yes`.
+    pub fn parse(value: &str) -> StrictHostKeyChecking {
+        match value.to_ascii_lowercase().as_str() {
+            "yes" | "true" => StrictHostKeyChecking::Yes,
+            "ask" => StrictHostKeyChecking::Ask,
+            "accept-new" => StrictHostKeyChecking::AcceptNew,
+            "no" | "off" | "false" => StrictHostKeyChecking::No,
+            other => {
+                tracing::warn!(
+                    value = other,
+                    "ssh_config: unknown StrictHostKeyChecking value; treated as `yes`"
+                );
+                StrictHostKeyChecking::Yes
+            }
+        }
+    }
 }
 
 /// A parsed ssh client configuration.
@@ -42,6 +87,8 @@ struct Block {
     /// `None` for the options before the first `Host` line (apply to all).
     patterns: Option<Vec<HostPattern>>,
     options: Vec<(Keyword, String)>,
+    /// Options taking several values (`UserKnownHostsFile`...).
+    lists: Vec<(Keyword, Vec<String>)>,
 }
 
 #[derive(Clone, Debug)]
@@ -57,6 +104,10 @@ enum Keyword {
     User,
     IdentityFile,
     ProxyJump,
+    StrictHostKeyChecking,
+    HostKeyAlias,
+    UserKnownHostsFile,
+    GlobalKnownHostsFile,
 }
 
 impl SshConfig {
@@ -70,6 +121,7 @@ impl SshConfig {
         let mut blocks = vec![Block {
             patterns: None,
             options: Vec::new(),
+            lists: Vec::new(),
         }];
         for (index, raw) in text.lines().enumerate() {
             let line_no = index + 1;
@@ -101,6 +153,7 @@ impl SshConfig {
                             .collect(),
                     ),
                     options: Vec::new(),
+                    lists: Vec::new(),
                 }),
                 "match" => {
                     tracing::debug!(
@@ -110,6 +163,7 @@ impl SshConfig {
                     blocks.push(Block {
                         patterns: Some(Vec::new()), // never matches
                         options: Vec::new(),
+                        lists: Vec::new(),
                     });
                 }
                 "include" => {
@@ -125,8 +179,26 @@ impl SshConfig {
                         "user" => Keyword::User,
                         "identityfile" => Keyword::IdentityFile,
                         "proxyjump" => Keyword::ProxyJump,
+                        "stricthostkeychecking" => Keyword::StrictHostKeyChecking,
+                        "hostkeyalias" => Keyword::HostKeyAlias,
+                        "userknownhostsfile" => Keyword::UserKnownHostsFile,
+                        "globalknownhostsfile" => Keyword::GlobalKnownHostsFile,
                         _ => continue,
                     };
+                    if matches!(
+                        keyword,
+                        Keyword::UserKnownHostsFile | Keyword::GlobalKnownHostsFile
+                    ) {
+                        if args.is_empty() {
+                            tracing::debug!(
+                                line = line_no,
+                                "ssh_config: `{other}` without a value"
+                            );
+                        } else if let Some(block) = blocks.last_mut() {
+                            block.lists.push((keyword, args));
+                        }
+                        continue;
+                    }
                     let Some(value) = args.into_iter().next() else {
                         tracing::debug!(line = line_no, "ssh_config: `{other}` without a value");
                         continue;
@@ -170,7 +242,22 @@ impl SshConfig {
         let mut user: Option<String> = None;
         let mut identities: Vec<String> = Vec::new();
         let mut jump: Option<String> = None;
+        let mut strict: Option<StrictHostKeyChecking> = None;
+        let mut alias: Option<String> = None;
+        let mut user_files: Option<&[String]> = None;
+        let mut global_files: Option<&[String]> = None;
         for block in self.blocks.iter().filter(|b| b.matches(&lower)) {
+            for (keyword, values) in &block.lists {
+                match keyword {
+                    Keyword::UserKnownHostsFile if user_files.is_none() => {
+                        user_files = Some(values)
+                    }
+                    Keyword::GlobalKnownHostsFile if global_files.is_none() => {
+                        global_files = Some(values)
+                    }
+                    _ => {}
+                }
+            }
             for (keyword, value) in &block.options {
                 match keyword {
                     Keyword::HostName if hostname.is_none() => hostname = Some(value.clone()),
@@ -184,6 +271,10 @@ impl SshConfig {
                     Keyword::User if user.is_none() => user = Some(value.clone()),
                     Keyword::IdentityFile => identities.push(value.clone()),
                     Keyword::ProxyJump if jump.is_none() => jump = Some(value.clone()),
+                    Keyword::StrictHostKeyChecking if strict.is_none() => {
+                        strict = Some(StrictHostKeyChecking::parse(value));
+                    }
+                    Keyword::HostKeyAlias if alias.is_none() => alias = Some(value.clone()),
                     _ => {}
                 }
             }
@@ -203,12 +294,30 @@ impl SshConfig {
                 expand_tilde(&f, self.home.as_deref())
             })
             .collect();
+        let user_known_hosts_files = user_files.map(|files| {
+            file_list(files, |f| {
+                let f = percent_expand(
+                    f,
+                    hostname.as_deref().unwrap_or(host),
+                    user.as_deref(),
+                    self.home.as_deref(),
+                    local_user.as_deref(),
+                );
+                expand_tilde(&f, self.home.as_deref())
+            })
+        });
+        let global_known_hosts_files =
+            global_files.map(|files| file_list(files, |f| expand_tilde(f, self.home.as_deref())));
         SshHostConfig {
             hostname,
             port,
             user,
             identity_files,
             proxy_jump: jump.filter(|j| !j.eq_ignore_ascii_case("none")),
+            strict_host_key_checking: strict,
+            user_known_hosts_files,
+            global_known_hosts_files,
+            host_key_alias: alias,
         }
     }
 }
@@ -228,6 +337,14 @@ impl Block {
             }
         }
         positive
+    }
+}
+
+/// A known_hosts file list: `none` (alone, first) is no file.
+fn file_list(files: &[String], expand: impl Fn(&str) -> PathBuf) -> Vec<PathBuf> {
+    match files.first() {
+        Some(first) if first.eq_ignore_ascii_case("none") => Vec::new(),
+        _ => files.iter().map(|f| expand(f)).collect(),
     }
 }
 
@@ -403,6 +520,54 @@ mod tests {
         assert_eq!(
             c.lookup("q").identity_files,
             [PathBuf::from("/path with space/key")]
+        );
+    }
+
+    #[test]
+    fn host_key_options() {
+        let c = cfg(
+            "Host a\n  StrictHostKeyChecking Accept-New\n  HostKeyAlias Web.Lab\n\
+             UserKnownHostsFile ~/kh1 /kh/%h_%r\n  GlobalKnownHostsFile none\n  User bob\n\
+             Host *\n  StrictHostKeyChecking yes\n  UserKnownHostsFile /never\n\
+             GlobalKnownHostsFile ~/g1 /g2\n",
+        );
+        let a = c.lookup("a");
+        assert_eq!(
+            a.strict_host_key_checking,
+            Some(StrictHostKeyChecking::AcceptNew)
+        );
+        assert_eq!(a.host_key_alias.as_deref(), Some("Web.Lab"));
+        assert_eq!(
+            a.user_known_hosts_files,
+            Some(vec![
+                PathBuf::from("/home/me/kh1"),
+                PathBuf::from("/kh/a_bob")
+            ])
+        );
+        assert_eq!(a.global_known_hosts_files, Some(vec![]));
+        let b = c.lookup("b");
+        assert_eq!(b.strict_host_key_checking, Some(StrictHostKeyChecking::Yes));
+        assert_eq!(
+            b.global_known_hosts_files,
+            Some(vec![PathBuf::from("/home/me/g1"), PathBuf::from("/g2")])
+        );
+        assert_eq!(b.host_key_alias, None);
+        assert_eq!(cfg("").lookup("x").user_known_hosts_files, None);
+        assert_eq!(
+            StrictHostKeyChecking::parse("off"),
+            StrictHostKeyChecking::No
+        );
+        assert_eq!(
+            StrictHostKeyChecking::parse("FALSE"),
+            StrictHostKeyChecking::No
+        );
+        assert_eq!(
+            StrictHostKeyChecking::parse("ask"),
+            StrictHostKeyChecking::Ask
+        );
+        assert_eq!(
+            StrictHostKeyChecking::parse("bogus"),
+            StrictHostKeyChecking::Yes
         );
     }
 

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::cli::HostKeyPolicy;
+
 /// One host, ready to connect.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
@@ -20,8 +22,8 @@ pub struct Target {
     pub identities: Vec<PathBuf>,
     /// Environment variable holding this host's password.
     pub password_env: Option<String>,
-    /// known_hosts file for this host (default `~/.ssh/known_hosts`).
-    pub known_hosts: PathBuf,
+    /// How this host's key is checked.
+    pub host_keys: HostKeySettings,
     /// TCP + handshake + auth deadline.
     pub connect_timeout: Duration,
     /// Jump host to tunnel through (one shared connection per jump host).
@@ -40,13 +42,46 @@ impl Target {
         format!("{}@{}:{}>{via}", self.user, self.address, self.port)
     }
 
-    /// The name under which the host key is recorded: `host` for port 22,
-    /// `[host]:port` otherwise (OpenSSH convention).
+    /// The name under which the host key is looked up and recorded:
+    /// `HostKeyAlias` if set, else the address lowercased, as `[host]:port`
+    /// unless the port is 22 (OpenSSH convention).
     pub fn known_hosts_name(&self) -> String {
-        if self.port == 22 {
-            self.address.clone()
-        } else {
-            format!("[{}]:{}", self.address, self.port)
+        match &self.host_keys.alias {
+            Some(alias) => alias.clone(),
+            None => {
+                crate::known_hosts::host_key_name(&self.address.to_ascii_lowercase(), self.port)
+            }
+        }
+    }
+}
+
+/// How a host's key is checked: OpenSSH's `StrictHostKeyChecking`,
+/// `UserKnownHostsFile`, `GlobalKnownHostsFile` and `HostKeyAlias`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostKeySettings {
+    /// The policy.
+    pub policy: HostKeyPolicy,
+    /// Where the policy comes from, for messages (`--host-key-policy
+    /// strict`, `StrictHostKeyChecking yes`).
+    pub policy_origin: String,
+    /// User files, in order; new keys go to the first. Empty for
+    /// `UserKnownHostsFile none` (then new keys are refused).
+    pub user_files: Vec<PathBuf>,
+    /// Global files, read after the user files, never written.
+    pub global_files: Vec<PathBuf>,
+    /// `HostKeyAlias`: the name looked up and recorded instead of the host.
+    pub alias: Option<String>,
+}
+
+impl HostKeySettings {
+    /// `policy` over one user file and no global file (tests, embedding).
+    pub fn with_file(policy: HostKeyPolicy, user_file: impl Into<PathBuf>) -> Self {
+        HostKeySettings {
+            policy,
+            policy_origin: "--host-key-policy".to_owned(),
+            user_files: vec![user_file.into()],
+            global_files: Vec::new(),
+            alias: None,
         }
     }
 }

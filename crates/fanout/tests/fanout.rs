@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod host_keys;
 mod util;
 
 use std::path::{Path, PathBuf};
@@ -194,6 +195,58 @@ async fn changed_host_key_is_a_hard_failure() {
     // Even accept-new and strict both refuse; the file is left alone.
     let kh = std::fs::read_to_string(fx.path().join("known_hosts")).unwrap();
     assert_eq!(kh.lines().count(), 1);
+}
+
+/// Issue 11: a server offering only an ECDSA key, for a host recorded with
+/// an ed25519 key, is changed (as `ssh` says), not new, under the default
+/// accept-new; nothing is appended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_of_an_unrecorded_type_is_changed_not_new() {
+    let fx = fixture();
+    let ecdsa = fx.path().join("hk_ecdsa");
+    keygen_typed(&ecdsa, "ecdsa", "");
+    let cfg = FakeConfig {
+        accept_key: Some(fx.client_public()),
+        ..Default::default()
+    };
+    let h = fake_host(russh::keys::load_secret_key(&ecdsa, None).unwrap(), cfg).await;
+    let inv = fx.inventory(&[("a", &h)]);
+    let recorded = known_hosts_line(h.addr, &host_key(fx.path(), "ed25519_key"));
+    std::fs::write(fx.path().join("known_hosts"), &recorded).unwrap();
+    let (code, out, err) = run_async(&["-i", &inv, "-w", "a", "--json", "true"], &[], None).await;
+    assert_eq!(code, 3, "{err}");
+    let r = result_of(&json_lines(&out), "a").clone();
+    assert_eq!(r["error"]["kind"], "host_key_changed", "{r}");
+    let msg = r["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("server sent ecdsa-sha2-nistp256 key"), "{msg}");
+    let at = format!(
+        "offending ED25519 key in {}:1",
+        fx.path().join("known_hosts").display()
+    );
+    assert!(msg.contains(&at), "{msg}");
+    assert_eq!(
+        std::fs::read_to_string(fx.path().join("known_hosts")).unwrap(),
+        recorded
+    );
+}
+
+/// A known_hosts file that cannot be read fails the host with its own kind,
+/// not `handshake`, and names the file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreadable_known_hosts_is_a_known_hosts_error() {
+    let fx = fixture();
+    let h = fx.host("hk").await;
+    let inv = fx.inventory(&[("a", &h)]);
+    std::fs::create_dir(fx.path().join("known_hosts")).unwrap();
+    let (code, out, err) = run_async(&["-i", &inv, "-w", "a", "--json", "true"], &[], None).await;
+    assert_eq!(code, 3, "{err}");
+    let r = result_of(&json_lines(&out), "a").clone();
+    assert_eq!(r["error"]["kind"], "known_hosts", "{r}");
+    let msg = r["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains(&fx.path().join("known_hosts").display().to_string()),
+        "{msg}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

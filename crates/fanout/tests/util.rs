@@ -281,6 +281,94 @@ impl SshdLab {
     }
 }
 
+/// One sshd from the shared template with several `HostKey` files, extra
+/// config lines (`HostCertificate ...`, `SetEnv ...`) and, with `log`,
+/// `LogLevel DEBUG1` written to that file (`-E`). `authorized_keys` is the
+/// client's public key file. Waits (bounded) for its banner.
+pub fn custom_sshd(
+    dir: &Path,
+    name: &str,
+    host_keys: &[PathBuf],
+    authorized_keys: &Path,
+    extra: &str,
+    log: Option<&Path>,
+) -> Sshd {
+    require_sshd();
+    let root = current_user() == "root";
+    if root {
+        let _ = std::fs::create_dir_all("/run/sshd");
+    }
+    let port = free_port();
+    let keys: Vec<String> = host_keys
+        .iter()
+        .map(|k| format!("HostKey {}", k.display()))
+        .collect();
+    let template = std::fs::read_to_string(repo_root().join("tests/hosts/sshd_config")).unwrap();
+    // Without the comments, which name the placeholders too.
+    let template: String = template
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let mut text = template
+        .replace("HostKey {{HOST_KEY}}", &keys.join("\n"))
+        .replace("{{LISTEN}}", "127.0.0.1")
+        .replace("{{PORT}}", &port.to_string())
+        .replace("{{AUTHORIZED_KEYS}}", authorized_keys.to_str().unwrap())
+        .replace(
+            "{{PID_FILE}}",
+            dir.join(format!("{name}.pid")).to_str().unwrap(),
+        )
+        .replace(
+            "{{PERMIT_ROOT}}",
+            if root { "prohibit-password" } else { "no" },
+        )
+        .replace("{{EXTRA}}", extra);
+    if log.is_some() {
+        // sshd keeps the first LogLevel; the template's comes first.
+        text = text.replace("LogLevel ERROR", "LogLevel DEBUG1");
+    }
+    let config = dir.join(format!("{name}_sshd_config"));
+    std::fs::write(&config, text).unwrap();
+    let mut cmd = Command::new(SSHD);
+    cmd.arg("-D").arg("-f").arg(&config);
+    match log {
+        Some(log) => cmd.arg("-E").arg(log),
+        None => cmd.arg("-e"),
+    };
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {SSHD}: {e}. {INSTALL_HINT}"));
+    let mut sshd = Sshd {
+        name: name.to_owned(),
+        port,
+        host_key: host_keys.first().cloned().unwrap_or_default(),
+        config,
+        child: Some(child),
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !banner_ok(port) {
+        if let Some(Ok(Some(st))) = sshd.child.as_mut().map(|c| c.try_wait()) {
+            let check = Command::new(SSHD)
+                .arg("-t")
+                .arg("-f")
+                .arg(&sshd.config)
+                .output();
+            let why = check.map(|o| String::from_utf8_lossy(&o.stderr).into_owned());
+            panic!("sshd {name} exited at start ({st}): {why:?}");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "sshd {name} on port {port} not ready"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    sshd
+}
+
 fn banner_ok(port: u16) -> bool {
     use std::io::Read;
     let Ok(mut s) = std::net::TcpStream::connect_timeout(

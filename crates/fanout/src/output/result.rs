@@ -32,6 +32,8 @@ pub enum ErrorKind {
     HostKeyUnknown,
     /// Host key differs from (or is revoked in) known_hosts: possible MITM.
     HostKeyChanged,
+    /// A known_hosts file could not be read (a missing file is empty).
+    KnownHosts,
     /// Every authentication method was rejected.
     Auth,
     /// The command did not finish before `--command-timeout`.
@@ -44,13 +46,14 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// Every kind, in declaration order.
-    pub const ALL: [ErrorKind; 10] = [
+    pub const ALL: [ErrorKind; 11] = [
         ErrorKind::Dns,
         ErrorKind::ConnectRefused,
         ErrorKind::ConnectTimeout,
         ErrorKind::Handshake,
         ErrorKind::HostKeyUnknown,
         ErrorKind::HostKeyChanged,
+        ErrorKind::KnownHosts,
         ErrorKind::Auth,
         ErrorKind::CommandTimeout,
         ErrorKind::Disconnected,
@@ -66,6 +69,7 @@ impl ErrorKind {
             ErrorKind::Handshake => "handshake",
             ErrorKind::HostKeyUnknown => "host_key_unknown",
             ErrorKind::HostKeyChanged => "host_key_changed",
+            ErrorKind::KnownHosts => "known_hosts",
             ErrorKind::Auth => "auth",
             ErrorKind::CommandTimeout => "command_timeout",
             ErrorKind::Disconnected => "disconnected",
@@ -253,6 +257,7 @@ mod tests {
                 "\"handshake\"",
                 "\"host_key_unknown\"",
                 "\"host_key_changed\"",
+                "\"known_hosts\"",
                 "\"auth\"",
                 "\"command_timeout\"",
                 "\"disconnected\"",
