@@ -18,8 +18,8 @@
 //! `/proc` every 10 ms) and the peak process count. Medians of `--runs N`
 //! (default 3).
 //!
-//! Options: `--runs N`, `--hosts 16,64`, `--sim N` (default 500, 0 skips),
-//! `--tools fanout,pssh,pdsh,clush,asyncssh`.
+//! Options: `--runs N`, `--hosts 16,64` (`''` skips the sshd part), `--sim N`
+//! (default 500, 0 skips), `--tools fanout,pssh,pdsh,clush,asyncssh`.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -292,6 +292,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     let sizes: Vec<usize> = arg(args, "--hosts")
         .unwrap_or("16,64")
         .split(',')
+        .filter(|s| !s.is_empty())
         .map(str::parse)
         .collect::<Result<_, _>>()?;
     let sim: usize = arg(args, "--sim").unwrap_or("500").parse()?;
