@@ -25,6 +25,11 @@ const TEST_NEEDS: &[Need] = &[
         package: "openssh-client",
         why: "host and user keys for the sshd harness",
     },
+    Need {
+        program: "ss",
+        package: "iproute2",
+        why: "the echo-client --source test (which addresses the connections come from)",
+    },
 ];
 
 /// Installs missing test prerequisites, or explains how to.

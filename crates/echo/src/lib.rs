@@ -26,6 +26,10 @@
 //!   draining (it keeps echoing, and closes after its peer has been quiet for
 //!   a short moment); after `--grace` the rest are closed by force.
 //!
+//! **Descriptors** ([`limits`]). Both binaries raise the soft
+//! `RLIMIT_NOFILE` to the hard limit at start and refuse, before binding or
+//! connecting, a `--connections` / `--max-connections` that cannot fit.
+//!
 //! **Client** ([`client`]). One-shot, interactive and [`client::bench`], a
 //! load generator that verifies every echoed byte against a per-connection
 //! pattern and records latencies in an HdrHistogram.
@@ -33,4 +37,5 @@
 pub mod cli;
 pub mod client;
 pub mod exit;
+pub mod limits;
 pub mod server;

@@ -4,6 +4,7 @@
 
 mod util;
 
+use std::io::{BufRead, BufReader};
 use std::time::Duration;
 
 use netkit_echo::server::Mode;
@@ -619,4 +620,201 @@ fn bench_counts_failed_connections_and_exits_6() {
     assert_eq!(out.status.code(), Some(6), "{out:?}");
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["errors"], 2);
+}
+
+// ------------------------------------ descriptor limits and load options
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bench_refuses_more_connections_than_descriptors_before_connecting() {
+    let server = start(config()).await;
+    let addr = server.addr.to_string();
+    // Soft = hard = 256: nothing to raise, so 1,000 connections cannot fit.
+    let out = tokio::task::spawn_blocking(move || {
+        client_with_ulimit(
+            "-n 256",
+            &["bench", &addr, "-c", "1000", "-d", "1s", "--json"],
+        )
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--connections 1000 needs 1000 file descriptors")
+            && stderr.contains("soft 256 / hard 256")
+            && stderr.contains("use at most"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty(), "no report for a refused run");
+    // Refused before anything connected.
+    assert_eq!(server.stop().await.total, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bench_raises_a_low_soft_limit_to_the_hard_one() {
+    let server = start(config()).await;
+    let addr = server.addr.to_string();
+    let hard = own_hard_fd_limit();
+    // Only the soft limit is lowered; the client raises it again and opens
+    // four times as many connections as the soft limit would allow.
+    let out = tokio::task::spawn_blocking(move || {
+        client_with_ulimit(
+            "-Sn 256",
+            &[
+                "bench", &addr, "-c", "1000", "-d", "300ms", "-w", "0", "--json",
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    if hard < 1000 + 100 {
+        assert_eq!(out.status.code(), Some(2), "{out:?}");
+        return;
+    }
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["connections"], 1000);
+    assert_eq!(v["errors"], 0);
+    let stats = server.stop().await;
+    assert_eq!(stats.total, 1000);
+}
+
+#[test]
+fn server_raises_its_soft_limit_and_refuses_max_connections_that_cannot_fit() {
+    let hard = own_hard_fd_limit();
+    let mut raised = server_with_ulimit("-Sn 128", &[]);
+    let mut first = String::new();
+    BufReader::new(raised.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with("listening on "), "{first:?}");
+    assert_eq!(open_file_limits(raised.id()), (hard, hard));
+    raised.kill().unwrap();
+    raised.wait().unwrap();
+
+    let refused = server_with_ulimit("-n 128", &["--max-connections", "1000"]);
+    let out = refused.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--max-connections 1000 needs 1000 file descriptors")
+            && stderr.contains("use at most"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty(), "refused before listening: {out:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn source_spreads_connections_over_several_addresses_as_ss_shows() {
+    let server = start(config()).await;
+    let port = server.addr.port();
+    let addr = server.addr.to_string();
+    let bench = tokio::task::spawn_blocking(move || {
+        client(&[
+            "bench",
+            &addr,
+            "-c",
+            "12",
+            "-d",
+            "3s",
+            "-w",
+            "0",
+            "--message-rate",
+            "20",
+            "--source",
+            "127.0.0.2-127.0.0.4",
+            "--json",
+        ])
+    });
+    // While the bench runs, the kernel's socket table shows where the
+    // server's 12 connections come from.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let peers = loop {
+        let peers = ss_peers_of_port(port);
+        if peers.values().sum::<usize>() == 12 {
+            break peers;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "12 connections never showed in ss: {peers:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let expected: std::collections::BTreeMap<String, usize> =
+        ["127.0.0.2", "127.0.0.3", "127.0.0.4"]
+            .into_iter()
+            .map(|ip| (ip.to_string(), 4))
+            .collect();
+    assert_eq!(peers, expected);
+    let out = bench.await.unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["source_addrs"], 3);
+    assert_eq!(v["errors"], 0);
+    server.stop().await;
+}
+
+#[test]
+fn source_of_the_wrong_family_or_a_bad_range_is_a_usage_error() {
+    for source in ["::1", "127.0.0.9-127.0.0.2", "nowhere"] {
+        let out = client(&["bench", "127.0.0.1:9", "--source", source, "-d", "1s"]);
+        assert_eq!(out.status.code(), Some(2), "{source}: {out:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("--source"),
+            "{source}: {out:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn message_rate_is_honoured_and_every_byte_sent_comes_back() {
+    let server = start(config()).await;
+    let addr = server.addr.to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        client(&[
+            "bench",
+            &addr,
+            "-c",
+            "5",
+            "-d",
+            "1s",
+            "-w",
+            "0",
+            "--message-rate",
+            "20",
+            "--connect-rate",
+            "100",
+            "--json",
+        ])
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["message_rate"], 20.0);
+    assert_eq!(v["rate"], 100.0);
+    assert_eq!(v["connect_rate"], 100.0);
+    // Connections open 10 ms apart at 100/s: the fifth 40 ms after the first.
+    assert!(v["ramp_ms"].as_f64().unwrap() >= 39.0, "{v}");
+    // The open-loop schedule holds at most 20 messages per connection in
+    // one second; a closed loop would have sent thousands.
+    let sent = v["sent"].as_u64().unwrap();
+    assert!(sent > 0 && sent <= 5 * 20, "sent {sent}");
+    assert_eq!(v["mismatches"], 0);
+    assert_eq!(v["errors"], 0);
+    // The server saw exactly those messages, and echoed every byte.
+    let stats = wait_for_stats(&server.stats, "the 5 connections to close", |s| {
+        s.total == 5 && s.open == 0
+    })
+    .await;
+    assert_eq!(stats.bytes_in, sent * 64);
+    assert_eq!(stats.bytes_out, sent * 64);
+    server.stop().await;
+}
+
+#[test]
+fn rate_and_message_rate_together_are_refused() {
+    let out = client(&["bench", "127.0.0.1:9", "-r", "100", "--message-rate", "1"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot be used with"));
 }

@@ -199,3 +199,104 @@ pub fn client_with_stdin(args: &[&str], input: &[u8]) -> std::process::Output {
         .expect("write stdin");
     child.wait_with_output().expect("wait echo-client")
 }
+
+/// Runs `echo-client` with `args` under the shell's `ulimit` settings
+/// `limits` (e.g. `-Sn 256`), via sh.
+pub fn client_with_ulimit(limits: &str, args: &[&str]) -> std::process::Output {
+    Command::new("sh")
+        .args([
+            "-c",
+            &format!("ulimit {limits} && exec \"$0\" \"$@\""),
+            env!("CARGO_BIN_EXE_echo-client"),
+        ])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run echo-client under ulimit")
+}
+
+/// Starts `echo-server` (on 127.0.0.1:0) under the shell's `ulimit`
+/// settings `limits` and returns the child without waiting for its first
+/// line (it may refuse to start).
+pub fn server_with_ulimit(limits: &str, args: &[&str]) -> Child {
+    Command::new("sh")
+        .args([
+            "-c",
+            &format!("ulimit {limits} && exec \"$0\" \"$@\""),
+            env!("CARGO_BIN_EXE_echo-server"),
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn echo-server under ulimit")
+}
+
+/// The soft and hard `Max open files` of process `pid`, from /proc.
+pub fn open_file_limits(pid: u32) -> (u64, u64) {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).expect("limits");
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .expect("Max open files line");
+    let nums: Vec<u64> = line
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    (nums[0], nums[1])
+}
+
+/// This process's hard open-file limit.
+pub fn own_hard_fd_limit() -> u64 {
+    open_file_limits(std::process::id()).1
+}
+
+/// Waits (bounded) until `check` holds for the server's counters.
+pub async fn wait_for_stats(
+    stats: &netkit_echo::server::Stats,
+    what: &str,
+    check: impl Fn(&StatsSnapshot) -> bool,
+) -> StatsSnapshot {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = stats.snapshot();
+        if check(&now) {
+            return now;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "waited 10 s for {what}: {now}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Server-side TCP connections established on local port `port`, by peer
+/// IP address, as `ss` (iproute2) lists them.
+pub fn ss_peers_of_port(port: u16) -> std::collections::BTreeMap<String, usize> {
+    let out = Command::new("ss")
+        .args([
+            "-Htn",
+            "state",
+            "established",
+            &format!("( sport = :{port} )"),
+        ])
+        .output()
+        .expect("run ss (iproute2)");
+    assert!(out.status.success(), "ss failed: {out:?}");
+    let mut peers = std::collections::BTreeMap::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        // Recv-Q Send-Q Local:Port Peer:Port
+        let addrs: Vec<&str> = line
+            .split_whitespace()
+            .filter(|w| w.contains(':'))
+            .collect();
+        let Some(peer) = addrs.get(1) else { continue };
+        let peer: SocketAddr = peer.parse().unwrap_or_else(|_| panic!("ss peer {peer:?}"));
+        *peers.entry(peer.ip().to_string()).or_insert(0) += 1;
+    }
+    peers
+}

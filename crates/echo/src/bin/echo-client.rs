@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use netkit_echo::client::bench::{self, BenchConfig};
-use netkit_echo::{cli, exit};
-use netkit_pool::cli::{UiArgs, init_tracing, parse_duration};
+use netkit_echo::{cli, exit, limits};
+use netkit_pool::cli::{FdLimit, UiArgs, init_tracing, parse_duration};
 
 /// Echo client: `echo-client ADDR MESSAGE...` sends the message and prints the
 /// verified echo; `echo-client ADDR` echoes stdin line by line;
@@ -71,8 +71,21 @@ struct BenchArgs {
     pipeline: usize,
     /// Open loop: total messages per second over all connections, with
     /// latency measured from each message's scheduled time.
-    #[arg(short = 'r', long, value_name = "R")]
+    #[arg(short = 'r', long, value_name = "R", conflicts_with = "message_rate")]
     rate: Option<f64>,
+    /// Open loop: messages per second on each connection (R × C in total);
+    /// the per-connection form of --rate, which it excludes.
+    #[arg(long, value_name = "R")]
+    message_rate: Option<f64>,
+    /// Open at most R new connections per second (a ramp); default: all at
+    /// once.
+    #[arg(long, value_name = "R")]
+    connect_rate: Option<f64>,
+    /// Local addresses to connect from, used in turn: a list and/or ranges,
+    /// e.g. 127.0.0.2-127.0.0.9 or 10.0.0.5,10.0.0.7 (each socket is bound
+    /// before it connects).
+    #[arg(long, value_name = "ADDRS", value_parser = parse_sources)]
+    source: Option<Sources>,
     /// Use UDP datagrams instead of TCP (size 8..=65507).
     #[arg(long)]
     udp: bool,
@@ -86,9 +99,18 @@ struct BenchArgs {
     ui: UiArgs,
 }
 
+/// The parsed `--source` list (a newtype, so clap takes it as one value).
+#[derive(Debug, Clone)]
+struct Sources(Vec<std::net::IpAddr>);
+
+fn parse_sources(spec: &str) -> Result<Sources, String> {
+    bench::parse_sources(spec).map(Sources)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
+    let fd_limit = limits::raise();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -101,7 +123,7 @@ fn main() -> ExitCode {
     };
     let code = runtime.block_on(async {
         match cli.command {
-            Some(Command::Bench(args)) => run_bench(args).await,
+            Some(Command::Bench(args)) => run_bench(args, &fd_limit).await,
             None => run_direct(cli.direct).await,
         }
     });
@@ -154,7 +176,7 @@ async fn run_direct(args: Direct) -> i32 {
     }
 }
 
-async fn run_bench(args: BenchArgs) -> i32 {
+async fn run_bench(args: BenchArgs, fd_limit: &FdLimit) -> i32 {
     let addr = match cli::resolve(&args.addr) {
         Ok(a) => a,
         Err(e) => {
@@ -170,11 +192,19 @@ async fn run_bench(args: BenchArgs) -> i32 {
         size: args.size,
         pipeline: args.pipeline,
         rate: args.rate,
+        message_rate: args.message_rate,
+        connect_rate: args.connect_rate,
+        sources: args.source.map(|s| s.0).unwrap_or_default(),
         udp: args.udp,
         timeout: args.timeout,
         progress: args.ui.progress_enabled(),
     };
     if let Err(e) = config.validate() {
+        eprintln!("echo-client bench: {e}");
+        return exit::USAGE;
+    }
+    // Refused before anything connects: never EMFILE halfway through.
+    if let Err(e) = limits::check(fd_limit, "--connections", config.connections) {
         eprintln!("echo-client bench: {e}");
         return exit::USAGE;
     }

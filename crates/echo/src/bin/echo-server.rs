@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 use netkit_echo::server::{Mode, ServerConfig, ServerError};
-use netkit_echo::{cli, exit};
+use netkit_echo::{cli, exit, limits};
 use netkit_pool::cli::{init_tracing, parse_duration};
 use tokio_util::sync::CancellationToken;
 
@@ -64,6 +64,13 @@ enum ModeArg {
 fn main() -> ExitCode {
     let args = Args::parse();
     init_tracing();
+    let fd_limit = limits::raise();
+    if let Some(n) = args.max_connections
+        && let Err(e) = limits::check(&fd_limit, "--max-connections", n)
+    {
+        eprintln!("echo-server: {e}");
+        return ExitCode::from(exit::USAGE as u8);
+    }
     let listen = match cli::resolve(&args.listen) {
         Ok(a) => a,
         Err(e) => {

@@ -38,10 +38,23 @@ pub struct BenchReport {
     /// Payload bytes per message.
     pub size: usize,
     pub pipeline: usize,
-    /// Open-loop target rate (messages/s), `null` in closed loop.
+    /// Open-loop target rate in total (messages/s), `null` in closed loop.
     pub rate: Option<f64>,
+    /// Open-loop target rate per connection (messages/s), `null` in closed
+    /// loop.
+    pub message_rate: Option<f64>,
+    /// New connections per second while connecting, `null`: all at once.
+    pub connect_rate: Option<f64>,
+    /// How many `--source` addresses the connections came from (0: the
+    /// kernel chose).
+    pub source_addrs: usize,
+    /// From the first connect to the last connection ready (the ramp),
+    /// milliseconds.
+    pub ramp_ms: f64,
     /// Measured seconds (warm-up excluded).
     pub duration_s: f64,
+    /// Messages sent over the whole run (warm-up and measured time).
+    pub sent: u64,
     /// Verified messages completed inside the measured window.
     pub msgs: u64,
     pub msgs_per_sec: f64,
@@ -124,7 +137,12 @@ pub(crate) fn build(
         connections: config.connections,
         size: config.size,
         pipeline: config.pipeline,
-        rate: config.rate,
+        rate: config.total_rate(),
+        message_rate: config.per_connection_rate().map(round3),
+        connect_rate: config.connect_rate,
+        source_addrs: config.sources.len(),
+        ramp_ms: shared.ramp_us.load(Relaxed) as f64 / 1000.0,
+        sent: shared.sent.load(Relaxed),
         duration_s: (measured * 1000.0).round() / 1000.0,
         msgs,
         msgs_per_sec: msgs_per_sec.round(),
@@ -138,11 +156,15 @@ pub(crate) fn build(
     }
 }
 
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
 impl fmt::Display for BenchReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mode = match self.rate {
-            Some(r) => format!("open loop at {r} msgs/s"),
-            None => "closed loop".to_string(),
+        let mode = match (self.rate, self.message_rate) {
+            (Some(r), Some(per)) => format!("open loop at {r} msgs/s ({per} per connection)"),
+            _ => "closed loop".to_string(),
         };
         writeln!(
             f,
@@ -157,16 +179,24 @@ impl fmt::Display for BenchReport {
         )?;
         writeln!(
             f,
-            "  throughput  {:.0} msgs/s  {:.2} MB/s  ({} messages)",
+            "  throughput  {:.0} msgs/s  {:.2} MB/s  ({} messages measured, {} sent in all)",
             self.msgs_per_sec,
             self.bytes_per_sec / 1e6,
-            self.msgs
+            self.msgs,
+            self.sent
         )?;
-        writeln!(
+        write!(
             f,
-            "  connect     p50 {} us  p99 {} us  max {} us",
-            self.connect_us.p50, self.connect_us.p99, self.connect_us.max
+            "  connect     p50 {} us  p99 {} us  max {} us  all ready in {:.1} ms",
+            self.connect_us.p50, self.connect_us.p99, self.connect_us.max, self.ramp_ms
         )?;
+        if let Some(r) = self.connect_rate {
+            write!(f, " (at {r} connections/s)")?;
+        }
+        if self.source_addrs > 0 {
+            write!(f, "  from {} source addresses", self.source_addrs)?;
+        }
+        writeln!(f)?;
         writeln!(
             f,
             "  latency     p50 {} us  p90 {} us  p99 {} us  p99.9 {} us  max {} us",

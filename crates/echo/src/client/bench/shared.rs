@@ -27,7 +27,8 @@ const EARLY: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// When one connection sends: in a closed loop, as soon as its window
 /// allows; with `--rate`, on a fixed open-loop schedule, the connections'
-/// schedules spread evenly over one interval.
+/// schedules spread evenly over one interval. `--rate R` over `C`
+/// connections and `--message-rate R/C` give the same schedule.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Schedule {
     every: Option<std::time::Duration>,
@@ -38,9 +39,7 @@ pub(crate) struct Schedule {
 
 impl Schedule {
     pub(crate) fn new(config: &BenchConfig, id: u64, timeline: &Timeline) -> Self {
-        let every = config
-            .rate
-            .map(|rate| std::time::Duration::from_secs_f64(config.connections as f64 / rate));
+        let every = config.message_interval();
         let offset = every
             .map(|i| i.mul_f64(id as f64 / config.connections as f64))
             .unwrap_or_default();
@@ -95,6 +94,10 @@ pub(crate) struct Shared {
     pub(crate) mismatches: AtomicU64,
     pub(crate) errors: AtomicU64,
     pub(crate) lost: AtomicU64,
+    /// Messages sent, over the whole run.
+    pub(crate) sent: AtomicU64,
+    /// From the first connect to the last connection ready, microseconds.
+    pub(crate) ramp_us: AtomicU64,
 }
 
 impl Shared {
@@ -107,7 +110,18 @@ impl Shared {
             mismatches: AtomicU64::new(0),
             errors: AtomicU64::new(0),
             lost: AtomicU64::new(0),
+            sent: AtomicU64::new(0),
+            ramp_us: AtomicU64::new(0),
         })
+    }
+
+    pub(crate) fn set_ramp(&self, ramp: std::time::Duration) {
+        let us = u64::try_from(ramp.as_micros()).unwrap_or(u64::MAX);
+        self.ramp_us.store(us, Relaxed);
+    }
+
+    pub(crate) fn sent(&self, n: u64) {
+        self.sent.fetch_add(n, Relaxed);
     }
 }
 
@@ -176,5 +190,134 @@ impl<'a> Recorder<'a> {
 impl Drop for Recorder<'_> {
     fn drop(&mut self) {
         self.flush();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// Every due time of every connection's schedule, in paused time.
+    async fn due_times(config: &BenchConfig, run_for: Duration) -> Vec<Vec<Duration>> {
+        let start = Instant::now();
+        let timeline = Timeline {
+            start,
+            measure_from: start,
+            end: start + run_for,
+        };
+        let mut all = Vec::new();
+        for id in 0..config.connections as u64 {
+            let schedule = Schedule::new(config, id, &timeline);
+            let mut dues = Vec::new();
+            let mut seq = 0;
+            while let Some(due) = schedule.wait_for(seq).await {
+                let due = due.expect("open loop");
+                // Never sent more than the 1 ms early allowance.
+                assert!(Instant::now() + EARLY >= due);
+                dues.push(due - start);
+                seq += 1;
+            }
+            all.push(dues);
+        }
+        all
+    }
+
+    fn config(connections: usize) -> BenchConfig {
+        BenchConfig {
+            connections,
+            ..BenchConfig::new("127.0.0.1:9".parse().unwrap())
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn message_rate_is_per_connection() {
+        let config = BenchConfig {
+            message_rate: Some(10.0),
+            ..config(4)
+        };
+        assert_eq!(config.total_rate(), Some(40.0));
+        let dues = due_times(&config, Duration::from_secs(2)).await;
+        // 10 per second on each of the 4 connections, for 2 s.
+        assert_eq!(dues.iter().map(Vec::len).sum::<usize>(), 80);
+        for conn in &dues {
+            assert_eq!(conn.len(), 20);
+            for pair in conn.windows(2) {
+                assert_eq!(pair[1] - pair[0], Duration::from_millis(100));
+            }
+        }
+        // The connections are spread evenly over one interval.
+        let firsts: Vec<Duration> = dues.iter().map(|c| c[0]).collect();
+        assert_eq!(firsts, [0, 25, 50, 75].map(Duration::from_millis).to_vec());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn total_rate_and_message_rate_give_the_same_schedule() {
+        let total = BenchConfig {
+            rate: Some(40.0),
+            ..config(4)
+        };
+        let per = BenchConfig {
+            message_rate: Some(10.0),
+            ..config(4)
+        };
+        assert_eq!(total.per_connection_rate(), Some(10.0));
+        let a = due_times(&total, Duration::from_secs(1)).await;
+        let b = due_times(&per, Duration::from_secs(1)).await;
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn rate_and_message_rate_together_are_refused() {
+        let both = BenchConfig {
+            rate: Some(40.0),
+            message_rate: Some(10.0),
+            ..config(4)
+        };
+        let err = both.validate().unwrap_err();
+        assert!(
+            err.contains("--rate") && err.contains("--message-rate"),
+            "{err}"
+        );
+        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            let c = BenchConfig {
+                message_rate: Some(bad),
+                ..config(4)
+            };
+            assert!(c.validate().is_err(), "{bad}");
+            let c = BenchConfig {
+                connect_rate: Some(bad),
+                ..config(4)
+            };
+            assert!(c.validate().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn sources_must_match_the_server_family_and_are_used_in_turn() {
+        let v6 = BenchConfig {
+            sources: vec!["::1".parse().unwrap()],
+            ..config(4)
+        };
+        assert!(v6.validate().unwrap_err().contains("IP version"));
+        let three = BenchConfig {
+            sources: crate::client::bench::parse_sources("127.0.0.2-4").unwrap(),
+            ..config(4)
+        };
+        let used: Vec<String> = (0..6)
+            .map(|id| three.source_for(id).unwrap().to_string())
+            .collect();
+        assert_eq!(
+            used,
+            [
+                "127.0.0.2",
+                "127.0.0.3",
+                "127.0.0.4",
+                "127.0.0.2",
+                "127.0.0.3",
+                "127.0.0.4"
+            ]
+        );
+        assert_eq!(config(4).source_for(0), None);
     }
 }

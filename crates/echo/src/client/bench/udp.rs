@@ -19,16 +19,17 @@ use super::shared::{Recorder, Schedule, Shared, Timeline};
 /// A datagram without an answer after this long is lost.
 const MAX_LOSS_TIMEOUT: Duration = Duration::from_millis(500);
 
-/// Binds an ephemeral socket and connects it to the server.
-pub(crate) async fn connect(config: &BenchConfig) -> Result<UdpSocket, String> {
-    let local: SocketAddr = if config.addr.is_ipv4() {
-        ([0, 0, 0, 0], 0).into()
-    } else {
-        (Ipv6Addr::UNSPECIFIED, 0).into()
+/// Binds an ephemeral socket (on socket `id`'s `--source` address, if any)
+/// and connects it to the server.
+pub(crate) async fn connect(config: &BenchConfig, id: u64) -> Result<UdpSocket, String> {
+    let local: SocketAddr = match config.source_for(id) {
+        Some(ip) => (ip, 0).into(),
+        None if config.addr.is_ipv4() => ([0, 0, 0, 0], 0).into(),
+        None => (Ipv6Addr::UNSPECIFIED, 0).into(),
     };
     let sock = UdpSocket::bind(local)
         .await
-        .map_err(|e| format!("udp bind: {e}"))?;
+        .map_err(|e| format!("udp bind to {local}: {e}"))?;
     sock.connect(config.addr)
         .await
         .map_err(|e| format!("udp connect to {}: {e}", config.addr))?;
@@ -73,6 +74,7 @@ pub(crate) async fn drive(
             }
             seq += 1;
         };
+        shared.sent(seq);
         writer_done.store(true, Ordering::Release);
         result
     };
