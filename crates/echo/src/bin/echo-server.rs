@@ -42,7 +42,8 @@ struct Args {
     /// Print a `stats:` counters line to stdout this often.
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     stats_interval: Option<Duration>,
-    /// Raw mode: per-connection buffer size in bytes (allocated on first data).
+    /// Raw mode: most bytes read and echoed at once (one buffer per worker
+    /// thread; a connection whose client is not reading keeps at most this).
     #[arg(long, default_value_t = 16 * 1024, value_name = "BYTES")]
     buffer_size: usize,
     /// Do not set TCP_NODELAY on accepted connections.
@@ -107,7 +108,10 @@ fn main() -> ExitCode {
     };
     let code = runtime.block_on(async {
         let shutdown = CancellationToken::new();
-        tokio::spawn(watch_signals(shutdown.clone()));
+        // Registered before the listening line is printed, so a signal sent
+        // as soon as that line shows is never handled by the default action.
+        let signals = Signals::new();
+        tokio::spawn(watch_signals(signals, shutdown.clone()));
         match netkit_echo::server::run(config, shutdown).await {
             Ok(_) => exit::OK,
             Err(e) => {
@@ -124,8 +128,8 @@ fn main() -> ExitCode {
 }
 
 /// First SIGINT/SIGTERM: graceful shutdown. Second: exit at once.
-async fn watch_signals(shutdown: CancellationToken) {
-    let mut signals = match Signals::new() {
+async fn watch_signals(signals: std::io::Result<Signals>, shutdown: CancellationToken) {
+    let mut signals = match signals {
         Ok(s) => s,
         Err(e) => {
             tracing::warn!("cannot listen for signals: {e}");
