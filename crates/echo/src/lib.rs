@@ -9,13 +9,14 @@
 //! [`CancellationToken`](tokio_util::sync::CancellationToken) fires.
 //! [`server::run`] does both and prints the `listening on ADDR` line.
 //!
-//! - One task per connection on the multi-thread runtime. Raw mode is a
-//!   read-then-write loop over one buffer of `--buffer-size` bytes (default
-//!   16 KiB) that is allocated only when the first byte arrives (checked
-//!   with a one-byte `peek`), so idle connections cost a task and a
-//!   socket, nothing more. The write of a chunk completes before the next
-//!   read, so a client that does not read stops the server reading from it:
-//!   backpressure with a bounded buffer.
+//! - One task per connection on the multi-thread runtime. Raw mode reads a
+//!   chunk (at most `--buffer-size`, default 16 KiB) into its worker
+//!   thread's scratch buffer and writes it back in the same poll. Only the
+//!   rest of a write the peer's window cannot take yet moves into a buffer
+//!   of the connection's own, written out before the next read: a client
+//!   that does not read stops the server reading from it (backpressure with
+//!   a bounded buffer), and connections, idle or busy, cost a task and a
+//!   socket, not a buffer each.
 //! - Line mode keeps at most `--max-line` + 1 bytes of an unfinished line.
 //! - `--max-connections` is a semaphore whose permit is acquired *before*
 //!   `accept`, so surplus clients wait in the kernel backlog.

@@ -35,7 +35,8 @@ pub struct ServerConfig {
     pub grace: Duration,
     /// Print a counters line this often.
     pub stats_interval: Option<Duration>,
-    /// Per-connection buffer in raw mode.
+    /// Raw mode: the most bytes read at once (one buffer per worker
+    /// thread; a blocked connection keeps at most this much of its own).
     pub buffer_size: usize,
     /// Set TCP_NODELAY on accepted connections.
     pub nodelay: bool,
