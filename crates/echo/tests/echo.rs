@@ -818,3 +818,35 @@ fn rate_and_message_rate_together_are_refused() {
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot be used with"));
 }
+
+#[test]
+fn pipelined_messages_go_out_in_one_write_per_free_window() {
+    // A peer that records the size of its first read, then echoes.
+    let peer = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = peer.local_addr().unwrap().to_string();
+    let first_read = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let (mut s, _) = peer.accept().unwrap();
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut first = None;
+        while let Ok(n) = s.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            first.get_or_insert(n);
+            if s.write_all(&buf[..n]).is_err() {
+                break;
+            }
+        }
+        first
+    });
+    let out = client(&[
+        "bench", &addr, "-c", "1", "-p", "16", "-d", "300ms", "-w", "0", "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    // The whole window of 16 messages of 64 B was one write, one segment.
+    assert_eq!(first_read.join().unwrap(), Some(16 * 64));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["mismatches"], 0);
+    assert!(v["msgs"].as_u64().unwrap() > 0);
+}

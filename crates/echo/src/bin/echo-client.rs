@@ -86,6 +86,10 @@ struct BenchArgs {
     /// before it connects).
     #[arg(long, value_name = "ADDRS", value_parser = parse_sources)]
     source: Option<Sources>,
+    /// Closed loop: write each message with its own system call, instead of
+    /// all the messages the window has room for in one write.
+    #[arg(long)]
+    write_each: bool,
     /// Use UDP datagrams instead of TCP (size 8..=65507).
     #[arg(long)]
     udp: bool,
@@ -195,6 +199,7 @@ async fn run_bench(args: BenchArgs, fd_limit: &FdLimit) -> i32 {
         message_rate: args.message_rate,
         connect_rate: args.connect_rate,
         sources: args.source.map(|s| s.0).unwrap_or_default(),
+        write_each: args.write_each,
         udp: args.udp,
         timeout: args.timeout,
         progress: args.ui.progress_enabled(),

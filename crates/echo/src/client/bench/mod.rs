@@ -64,6 +64,9 @@ pub struct BenchConfig {
     /// Local addresses to bind before connecting, used in turn (empty: the
     /// kernel picks).
     pub sources: Vec<IpAddr>,
+    /// Closed loop: one write per message instead of one per batch of free
+    /// window slots.
+    pub write_each: bool,
     /// UDP instead of TCP.
     pub udp: bool,
     /// Connect timeout, and longest wait for any echo.
@@ -86,6 +89,7 @@ impl BenchConfig {
             message_rate: None,
             connect_rate: None,
             sources: Vec::new(),
+            write_each: false,
             udp: false,
             timeout: Duration::from_secs(5),
             progress: false,

@@ -44,10 +44,17 @@ impl Pattern {
     /// Writes message `seq` into `out` (which is resized to the message size).
     pub fn fill(&self, seq: u64, out: &mut Vec<u8>) {
         out.clear();
+        self.append(seq, out);
+    }
+
+    /// Appends message `seq` to `out`.
+    pub fn append(&self, seq: u64, out: &mut Vec<u8>) {
+        let start = out.len();
         out.extend_from_slice(self.window(seq));
         let header = self.header(seq);
         let header = header.get(..self.header_len()).unwrap_or_default();
-        for (dst, src) in out.iter_mut().zip(header) {
+        let dst = out.get_mut(start..).unwrap_or_default();
+        for (dst, src) in dst.iter_mut().zip(header) {
             *dst = *src;
         }
     }
@@ -94,6 +101,19 @@ impl Pattern {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn appended_messages_verify_one_by_one() {
+        let p = Pattern::new(3, 64);
+        let mut batch = Vec::new();
+        for seq in 10..26 {
+            p.append(seq, &mut batch);
+        }
+        assert_eq!(batch.len(), 16 * 64);
+        for (i, msg) in batch.chunks(64).enumerate() {
+            assert!(p.verify(10 + i as u64, msg));
+        }
+    }
 
     #[test]
     fn fill_then_verify_roundtrips_for_all_sizes() {

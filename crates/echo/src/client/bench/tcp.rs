@@ -1,5 +1,6 @@
 //! One TCP bench connection: a writer and a reader running concurrently,
-//! bounded by a window of `--pipeline` messages.
+//! bounded by a window of `--pipeline` messages. In a closed loop the
+//! writer sends all the messages the window has room for in one write.
 
 use std::net::SocketAddr;
 
@@ -72,7 +73,7 @@ pub(crate) async fn drive(
     let (rd, mut wr) = stream.split();
 
     let writer = async {
-        let mut msg = Vec::with_capacity(config.size);
+        let mut batch = Vec::with_capacity(config.size);
         let mut seq: u64 = 0;
         let result = loop {
             let Some(due) = schedule.wait_for(seq).await else {
@@ -82,21 +83,34 @@ pub(crate) async fn drive(
                 break Err("window closed".to_string());
             };
             permit.forget();
+            // Closed loop: every slot the window has free goes out in one
+            // write, as pipelining clients do (redis-benchmark -P, memtier):
+            // one system call for the batch, not one per message.
+            let mut count: u64 = 1;
+            if due.is_none() && !config.write_each {
+                while let Ok(more) = window.try_acquire() {
+                    more.forget();
+                    count += 1;
+                }
+            }
             let now = Instant::now();
             if now >= timeline.end {
                 break Ok(());
             }
-            pattern.fill(seq, &mut msg);
-            if in_flight
-                .send((seq, Schedule::latency_start(due, now)))
-                .is_err()
-            {
+            batch.clear();
+            let start = Schedule::latency_start(due, now);
+            let mut queued = true;
+            for s in seq..seq + count {
+                pattern.append(s, &mut batch);
+                queued &= in_flight.send((s, start)).is_ok();
+            }
+            if !queued {
                 break Err("reader gone".to_string());
             }
-            if let Err(e) = wr.write_all(&msg).await {
+            if let Err(e) = wr.write_all(&batch).await {
                 break Err(format!("write: {e}"));
             }
-            seq += 1;
+            seq += count;
         };
         shared.sent(seq);
         drop(in_flight);
