@@ -5,11 +5,17 @@
 //! Options: `--runs N` (default 3; medians are reported), `--duration D`
 //! and `--warmup W` per load point (default 5s / 1s), `--quick` (1 run,
 //! 2s / 0.5s), `--servers echo,naive,asyncio`, `--echo-args "ARGS"` (extra
-//! echo-server flags, for experiments), `--skip-idle`.
+//! echo-server flags, for experiments), `--client-args "ARGS"` (extra
+//! `echo-client bench` flags, e.g. `--write-each`), `--skip-idle`.
 //!
 //! Also measured: the floor (a blocking std `TcpStream` ping-pong pair,
 //! 64 B, in this process) and the RSS of each server holding 10,000 idle
 //! connections.
+//!
+//! `cargo xtask bench echo scale [OPTIONS]` is its own case: echo-client
+//! and echo-server holding 19,000 connections ([`scale`]).
+
+mod scale;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -65,12 +71,23 @@ struct Options {
     warmup: String,
     servers: Vec<String>,
     echo_args: Vec<String>,
+    client_args: Vec<String>,
     skip_idle: bool,
 }
 
 pub fn run(args: &[String]) -> anyhow::Result<()> {
     if args.first().map(String::as_str) == Some("--serve-naive") {
         return serve_naive();
+    }
+    if args.first().map(String::as_str) == Some("scale") {
+        shell::step(
+            "build release echo binaries",
+            &["build", "--release", "-p", "netkit-echo"],
+        )?;
+        return scale::run(
+            &target_dir().join("release"),
+            args.get(1..).unwrap_or_default(),
+        );
     }
     let opts = parse(args)?;
     shell::step(
@@ -182,6 +199,7 @@ fn parse(args: &[String]) -> anyhow::Result<Options> {
         warmup: "1s".into(),
         servers: vec!["echo".into(), "naive".into(), "asyncio".into()],
         echo_args: Vec::new(),
+        client_args: Vec::new(),
         skip_idle: false,
     };
     let mut it = args.iter();
@@ -199,6 +217,9 @@ fn parse(args: &[String]) -> anyhow::Result<Options> {
             "--echo-args" => {
                 opts.echo_args = value()?.split_whitespace().map(str::to_owned).collect();
             }
+            "--client-args" => {
+                opts.client_args = value()?.split_whitespace().map(str::to_owned).collect();
+            }
             "--skip-idle" => opts.skip_idle = true,
             "--quick" => {
                 opts.runs = 1;
@@ -207,7 +228,8 @@ fn parse(args: &[String]) -> anyhow::Result<Options> {
             }
             other => bail!(
                 "unknown option {other:?}; options: --runs N --duration D --warmup W \
-                 --servers echo,naive,asyncio --echo-args \"ARGS\" --skip-idle --quick"
+                 --servers echo,naive,asyncio --echo-args \"ARGS\" --client-args \"ARGS\" \
+                 --skip-idle --quick; or: scale [OPTIONS]"
             ),
         }
     }
@@ -286,6 +308,7 @@ fn drive(
         .args(["--pipeline", &pipeline.to_string()])
         .args(["--duration", &opts.duration, "--warmup", &opts.warmup])
         .args(["--timeout", "10s"])
+        .args(&opts.client_args)
         .stderr(Stdio::inherit())
         .output()
         .context("running echo-client bench")?;
