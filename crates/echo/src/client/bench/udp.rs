@@ -81,7 +81,7 @@ pub(crate) async fn drive(
 
     let reader = async {
         let mut buf = vec![0u8; 65_536];
-        let mut recorder = Recorder::new(shared);
+        let mut recorder = Recorder::new(shared, config.connections);
         let mut tick = tokio::time::interval(loss_after / 4);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
