@@ -461,16 +461,26 @@ fn print_table(
         header.push_str(&format!(" {} msgs/s | p50 / p99 us |", s.name));
         rule.push_str("---|---|");
     }
-    let naive = servers.iter().position(|s| s.name == "naive tokio");
     let echo = servers.iter().position(|s| s.name == "echo-server");
-    if naive.is_some() && echo.is_some() {
-        header.push_str(" echo-server / naive |");
+    // The servers run one after another at each point of each run, so a
+    // run's ratio compares them under the same load; on a noisy box the
+    // median of those paired ratios is steadier than a ratio of medians.
+    let peers: Vec<usize> = servers
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| echo.is_some_and(|e| e != *i))
+        .map(|(i, _)| i)
+        .collect();
+    for &i in &peers {
+        header.push_str(&format!(
+            " echo-server / {}: median of per-run ratios (range) |",
+            servers[i].name
+        ));
         rule.push_str("---|");
     }
     println!("{header}\n{rule}");
     for (p, &(c, size, pipeline)) in POINTS.iter().enumerate() {
         let mut row = format!("| {c} | {size} B | {pipeline} |");
-        let mut rates = Vec::new();
         for (i, _) in servers.iter().enumerate() {
             let samples = results
                 .get(p)
@@ -485,12 +495,24 @@ fn print_table(
                 " (failures)"
             };
             row.push_str(&format!(" {rate:.0}{failed} | {p50} / {p99} |"));
-            rates.push(rate);
         }
-        if let (Some(n), Some(e)) = (naive, echo) {
-            let ratio = rates.get(e).copied().unwrap_or(0.0)
-                / rates.get(n).copied().unwrap_or(0.0).max(1.0);
-            row.push_str(&format!(" {ratio:.2}x |"));
+        let runs_of = |i: usize| {
+            results
+                .get(p)
+                .and_then(|r| r.get(i))
+                .map_or(&[][..], Vec::as_slice)
+        };
+        if let Some(e) = echo {
+            for &i in &peers {
+                let ratios: Vec<f64> = runs_of(e)
+                    .iter()
+                    .zip(runs_of(i))
+                    .map(|(a, b)| a.msgs_per_sec / b.msgs_per_sec.max(1.0))
+                    .collect();
+                let lo = ratios.iter().copied().fold(f64::INFINITY, f64::min);
+                let hi = ratios.iter().copied().fold(0.0, f64::max);
+                row.push_str(&format!(" {:.2}x ({lo:.2}–{hi:.2}) |", median(&ratios)));
+            }
         }
         println!("{row}");
     }

@@ -384,6 +384,11 @@ fn print_run(run: usize, opts: &Options, baseline: &Measured, full: &Measured) {
         full.get(&["errors"]),
         full.get(&["mismatches"])
     );
+    if let Some(samples) = full.report["error_samples"].as_array() {
+        for e in samples {
+            println!("  error: {}", e.as_str().unwrap_or_default());
+        }
+    }
     match full.server_final {
         Some((bytes_in, bytes_out, errors)) => println!(
             "server final counters: bytes_in {bytes_in}, bytes_out {bytes_out} (client sent {} B), errors {errors}",
