@@ -214,6 +214,9 @@ fn measure(
         }
         slab_peak_kib = slab_peak_kib.max(meminfo_kib("Slab:").unwrap_or(0));
         if started.elapsed() > Duration::from_secs(3600) {
+            let _ = Command::new("kill").arg(client_pid.to_string()).status();
+            let _ = server.kill();
+            let _ = server.wait();
             bail!("echo-client bench ran for over an hour");
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -224,12 +227,14 @@ fn measure(
         .context("waiting for echo-client")?;
     let server_peak_kib = status_kib(server_pid, "VmHWM:").unwrap_or(0);
     let server_cpu_s = cpu_seconds(server_pid).unwrap_or(0.0) - server_cpu0;
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).with_context(|| {
+    // Parsed after the server is stopped, so a bad report never leaves it
+    // running.
+    let report = serde_json::from_slice::<serde_json::Value>(&out.stdout).with_context(|| {
         format!(
             "echo-client bench output: {:?}",
             String::from_utf8_lossy(&out.stdout)
         )
-    })?;
+    });
 
     // SIGINT: the server drains and prints its final counters.
     let _ = Command::new("kill")
@@ -245,7 +250,7 @@ fn measure(
     let _ = server.kill();
     let _ = server.wait();
     Ok(Measured {
-        report,
+        report: report?,
         client_peak_kib,
         server_before_kib,
         server_peak_kib,
