@@ -52,14 +52,17 @@ impl Schedule {
     }
 
     /// Waits until message `seq` is due. `None`: the schedule ends before
-    /// it. `Some(None)`: closed loop, send now. `Some(Some(due))`: open
-    /// loop, scheduled for `due`.
+    /// it, returned once the run ends, so a connection whose rate leaves
+    /// it nothing more to send is still held open for the whole run.
+    /// `Some(None)`: closed loop, send now. `Some(Some(due))`: open loop,
+    /// scheduled for `due`.
     pub(crate) async fn wait_for(&self, seq: u64) -> Option<Option<Instant>> {
         let Some(every) = self.every else {
             return Some(None);
         };
         let due = self.start + self.offset + every.mul_f64(seq as f64);
         if due >= self.end {
+            tokio::time::sleep_until(self.end).await;
             return None;
         }
         // Timers tick in whole milliseconds: wake up to 1 ms early and send
@@ -256,6 +259,20 @@ mod tests {
         // The connections are spread evenly over one interval.
         let firsts: Vec<Duration> = dues.iter().map(|c| c[0]).collect();
         assert_eq!(firsts, [0, 25, 50, 75].map(Duration::from_millis).to_vec());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_schedule_holds_its_connection_until_the_run_ends() {
+        // 0.25 msg/s over 3 s: one message, due at the start; the next would
+        // fall after the end, so the schedule ends only when the run does.
+        let config = BenchConfig {
+            message_rate: Some(0.25),
+            ..config(1)
+        };
+        let start = Instant::now();
+        let dues = due_times(&config, Duration::from_secs(3)).await;
+        assert_eq!(dues, vec![vec![Duration::ZERO]]);
+        assert_eq!(Instant::now() - start, Duration::from_secs(3));
     }
 
     #[tokio::test(start_paused = true)]
