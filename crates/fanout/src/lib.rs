@@ -32,6 +32,7 @@ pub mod cli;
 pub mod config;
 pub mod credentials;
 pub mod error;
+pub mod excerpt;
 pub mod exec;
 pub mod hostkey;
 pub mod hosts;
