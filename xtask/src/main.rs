@@ -2,7 +2,8 @@
 //! cargo does.
 //!
 //! - `cargo xtask test`: provisions system prerequisites (as root, via
-//!   apt-get), then `cargo fmt --check`, `cargo clippy --workspace
+//!   apt-get), then `cargo fmt --check`, `cargo machete` (no unused
+//!   dependencies; installed with `cargo install` when missing), `cargo clippy --workspace
 //!   --all-targets -- -D warnings` and `cargo test --workspace`. This is the
 //!   single test command, and `.ci/run` calls nothing else. It ends with the
 //!   lab's compose smoke test (eight containerised sshd hosts, one
@@ -59,6 +60,8 @@ fn main() -> ExitCode {
 fn run_tests() -> anyhow::Result<()> {
     provision::ensure_test_prerequisites()?;
     shell::step("cargo fmt --check", &["fmt", "--all", "--check"])?;
+    provision::ensure_cargo_machete()?;
+    shell::step("cargo machete (unused dependencies)", &["machete"])?;
     shell::step(
         "cargo clippy --workspace --all-targets -- -D warnings",
         &[

@@ -94,3 +94,33 @@ pub fn ensure_packages(pairs: &[(&'static str, &'static str)]) -> anyhow::Result
         .collect();
     ensure(&needs)
 }
+
+/// The cargo-machete release the unused-dependency check runs (pinned, so a
+/// new release cannot change what CI reports).
+const MACHETE_VERSION: &str = "0.9.2";
+
+/// Installs cargo-machete with `cargo install` when it is missing (an
+/// unoptimised build: the check scans a few dozen files, and a debug build
+/// compiles in a fraction of the time).
+pub fn ensure_cargo_machete() -> anyhow::Result<()> {
+    let installed = Command::new(cargo())
+        .args(["machete", "--version"])
+        .output()
+        .is_ok_and(|out| out.status.success());
+    if installed {
+        return Ok(());
+    }
+    shell::run(
+        &format!("cargo install cargo-machete@{MACHETE_VERSION}"),
+        Command::new(cargo()).args([
+            "install",
+            "--locked",
+            "--debug",
+            &format!("cargo-machete@{MACHETE_VERSION}"),
+        ]),
+    )
+}
+
+fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())
+}
