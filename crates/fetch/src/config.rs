@@ -64,8 +64,11 @@ pub struct Config {
     pub proxy: Option<String>,
     /// Ignore proxy environment variables.
     pub ignore_env_proxy: bool,
-    /// Extra request headers.
+    /// Extra request headers. `Authorization`, `Cookie` and
+    /// `Proxy-Authorization` go only to the origin of the URL as given.
     pub headers: HeaderMap,
+    /// Send the credential headers to redirect targets on other origins too.
+    pub location_trusted: bool,
     /// User-Agent.
     pub user_agent: String,
     /// Body bytes read at most per URL.
@@ -86,6 +89,8 @@ pub struct Config {
     pub summary: bool,
     /// Colour the text format.
     pub color: bool,
+    /// Prefix `'` to CSV fields a spreadsheet would take for a formula.
+    pub csv_formula_guard: bool,
     /// Grace period for in-flight requests after Ctrl-C.
     pub grace: Duration,
 }
@@ -111,6 +116,7 @@ impl Default for Config {
             proxy: None,
             ignore_env_proxy: false,
             headers: HeaderMap::new(),
+            location_trusted: false,
             user_agent: default_user_agent(),
             max_body: 1024 * 1024,
             max_title_len: 1024,
@@ -121,6 +127,7 @@ impl Default for Config {
             progress: false,
             summary: true,
             color: false,
+            csv_formula_guard: false,
             grace: Duration::from_secs(2),
         }
     }

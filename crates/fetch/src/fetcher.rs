@@ -2,11 +2,25 @@
 //! are exact), non-HTML bodies never downloaded, HTML bodies streamed into
 //! the [`TitleExtractor`] and dropped as soon as it has what it needs, never
 //! more than `--max-body` bytes.
+//!
+//! # Credentials and redirects
+//!
+//! `-H` headers that carry credentials (`Authorization`, `Cookie`,
+//! `Proxy-Authorization`, see [`CREDENTIAL_HEADERS`]) are not client-wide
+//! default headers: [`Credentials`] holds them and adds them to a request
+//! only when its URL has the origin (scheme, host and port) of the URL as
+//! given, as curl does since 7.83 (`Curl_auth_allowed_to_host`: a
+//! redirect to another host, port or scheme drops them, one back to the
+//! first origin sends them again). `--location-trusted` sends them to
+//! every hop. Every other `-H` header goes to every hop, as in curl.
 
 use std::error::Error as _;
 use std::time::Duration;
 
-use reqwest::header::{CONTENT_TYPE, HeaderMap, LOCATION, RETRY_AFTER};
+use reqwest::header::{
+    AUTHORIZATION, CONTENT_TYPE, COOKIE, HeaderMap, HeaderName, LOCATION, PROXY_AUTHORIZATION,
+    RETRY_AFTER,
+};
 use reqwest::{Client, StatusCode};
 use url::Url;
 
@@ -25,7 +39,8 @@ pub struct ClientOptions {
     pub proxy: Option<String>,
     /// Ignore `HTTP(S)_PROXY` / `NO_PROXY` (tests).
     pub ignore_env_proxy: bool,
-    /// Extra headers.
+    /// Extra headers sent with every request (credentials excluded: see
+    /// [`Credentials`]).
     pub headers: HeaderMap,
     /// User-Agent.
     pub user_agent: String,
@@ -54,6 +69,54 @@ pub fn build_client(opts: &ClientOptions) -> Result<Client, reqwest::Error> {
         b = b.proxy(reqwest::Proxy::all(p.as_str())?);
     }
     b.build()
+}
+
+/// The request headers that carry credentials: sent only to the origin of
+/// the URL as given (unless `--location-trusted`).
+pub const CREDENTIAL_HEADERS: [HeaderName; 3] = [AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION];
+
+/// Credential headers and where they may go.
+#[derive(Debug, Clone, Default)]
+pub struct Credentials {
+    /// The `-H` headers named in [`CREDENTIAL_HEADERS`].
+    pub headers: HeaderMap,
+    /// `--location-trusted`: send them to every redirect target too.
+    pub trusted: bool,
+}
+
+impl Credentials {
+    /// Splits `headers` into the credentials (returned) and the rest (left
+    /// in `headers`).
+    pub fn take_from(headers: &mut HeaderMap, trusted: bool) -> Self {
+        let mut taken = HeaderMap::new();
+        for name in CREDENTIAL_HEADERS {
+            for value in headers.get_all(&name) {
+                taken.append(name.clone(), value.clone());
+            }
+            headers.remove(&name);
+        }
+        Self {
+            headers: taken,
+            trusted,
+        }
+    }
+
+    /// The credentials to send to `target` when the URL given was `first`.
+    fn for_target(&self, first: &Url, target: &Url) -> Option<&HeaderMap> {
+        if self.headers.is_empty() || !(self.trusted || same_origin(first, target)) {
+            return None;
+        }
+        Some(&self.headers)
+    }
+}
+
+/// Same scheme, host and port (the default port of the scheme when none
+/// is written): the test curl applies before it sends `Authorization` or
+/// `Cookie` after a redirect.
+pub fn same_origin(a: &Url, b: &Url) -> bool {
+    a.scheme() == b.scheme()
+        && a.host() == b.host()
+        && a.port_or_known_default() == b.port_or_known_default()
 }
 
 /// Per-request limits.
@@ -159,6 +222,19 @@ fn chain_text(e: &reqwest::Error) -> String {
     text
 }
 
+/// True when hyper refused the response as HTTP: a malformed status line
+/// or header, or a head over its size limits (`is_parse_too_large`).
+fn invalid_http(e: &reqwest::Error) -> bool {
+    let mut src = e.source();
+    while let Some(s) = src {
+        if let Some(h) = s.downcast_ref::<hyper::Error>() {
+            return h.is_parse() || h.is_parse_status() || h.is_parse_too_large();
+        }
+        src = s.source();
+    }
+    false
+}
+
 /// Maps a reqwest error to the stable error taxonomy.
 pub fn classify(e: &reqwest::Error) -> (ErrorKind, String) {
     let text = chain_text(e);
@@ -177,7 +253,8 @@ pub fn classify(e: &reqwest::Error) -> (ErrorKind, String) {
         ErrorKind::Connect
     } else if e.is_redirect() {
         ErrorKind::TooManyRedirects
-    } else if lower.contains("invalid http")
+    } else if invalid_http(e)
+        || lower.contains("invalid http")
         || lower.contains("parse")
         || lower.contains("invalid status")
         || lower.contains("invalid header")
@@ -187,6 +264,33 @@ pub fn classify(e: &reqwest::Error) -> (ErrorKind, String) {
         ErrorKind::Io
     };
     (kind, text)
+}
+
+/// Where a redirect goes: `Location` resolved against the current URL, as
+/// a browser does (raw UTF-8 accepted and percent-encoded by the URL
+/// parser). Anything but http(s) is refused, with the reason.
+pub fn redirect_target(current: &Url, location: &[u8]) -> Result<Url, String> {
+    let text = std::str::from_utf8(location)
+        .map_err(|_| format!("redirect to a Location that is not UTF-8: {location:?}"))?;
+    let next = current
+        .join(text.trim())
+        .map_err(|e| format!("redirect to a Location that is not a URL ({e}): {text:?}"))?;
+    if !matches!(next.scheme(), "http" | "https") {
+        return Err(format!(
+            "redirect to a {}: URL, not followed (only http and https): {}",
+            next.scheme(),
+            excerpt(next.as_str())
+        ));
+    }
+    Ok(next)
+}
+
+/// At most 200 characters of `s` (a `data:` URL can be megabytes long).
+fn excerpt(s: &str) -> String {
+    match s.char_indices().nth(200) {
+        Some((i, _)) => format!("{}...", &s[..i]),
+        None => s.to_owned(),
+    }
 }
 
 fn fail(kind: ErrorKind, message: impl Into<String>, partial: &Fetched) -> FetchFailure {
@@ -201,6 +305,7 @@ fn fail(kind: ErrorKind, message: impl Into<String>, partial: &Fetched) -> Fetch
 /// turns a 429/5xx into a normal record instead of a retry request.
 pub async fn fetch(
     client: &Client,
+    credentials: &Credentials,
     url: &Url,
     limits: FetchLimits,
     final_attempt: bool,
@@ -208,7 +313,14 @@ pub async fn fetch(
     let mut progress = Fetched::default();
     let outcome = tokio::time::timeout(
         limits.timeout,
-        attempt(client, url, limits, final_attempt, &mut progress),
+        attempt(
+            client,
+            credentials,
+            url,
+            limits,
+            final_attempt,
+            &mut progress,
+        ),
     )
     .await;
     match outcome {
@@ -223,6 +335,7 @@ pub async fn fetch(
 
 async fn attempt(
     client: &Client,
+    credentials: &Credentials,
     url: &Url,
     limits: FetchLimits,
     final_attempt: bool,
@@ -230,7 +343,11 @@ async fn attempt(
 ) -> Result<Fetched, FetchFailure> {
     let mut current = url.clone();
     let mut response = loop {
-        let resp = client.get(current.clone()).send().await.map_err(|e| {
+        let mut request = client.get(current.clone());
+        if let Some(headers) = credentials.for_target(url, &current) {
+            request = request.headers(headers.clone());
+        }
+        let resp = request.send().await.map_err(|e| {
             let (kind, message) = classify(&e);
             fail(kind, message, progress)
         })?;
@@ -240,6 +357,8 @@ async fn attempt(
         if resp.status().is_redirection()
             && let Some(location) = resp.headers().get(LOCATION)
         {
+            let next = redirect_target(&current, location.as_bytes())
+                .map_err(|message| fail(ErrorKind::UnsupportedRedirect, message, progress))?;
             if progress.redirects >= limits.max_redirects {
                 return Err(fail(
                     ErrorKind::TooManyRedirects,
@@ -250,18 +369,6 @@ async fn attempt(
                     progress,
                 ));
             }
-            let next = location
-                .to_str()
-                .ok()
-                .and_then(|l| current.join(l).ok())
-                .filter(|u| matches!(u.scheme(), "http" | "https"));
-            let Some(next) = next else {
-                return Err(fail(
-                    ErrorKind::TooManyRedirects,
-                    format!("redirect with unusable Location {location:?}"),
-                    progress,
-                ));
-            };
             progress.redirects += 1;
             current = next;
             continue;
@@ -383,6 +490,47 @@ mod tests {
         assert!(!is_html(Some("image/png")));
         assert!(!is_html(Some("application/json")));
         assert!(!is_html(Some("application/pdf")));
+    }
+
+    #[test]
+    fn origins_are_scheme_host_and_port() {
+        let u = |s: &str| Url::parse(s).unwrap();
+        let first = u("http://example.com/a");
+        assert!(same_origin(&first, &u("http://EXAMPLE.com:80/b?c")));
+        assert!(!same_origin(&first, &u("https://example.com/a")), "scheme");
+        assert!(
+            !same_origin(&first, &u("http://example.com:8080/a")),
+            "port"
+        );
+        assert!(!same_origin(&first, &u("http://www.example.com/a")), "host");
+        assert!(!same_origin(
+            &u("http://127.0.0.1/"),
+            &u("http://127.0.0.2/")
+        ));
+    }
+
+    #[test]
+    fn credentials_are_split_from_the_other_headers() {
+        let mut h = HeaderMap::new();
+        h.append(AUTHORIZATION, "Bearer x".parse().unwrap());
+        h.append(COOKIE, "a=1".parse().unwrap());
+        h.append(COOKIE, "b=2".parse().unwrap());
+        h.append(PROXY_AUTHORIZATION, "Basic eA==".parse().unwrap());
+        h.append("x-other", "y".parse().unwrap());
+        let creds = Credentials::take_from(&mut h, false);
+        assert_eq!(h.len(), 1);
+        assert!(h.contains_key("x-other"));
+        assert_eq!(creds.headers.len(), 4);
+        assert_eq!(creds.headers.get_all(COOKIE).iter().count(), 2);
+        let first = Url::parse("https://a.example/").unwrap();
+        let elsewhere = Url::parse("https://b.example/").unwrap();
+        assert!(creds.for_target(&first, &first).is_some());
+        assert!(creds.for_target(&first, &elsewhere).is_none());
+        let trusted = Credentials {
+            trusted: true,
+            ..creds
+        };
+        assert!(trusted.for_target(&first, &elsewhere).is_some());
     }
 
     #[test]

@@ -83,11 +83,46 @@ impl Job {
     }
 }
 
+/// True when `line` starts with a scheme (`javascript:alert(1)`,
+/// `mailto:x@example.com`, `file:/etc/passwd`, `https://...`) rather than
+/// a host with an optional port (`example.com`, `localhost:8080/x`):
+/// an RFC 3986 scheme name and a colon, followed by `/`, or by anything
+/// that is not a port number. A name with a dot before the colon is a
+/// host (`example.com:8080`) unless `/` follows the colon. `tel:`, `sms:`
+/// and `fax:` are schemes even when digits follow.
+pub fn has_scheme(line: &str) -> bool {
+    let Some((name, rest)) = line.split_once(':') else {
+        return false;
+    };
+    let mut chars = name.chars();
+    let valid_name = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    if !valid_name {
+        return false;
+    }
+    if rest.starts_with('/') {
+        return true;
+    }
+    if ["tel", "sms", "fax"]
+        .iter()
+        .any(|s| name.eq_ignore_ascii_case(s))
+    {
+        return true;
+    }
+    let port_len = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let port_like = port_len > 0
+        && matches!(
+            rest.as_bytes().get(port_len),
+            None | Some(b'/' | b'?' | b'#')
+        );
+    !port_like && !name.contains('.')
+}
+
 /// Turns a line into a URL: adds the scheme when missing, accepts only
 /// http(s) URLs with a host.
 pub fn normalize(line: &str, scheme: Scheme) -> Result<Url, String> {
     let line = line.trim();
-    let parsed = if line.contains("://") {
+    let parsed = if has_scheme(line) {
         Url::parse(line)
     } else {
         Url::parse(&format!("{}://{line}", scheme.as_str()))
@@ -345,6 +380,42 @@ mod tests {
             "http://example.com/"
         );
         assert!(normalize("ftp://example.com", Scheme::Https).is_err());
+        assert_eq!(
+            normalize("localhost:8080", Scheme::Http).unwrap().as_str(),
+            "http://localhost:8080/"
+        );
+        assert_eq!(
+            normalize("127.0.0.1:8080?q", Scheme::Http)
+                .unwrap()
+                .as_str(),
+            "http://127.0.0.1:8080/?q"
+        );
+        assert_eq!(
+            normalize("Http:/example.com/x", Scheme::Https)
+                .unwrap()
+                .as_str(),
+            "http://example.com/x"
+        );
+        for (line, scheme) in [
+            ("javascript:alert(1)", "javascript"),
+            ("JavaScript:void(0)", "javascript"),
+            ("data:text/html,<title>x</title>", "data"),
+            ("mailto:someone@example.com", "mailto"),
+            ("tel:5551234", "tel"),
+            ("file:///etc/passwd", "file"),
+            ("ftp://example.com/", "ftp"),
+            ("about:blank", "about"),
+        ] {
+            let err = normalize(line, Scheme::Https).unwrap_err();
+            assert_eq!(
+                err,
+                format!("unsupported scheme \"{scheme}\" (only http and https)"),
+                "{line}"
+            );
+        }
+        // A port that is out of range or not a number stays a port error.
+        let err = normalize("example.com:99999", Scheme::Https).unwrap_err();
+        assert!(err.contains("invalid port"), "{err}");
         assert!(normalize("http://", Scheme::Https).is_err());
         assert!(normalize("exa mple.com", Scheme::Https).is_err());
     }

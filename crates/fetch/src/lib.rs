@@ -16,8 +16,12 @@
 //!   HTTP/2 via ALPN, gzip/brotli/deflate/zstd, connection reuse, the
 //!   system resolver but RFC 6761 `.invalid` names failed locally by
 //!   [`resolve`]). Redirects
-//!   are followed by hand so the count and final URL are exact. Non-HTML
-//!   responses are recorded without reading their body.
+//!   are followed by hand so the count and final URL are exact, to http(s)
+//!   only (anything else is `unsupported_redirect`), and the credential
+//!   headers (`Authorization`, `Cookie`, `Proxy-Authorization`) go only to
+//!   the origin of the URL as given unless `--location-trusted`
+//!   ([`fetcher::Credentials`]). Non-HTML responses are recorded without
+//!   reading their body.
 //! - **Titles** ([`title`]) are found by a byte-level streaming scanner fed
 //!   chunk by chunk, which stops as soon as the first HTML `<title>` is
 //!   complete or body content starts, and never reads more than
@@ -26,8 +30,10 @@
 //!   encoding_rs, entities are decoded by html5ever's tokenizer, and ASCII
 //!   whitespace is collapsed as `document.title` does.
 //! - **Output** ([`output`]) writes text, jsonl or csv, whole records in
-//!   batches flushed whenever the run is about to wait; [`summary`] prints
-//!   counts on stderr.
+//!   batches flushed whenever the run is about to wait. Text and CSV
+//!   neutralise C0/C1 controls and bidi overrides, jsonl escapes them; a
+//!   failed write cuts a regular file back to its last whole record and
+//!   ends the run with exit 2. [`summary`] prints counts on stderr.
 //!
 //! [`run()`] ties it together; `main.rs` parses flags and picks the runtime:
 //! a single-threaded one by default (no cross-thread wake-ups between the

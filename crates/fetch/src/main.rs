@@ -18,7 +18,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 ///
 /// URLs come from FILE arguments or stdin, one per line. Exit codes: 0 every
 /// URL was fetched (any HTTP status), 1 some URL has an error record,
-/// 2 usage error, 130 interrupted.
+/// 2 usage error or the output could not be written, 130 interrupted.
 #[derive(Debug, Parser)]
 #[command(name = "fetch-titles", version, about)]
 struct Args {
@@ -67,9 +67,15 @@ struct Args {
     /// Proxy for all requests (http://, https:// or socks5:// URL); HTTP(S)_PROXY and NO_PROXY are honoured otherwise.
     #[arg(long, value_name = "URL")]
     proxy: Option<String>,
-    /// Extra request header, `Name: value` (repeatable).
+    /// Extra request header, `Name: value` (repeatable). Every redirect
+    /// hop gets it, except Authorization, Cookie and Proxy-Authorization,
+    /// which go only to the scheme, host and port of the URL as given.
     #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
     headers: Vec<String>,
+    /// Send Authorization, Cookie and Proxy-Authorization headers to
+    /// redirect targets on other hosts too (as curl's --location-trusted).
+    #[arg(long)]
+    location_trusted: bool,
     /// User-Agent header.
     #[arg(short = 'A', long, default_value_t = default_user_agent())]
     user_agent: String,
@@ -82,6 +88,11 @@ struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value_t = FormatArg::Text)]
     format: FormatArg,
+    /// In CSV, prefix ' to every field that starts with = + - or @, so a
+    /// spreadsheet shows it as text instead of running it as a formula
+    /// (OWASP's advice against CSV injection).
+    #[arg(long)]
+    csv_formula_guard: bool,
     /// Record order: as URLs complete, or in input order (bounded reorder buffer).
     #[arg(long, value_enum, default_value_t = OrderArg::Completion)]
     order: OrderArg,
@@ -182,6 +193,7 @@ fn config_from(args: Args) -> anyhow::Result<Config> {
         insecure: args.insecure,
         proxy: args.proxy,
         headers,
+        location_trusted: args.location_trusted,
         user_agent: args.user_agent,
         max_body: args.max_body,
         max_title_len: args.max_title_len as usize,
@@ -195,6 +207,7 @@ fn config_from(args: Args) -> anyhow::Result<Config> {
             OrderArg::Input => Order::Input,
         },
         color: args.output.is_none() && args.ui.color_for_stdout(),
+        csv_formula_guard: args.csv_formula_guard,
         output: args.output,
         append: args.append,
         progress: args.ui.progress_enabled(),
@@ -295,11 +308,7 @@ fn main() -> ExitCode {
         Ok(outcome) => ExitCode::from(u8::try_from(outcome.exit_code()).unwrap_or(1)),
         Err(e) => {
             eprintln!("fetch-titles: {e}");
-            if e.is_usage() {
-                ExitCode::from(2)
-            } else {
-                ExitCode::from(1)
-            }
+            ExitCode::from(e.exit_code())
         }
     }
 }

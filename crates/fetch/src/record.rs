@@ -16,9 +16,15 @@ pub enum ErrorKind {
     Timeout,
     /// TLS handshake or certificate failure.
     Tls,
-    /// More than `--max-redirects` redirects, or a redirect without a usable `Location`.
+    /// More than `--max-redirects` redirects.
     TooManyRedirects,
-    /// The server's reply was not valid HTTP (malformed status line or headers).
+    /// A redirect to something that is not an http(s) URL (`file:`,
+    /// `ftp:`, `data:`, `javascript:`, ...) or to a `Location` that does not
+    /// parse as a URL.
+    UnsupportedRedirect,
+    /// The server's reply was not valid HTTP (malformed status line or
+    /// headers, or a response head over hyper's limits: about 400 KiB or
+    /// 100 header fields).
     HttpStatus,
     /// `--max-body` bytes were read and neither a title nor body content was found.
     BodyTooLarge,
@@ -36,6 +42,7 @@ impl ErrorKind {
             Self::Timeout => "timeout",
             Self::Tls => "tls",
             Self::TooManyRedirects => "too_many_redirects",
+            Self::UnsupportedRedirect => "unsupported_redirect",
             Self::HttpStatus => "http_status",
             Self::BodyTooLarge => "body_too_large",
             Self::Io => "io",

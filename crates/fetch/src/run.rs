@@ -3,7 +3,6 @@
 
 use std::collections::HashSet;
 use std::fs::OpenOptions;
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,9 +14,11 @@ use netkit_pool::{JobCtx, Outcome, Pool, Retry, RetryPolicy};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, Order};
-use crate::fetcher::{ClientOptions, FetchFailure, FetchLimits, Fetched, build_client, fetch};
+use crate::fetcher::{
+    ClientOptions, Credentials, FetchFailure, FetchLimits, Fetched, build_client, fetch,
+};
 use crate::input::{InputFilter, Job, job_stream, load_done, open_sources};
-use crate::output::RecordWriter;
+use crate::output::{Output, RecordWriter, WriteFailure};
 use crate::record::{ErrorKind, Record, RecordError};
 use crate::summary::Tally;
 
@@ -48,15 +49,29 @@ pub enum RunError {
     /// The HTTP client could not be built (bad proxy URL, ...).
     #[error("invalid HTTP client settings: {0}")]
     Client(#[source] reqwest::Error),
-    /// Writing a record failed (disk full, closed pipe).
-    #[error("writing output: {0}")]
-    Write(#[source] std::io::Error),
+    /// Writing records failed (disk full, closed pipe): the file was cut
+    /// back to its last whole record when it could be.
+    #[error("cannot write {target}: {source}")]
+    Write {
+        /// `output file PATH` or `stdout`.
+        target: String,
+        /// Why, and what became of the file.
+        #[source]
+        source: WriteFailure,
+    },
 }
 
 impl RunError {
-    /// Usage errors (exit 2) versus failures during the run (exit 1).
-    pub fn is_usage(&self) -> bool {
-        !matches!(self, Self::Write(_))
+    /// The exit code: every error that stops a run is a usage-class
+    /// failure (2), as opposed to a URL that failed (1, an error record).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::Input(_)
+            | Self::SkipDone { .. }
+            | Self::Output { .. }
+            | Self::Client(_)
+            | Self::Write { .. } => 2,
+        }
     }
 }
 
@@ -85,9 +100,9 @@ impl RunOutcome {
     }
 }
 
-fn open_output(config: &Config) -> Result<(Box<dyn Write + Send>, bool), RunError> {
+fn open_output(config: &Config) -> Result<Output, RunError> {
     let Some(path) = &config.output else {
-        return Ok((Box::new(std::io::stdout()), true));
+        return Ok(Output::stdout());
     };
     let append = config.append || config.skip_done.as_ref() == Some(path);
     let mut opts = OpenOptions::new();
@@ -102,8 +117,14 @@ fn open_output(config: &Config) -> Result<(Box<dyn Write + Send>, bool), RunErro
         source,
     };
     let file = opts.open(path).map_err(err)?;
-    let fresh = file.metadata().map_err(err)?.len() == 0;
-    Ok((Box::new(file), fresh))
+    Output::file(file).map_err(err)
+}
+
+fn output_name(config: &Config) -> String {
+    match &config.output {
+        Some(path) => format!("output file {}", path.display()),
+        None => "stdout".to_owned(),
+    }
 }
 
 fn record_from(given: String, f: Fetched, error: Option<RecordError>) -> Record {
@@ -141,7 +162,7 @@ fn progress_bar(enabled: bool) -> indicatif::ProgressBar {
 async fn next_flushing<S>(
     reports: &mut S,
     writer: &mut RecordWriter,
-) -> std::io::Result<Option<S::Item>>
+) -> Result<Option<S::Item>, WriteFailure>
 where
     S: Stream + Unpin,
 {
@@ -172,19 +193,35 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<RunOutco
     let sources = open_sources(&config.sources)
         .await
         .map_err(RunError::Input)?;
+    let mut headers = config.headers.clone();
+    let credentials = Arc::new(Credentials::take_from(
+        &mut headers,
+        config.location_trusted,
+    ));
     let client = build_client(&ClientOptions {
         connect_timeout: config.connect_timeout,
         insecure: config.insecure,
         proxy: config.proxy.clone(),
         ignore_env_proxy: config.ignore_env_proxy,
-        headers: config.headers.clone(),
+        headers,
         user_agent: config.user_agent.clone(),
         idle_per_host: config.per_host.max(1),
     })
     .map_err(RunError::Client)?;
-    let (out, fresh) = open_output(&config)?;
-    let mut writer =
-        RecordWriter::new(out, config.format, config.color, fresh).map_err(RunError::Write)?;
+    let out = open_output(&config)?;
+    let write_error = |source| RunError::Write {
+        target: output_name(&config),
+        source,
+    };
+    let fresh = out.is_fresh();
+    let mut writer = RecordWriter::new(
+        out,
+        config.format,
+        config.color,
+        config.csv_formula_guard,
+        fresh,
+    )
+    .map_err(write_error)?;
 
     let emitted = Arc::new(AtomicU64::new(0));
     let jobs = job_stream(
@@ -241,6 +278,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<RunOutco
     }
     let mut reports = bound.run(move |job: Arc<Job>, ctx: JobCtx<'_>| {
         let client = client.clone();
+        let credentials = credentials.clone();
         let last_attempt = ctx.attempt > retries;
         async move {
             match &job.target {
@@ -249,7 +287,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<RunOutco
                     message: message.clone(),
                     partial: Fetched::default(),
                 }),
-                Ok(url) => fetch(&client, url, limits, last_attempt).await,
+                Ok(url) => fetch(&client, &credentials, url, limits, last_attempt).await,
             }
         }
     });
@@ -263,7 +301,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<RunOutco
             Err(e) => {
                 shutdown.cancel();
                 bar.finish_and_clear();
-                return Err(RunError::Write(e));
+                return Err(write_error(e));
             }
         };
         // The pool holds the last reference by now: no copy.
@@ -305,7 +343,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<RunOutco
         if let Err(e) = writer.write(&record) {
             shutdown.cancel();
             bar.finish_and_clear();
-            return Err(RunError::Write(e));
+            return Err(write_error(e));
         }
         bar.set_length(emitted.load(Ordering::Relaxed));
         bar.inc(1);
@@ -314,7 +352,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<RunOutco
         }
     }
     bar.finish_and_clear();
-    writer.flush().map_err(RunError::Write)?;
+    writer.flush().map_err(write_error)?;
     let outcome = RunOutcome {
         wall: started.elapsed(),
         interrupted: shutdown.is_cancelled(),

@@ -185,6 +185,287 @@ async fn redirects_are_followed_counted_and_bounded() {
     assert_eq!(error_kind(&recs[&urls[1]]), Some("too_many_redirects"));
 }
 
+const SECRETS: [(&str, &str); 3] = [
+    ("authorization", "Bearer s3cret"),
+    ("cookie", "session=s3cret"),
+    ("proxy-authorization", "Basic cHJveHk6czNjcmV0"),
+];
+
+fn with_secrets(c: &mut netkit_fetch::Config) {
+    for (name, value) in SECRETS {
+        c.headers.insert(name, value.parse().unwrap());
+    }
+    c.headers.insert("x-test", "kept".parse().unwrap());
+}
+
+/// Which credential headers `server` saw on its last request for `path`
+/// (panics when there was none), and whether `X-Test` came along.
+fn secrets_seen(server: &TestServer, path: &str) -> (Vec<&'static str>, bool) {
+    let headers = server
+        .state
+        .headers(path)
+        .unwrap_or_else(|| panic!("no request for {path}"));
+    let seen = SECRETS
+        .iter()
+        .filter(|(name, value)| headers.get(*name).is_some_and(|v| v == value))
+        .map(|(name, _)| *name)
+        .collect();
+    (seen, headers.get("x-test").is_some_and(|v| v == "kept"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_stay_with_the_origin_on_redirects() {
+    let a = start_server().await;
+    let other_port = start_server().await;
+    // Another host: 127.0.0.2 is loopback too.
+    let b = start_server_on("127.0.0.2").await;
+    let dir = tempfile::tempdir().unwrap();
+    let to = |server: &TestServer, path: &str| a.url(&format!("/redirect?to={}", server.url(path)));
+    let urls = vec![
+        to(&b, "/page/1"),
+        to(&other_port, "/page/2"),
+        a.url("/redirect?to=/page/3"),
+        // a -> b -> back to a: the first origin gets them again, as in curl.
+        to(&b, &format!("/redirect?to={}", a.url("/page/4"))),
+    ];
+    let (outcome, recs) = run_lib(dir.path(), &urls, with_secrets).await;
+    assert_eq!(outcome.exit_code(), 0, "{recs:?}");
+    for (u, title_) in urls.iter().zip(["Page 1", "Page 2", "Page 3", "Page 4"]) {
+        assert_eq!(title(&recs[u]), Some(title_), "{}", recs[u]);
+    }
+    let all = vec!["authorization", "cookie", "proxy-authorization"];
+    assert_eq!(secrets_seen(&a, "/redirect"), (all.clone(), true));
+    assert_eq!(secrets_seen(&b, "/page/1"), (vec![], true), "other host");
+    assert_eq!(
+        secrets_seen(&other_port, "/page/2"),
+        (vec![], true),
+        "same host, other port"
+    );
+    assert_eq!(
+        secrets_seen(&a, "/page/3"),
+        (all.clone(), true),
+        "same origin"
+    );
+    assert_eq!(secrets_seen(&b, "/redirect"), (vec![], true));
+    assert_eq!(secrets_seen(&a, "/page/4"), (all.clone(), true));
+
+    // --location-trusted: every hop gets them.
+    let (_, recs) = run_lib(dir.path(), &urls[..1], |c| {
+        with_secrets(c);
+        c.location_trusted = true;
+    })
+    .await;
+    assert_eq!(title(&recs[&urls[0]]), Some("Page 1"));
+    assert_eq!(secrets_seen(&b, "/page/1"), (all, true));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_location_trusted_flag() {
+    let a = start_server().await;
+    let b = start_server_on("127.0.0.2").await;
+    let url = a.url(&format!("/redirect?to={}", b.url("/page/9")));
+    for (flag, expected) in [(None, false), (Some("--location-trusted"), true)] {
+        let mut args = vec![
+            "-q",
+            "-H",
+            "Authorization: Bearer s3cret",
+            "-H",
+            "X-Test: kept",
+        ];
+        args.extend(flag);
+        args.push("-");
+        let out = run_with_stdin(&args, &format!("{url}\n")).await;
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let headers = b.state.headers("/page/9").unwrap();
+        assert_eq!(
+            headers
+                .get("authorization")
+                .is_some_and(|v| v == "Bearer s3cret"),
+            expected,
+            "{flag:?}"
+        );
+        assert_eq!(headers.get("x-test").unwrap(), "kept");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redirects_to_other_schemes_are_unsupported_redirects() {
+    let server = start_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("javascript:alert(1)", "javascript"),
+        ("file:///etc/passwd", "file"),
+        ("ftp://127.0.0.1/pub/x", "ftp"),
+        ("data:text/plain,hi", "data"),
+        ("mailto:a@b.invalid", "mailto"),
+    ];
+    let mut urls: Vec<String> = cases
+        .iter()
+        .map(|(to, _)| server.url(&format!("/redirect?to={to}")))
+        .collect();
+    urls.push(server.url("/redirect?to=http://[::1"));
+    let (outcome, recs) = run_lib(dir.path(), &urls, |c| c.retries = 0).await;
+    assert_eq!(outcome.exit_code(), 1);
+    for (u, (_, scheme)) in urls.iter().zip(cases) {
+        let r = &recs[u];
+        assert_eq!(error_kind(r), Some("unsupported_redirect"), "{r}");
+        let message = r["error"]["message"].as_str().unwrap();
+        assert!(
+            message.starts_with(&format!("redirect to a {scheme}: URL, not followed")),
+            "{message}"
+        );
+        assert_eq!(r["status"], 302, "{r}");
+        assert_eq!(r["redirects"], 0, "{r}");
+    }
+    let bad = &recs[&urls[5]];
+    assert_eq!(error_kind(bad), Some("unsupported_redirect"), "{bad}");
+    assert!(
+        bad["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not a URL"),
+        "{bad}"
+    );
+}
+
+/// A server that answers every request with a 200 whose head is `lines`
+/// header fields of 1000 bytes each.
+async fn start_big_head_server(lines: usize) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        for _ in 0..16 {
+            let Ok((mut s, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = tokio::io::AsyncReadExt::read(&mut s, &mut buf).await;
+                let mut head = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n".to_vec();
+                for i in 0..lines {
+                    head.extend_from_slice(
+                        format!("X-Pad-{i}: {}\r\n", "a".repeat(990)).as_bytes(),
+                    );
+                }
+                head.extend_from_slice(b"Content-Length: 22\r\n\r\n<title>small</title>\r\n");
+                let _ = s.write_all(&head).await;
+                let _ = s.shutdown().await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_response_head_is_invalid_http() {
+    // 500 KB of head, past hyper's ~400 KiB buffer and 100 fields; and
+    // 60 fields of 1000 bytes, within both.
+    let big = start_big_head_server(500).await;
+    let fine = start_big_head_server(60).await;
+    let dir = tempfile::tempdir().unwrap();
+    let urls = vec![format!("http://{big}/"), format!("http://{fine}/")];
+    let (_, recs) = run_lib(dir.path(), &urls, |c| c.retries = 0).await;
+    let r = &recs[&urls[0]];
+    assert_eq!(error_kind(r), Some("http_status"), "{r}");
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("message head is too large"),
+        "{r}"
+    );
+    assert_eq!(title(&recs[&urls[1]]), Some("small"), "{}", recs[&urls[1]]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_schemes_in_the_input_are_unsupported_not_bad_ports() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines = vec![
+        "javascript:alert(1)".to_owned(),
+        "mailto:someone@example.invalid".to_owned(),
+        "data:text/html,hi".to_owned(),
+        "localhost.invalid:8080".to_owned(),
+    ];
+    let (_, recs) = run_lib(dir.path(), &lines, |c| c.retries = 0).await;
+    for (line, scheme) in lines.iter().zip(["javascript", "mailto", "data"]) {
+        let r = &recs[line];
+        assert_eq!(error_kind(r), Some("invalid_url"), "{r}");
+        let line_no = 1 + lines.iter().position(|l| l == line).unwrap();
+        let message = r["error"]["message"].as_str().unwrap();
+        let expected =
+            format!("/urls.txt:{line_no}: unsupported scheme \"{scheme}\" (only http and https)");
+        assert!(message.ends_with(&expected), "{message}");
+    }
+    // A host with a port is still a host (and .invalid fails without a lookup).
+    assert_eq!(
+        error_kind(&recs[&lines[3]]),
+        Some("dns"),
+        "{}",
+        recs[&lines[3]]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_hostile_titles_cannot_drive_the_terminal() {
+    let server = start_server().await;
+    let input = format!("{}\n", server.url("/hostile"));
+    let inert = |out: &str| {
+        out.chars().all(|c| {
+            c == '\n'
+                || c == '\t'
+                || !(c.is_control()
+                    || ('\u{202A}'..='\u{202E}').contains(&c)
+                    || ('\u{2066}'..='\u{2069}').contains(&c))
+        })
+    };
+    for format in ["text", "csv", "jsonl"] {
+        let out = run_with_stdin(&["-q", "--format", format, "-"], &input).await;
+        assert_eq!(out.status.code(), Some(0), "{format}");
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        assert!(inert(&stdout), "{format}: {stdout:?}");
+        match format {
+            "text" => assert!(
+                stdout.ends_with("\t200\ta ]0;pwned b [2Jc 31md e\u{FFFD}gnp.exe\n"),
+                "{stdout:?}"
+            ),
+            "csv" => assert!(
+                stdout.contains(",200,a ]0;pwned b [2Jc 31md e\u{FFFD}gnp.exe,"),
+                "{stdout:?}"
+            ),
+            _ => {
+                let rec: Value = serde_json::from_str(&stdout).unwrap();
+                assert_eq!(title(&rec), Some(HOSTILE_TEXT), "exact in jsonl");
+                assert!(
+                    stdout
+                        .contains(r"\u001b]0;pwned\u0007b\u001b[2Jc\u009b31md\u007fe\u202egnp.exe"),
+                    "{stdout}"
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_csv_formula_guard() {
+    let server = start_server().await;
+    let input = format!("{}\n", server.url("/formula"));
+    let out = run_with_stdin(&["-q", "--format", "csv", "-"], &input).await;
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains(",200,=cmd|' /C calc'!A0,"), "{stdout}");
+    let out = run_with_stdin(
+        &["-q", "--format", "csv", "--csv-formula-guard", "-"],
+        &input,
+    )
+    .await;
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains(",200,\"'=cmd|' /C calc'!A0\","), "{stdout}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retries_cover_429_5xx_and_connect_errors() {
     let server = start_server().await;
@@ -835,4 +1116,167 @@ async fn cli_sigint_flushes_finished_records_and_exits_130() {
     assert!(text.ends_with('\n'));
     assert_eq!(read_jsonl(&out).len(), 3);
     let _ = Format::Text;
+}
+
+// ---- a failed write of the output ----
+
+/// A tmpfs mounted on a directory for one test, unmounted when dropped.
+struct Tmpfs(std::path::PathBuf);
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// Mounts a tmpfs of `size` on `dir`, or says why not (not root, no
+/// mount(8), a container without CAP_SYS_ADMIN) and returns None.
+fn mount_tmpfs(dir: &std::path::Path, size: &str) -> Option<Tmpfs> {
+    std::fs::create_dir_all(dir).unwrap();
+    let result = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+        .arg(dir)
+        .output();
+    match result {
+        Ok(out) if out.status.success() => Some(Tmpfs(dir.to_owned())),
+        Ok(out) => {
+            eprintln!(
+                "SKIPPED: mount -t tmpfs was refused ({}), so the ENOSPC test cannot run here",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+            None
+        }
+        Err(e) => {
+            eprintln!("SKIPPED: cannot run mount ({e}), so the ENOSPC test cannot run here");
+            None
+        }
+    }
+}
+
+/// Runs the binary for at most 30 s with stderr captured; stdout is
+/// whatever `command` says (tokio's `output()` would replace it by a pipe).
+async fn run_bin(command: &mut tokio::process::Command) -> std::process::Output {
+    let child = command
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+/// The records of a file that must end on a whole record.
+fn whole_records(path: &std::path::Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(
+        text.is_empty() || text.ends_with('\n'),
+        "torn last record: {:?}",
+        &text[text.len().saturating_sub(80)..]
+    );
+    read_jsonl(path)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_disk_full_exits_2_with_whole_records_and_resumes() {
+    let server = start_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mnt = dir.path().join("small");
+    let Some(_tmpfs) = mount_tmpfs(&mnt, "64k") else {
+        return;
+    };
+    // 120 records of about 1.2 KB: twice what the file system holds.
+    let urls: Vec<String> = (0..120)
+        .map(|i| server.url(&format!("/long/1000?i={i}")))
+        .collect();
+    let input = write_urls(dir.path(), "u.txt", &urls);
+
+    // -o FILE, and stdout redirected to a file.
+    for to_stdout in [false, true] {
+        let out = mnt.join("o.jsonl");
+        let _ = std::fs::remove_file(&out);
+        let mut command = bin();
+        command.args(["--format", "jsonl", "-q"]).arg(&input);
+        if to_stdout {
+            command.stdout(std::fs::File::create(&out).unwrap());
+        } else {
+            command.arg("-o").arg(&out);
+        }
+        let result = run_bin(&mut command).await;
+        let stderr = String::from_utf8_lossy(&result.stderr).into_owned();
+        assert_eq!(result.status.code(), Some(2), "{stderr}");
+        let done = whole_records(&out);
+        assert!(
+            !done.is_empty() && done.len() < urls.len(),
+            "{}",
+            done.len()
+        );
+        let len = std::fs::metadata(&out).unwrap().len();
+        let target = if to_stdout {
+            "stdout".to_owned()
+        } else {
+            format!("output file {}", out.display())
+        };
+        assert_eq!(
+            stderr.trim_end(),
+            format!(
+                "fetch-titles: cannot write {target}: No space left on device (os error 28); \
+                 the file was cut back to its last whole record ({len} bytes)"
+            )
+        );
+
+        // --skip-done resumes where it stopped: every URL exactly once.
+        let resumed = dir.path().join("resumed.jsonl");
+        std::fs::copy(&out, &resumed).unwrap();
+        let result = run_bin(
+            bin()
+                .args(["--format", "jsonl", "-q", "--skip-done"])
+                .arg(&resumed)
+                .arg("-o")
+                .arg(&resumed)
+                .arg(&input),
+        )
+        .await;
+        assert_eq!(result.status.code(), Some(0));
+        let all = whole_records(&resumed);
+        assert_eq!(all.len(), urls.len());
+        assert_eq!(by_url(all).len(), urls.len(), "a URL twice");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_dev_full_exits_2_with_the_reason() {
+    let server = start_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_urls(dir.path(), "u.txt", &[server.url("/page/1")]);
+    for format in ["jsonl", "csv", "text"] {
+        let result = run_bin(
+            bin()
+                .args(["-q", "--format", format, "-o", "/dev/full"])
+                .arg(&input),
+        )
+        .await;
+        assert_eq!(result.status.code(), Some(2), "{format}");
+        assert_eq!(
+            String::from_utf8_lossy(&result.stderr).trim_end(),
+            "fetch-titles: cannot write output file /dev/full: No space left on device (os error 28)"
+        );
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let result = run_bin(
+            bin()
+                .args(["-q", "--format", format])
+                .arg(&input)
+                .stdout(full),
+        )
+        .await;
+        assert_eq!(result.status.code(), Some(2), "{format}");
+        assert_eq!(
+            String::from_utf8_lossy(&result.stderr).trim_end(),
+            "fetch-titles: cannot write stdout: No space left on device (os error 28)"
+        );
+    }
 }

@@ -36,6 +36,15 @@ pub const CHARSETS: &[(&str, &str)] = &[
     ("windows-1252", "Café crème brûlée"),
 ];
 
+/// The markup of `/hostile`'s title: an OSC that retitles the terminal,
+/// a clear-screen CSI, a C1 CSI (U+009B, raw UTF-8), DEL and a
+/// right-to-left override.
+pub const HOSTILE_TITLE: &str =
+    "<title>a\u{1b}]0;pwned\u{7}b\u{1b}[2Jc\u{9b}31md\u{7f}e\u{202e}gnp.exe</title>";
+
+/// `/hostile`'s title as `document.title` has it.
+pub const HOSTILE_TEXT: &str = "a\u{1b}]0;pwned\u{7}b\u{1b}[2Jc\u{9b}31md\u{7f}e\u{202e}gnp.exe";
+
 /// The title of the undeclared-charset fixture (windows-1251, detected).
 pub const UNDECLARED_TITLE: &str = "Новости России и мира сегодня";
 
@@ -82,6 +91,8 @@ pub struct ServerState {
     in_flight: AtomicU32,
     /// Highest number of concurrent `/slow/..` requests seen.
     pub max_in_flight: AtomicU32,
+    /// The request headers of the last request for each path.
+    headers: std::sync::Mutex<HashMap<String, axum::http::HeaderMap>>,
 }
 
 impl ServerState {
@@ -94,6 +105,11 @@ impl ServerState {
             .or_default()
             .clone();
         c.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    /// The headers the last request for `path` arrived with.
+    pub fn headers(&self, path: &str) -> Option<axum::http::HeaderMap> {
+        self.headers.lock().expect("lock").get(path).cloned()
     }
 
     pub fn hits(&self, key: &str) -> u32 {
@@ -126,6 +142,11 @@ async fn fixture(State(state): State<Arc<ServerState>>, req: Request) -> Respons
     let path = req.uri().path().to_owned();
     let headers = req.headers().clone();
     state.hit(&path);
+    state
+        .headers
+        .lock()
+        .expect("lock")
+        .insert(path.clone(), headers.clone());
     let ok = StatusCode::OK;
     let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match parts.as_slice() {
@@ -279,6 +300,19 @@ async fn fixture(State(state): State<Arc<ServerState>>, req: Request) -> Respons
                     .expect("response")
             }
         }
+        ["redirect"] => {
+            // `/redirect?to=URL`: a 302 to URL (taken as written).
+            let to = req
+                .uri()
+                .query()
+                .and_then(|q| q.strip_prefix("to="))
+                .expect("?to=");
+            Response::builder()
+                .status(StatusCode::FOUND)
+                .header(header::LOCATION, to)
+                .body(Body::empty())
+                .expect("response")
+        }
         ["429"] => {
             if state.hits("/429") == 1 {
                 Response::builder()
@@ -373,6 +407,16 @@ async fn fixture(State(state): State<Arc<ServerState>>, req: Request) -> Respons
             state.in_flight.fetch_sub(1, Ordering::SeqCst);
             html(ok, "text/html", page(&format!("<title>slow {ms}</title>")))
         }
+        ["hostile"] => html(ok, "text/html; charset=utf-8", page(HOSTILE_TITLE)),
+        ["formula"] => html(ok, "text/html", page("<title>=cmd|' /C calc'!A0</title>")),
+        ["long", n] => {
+            let n: usize = n.parse().expect("n");
+            html(
+                ok,
+                "text/html",
+                page(&format!("<title>{}</title>", "x".repeat(n))),
+            )
+        }
         ["page", n] => html(ok, "text/html", page(&format!("<title>Page {n}</title>"))),
         _ => html(StatusCode::NOT_FOUND, "text/plain", "no such fixture"),
     }
@@ -393,11 +437,15 @@ impl TestServer {
 
 /// Starts the fixture server on 127.0.0.1:0 in the current runtime.
 pub async fn start_server() -> TestServer {
+    start_server_on("127.0.0.1").await
+}
+
+/// Starts the fixture server on `ip`, port 0 (any loopback address: all of
+/// 127.0.0.0/8 reaches `lo`).
+pub async fn start_server_on(ip: &str) -> TestServer {
     let state = Arc::new(ServerState::default());
     let app = Router::new().fallback(fixture).with_state(state.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
+    let listener = tokio::net::TcpListener::bind((ip, 0)).await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
