@@ -65,6 +65,25 @@
 //! consumer. An aborted task posts from its drop, so a job is reported
 //! exactly once and only after its future is gone.
 //!
+//! # Layout
+//!
+//! One idea per file; the folders say which side of a job they are on.
+//!
+//! - `run.rs`: [`Jobs`] and [`Run`], the public face of a run. Its driver
+//!   is in `run/`, one part per file: `driver.rs` (the step loop tying the
+//!   parts together), `intake.rs` (input, numbered and keyed),
+//!   `key_queues.rs` (the per-key limit and inputs waiting to start),
+//!   `start_rate.rs`, `slots.rs` (the slab of running jobs and the batch
+//!   harvest), `reorder.rs` (the ordered-output buffer), `stop.rs` (cancel,
+//!   grace, deadline, fail-fast), `tally.rs` (what [`Run::summary`] is made
+//!   of) and `timer.rs`.
+//! - `task.rs` and `task/`: what runs inside each job's tokio task:
+//!   `posting.rs` (posting the result under the slot's ticket),
+//!   `attempt.rs` (one attempt: timed, panics caught, the timeout) and
+//!   `retry.rs` (the retry loop and its backoff).
+//! - `completions.rs`: the queue job tasks post to; `config.rs`: [`Pool`]
+//!   and its builder; `outcome.rs` and `counters.rs`: what a run reports.
+//!
 //! # From asyncio to netkit-pool
 //!
 //! | asyncio | netkit-pool |
@@ -160,7 +179,6 @@ mod completions;
 mod config;
 mod counters;
 mod outcome;
-mod rate;
 mod run;
 mod task;
 

@@ -1,23 +1,41 @@
-//! The futures that job tasks run.
+//! Job tasks: what runs inside each tokio task, and which shape it takes.
 //!
-//! They are written by hand, not as `async` blocks: an `async` block keeps
-//! its captures and its suspended locals in separate fields, which made the
-//! pool's task future 144 bytes around a 16-byte job. Every byte of it is
-//! allocated, moved and freed once per job, so the hot path's task shape,
-//! [`Posting`] around [`Timed`], adds only a clock reading and a ticket to
-//! the job's own future.
+//! - `posting.rs`: the outer shape of every task, [`Posting`], which runs
+//!   the work and posts its [`Finished`] result with the slot's ticket.
+//! - `attempt.rs`: one attempt, timed, with panics caught and the optional
+//!   timeout: the hand-written `Timed`, and `run_attempt`.
+//! - `retry.rs`: the retry loop, `AttemptLoop`, with its backoff.
+//!
+//! The futures of the hot path are written by hand, not as `async` blocks:
+//! an `async` block keeps its captures and its suspended locals in separate
+//! fields, which made the pool's task future 144 bytes around a 16-byte
+//! job. Every byte of it is allocated, moved and freed once per job, so the
+//! task of a job with neither retries nor a timeout, [`Posting`] around
+//! `Timed`, adds only a clock reading and a ticket to the job's own future.
+//! [`Launcher::spawn`] picks the shape, so the common case pays nothing for
+//! retries and timeouts.
+
+mod attempt;
+mod posting;
+mod retry;
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::sync::Arc;
+use std::sync::atomic::AtomicU32;
 use std::time::Duration;
 
-use pin_project_lite::pin_project;
-use tokio::time::Instant;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 use crate::completions::Ticket;
+use crate::config::{Config, RetryPolicy};
+use crate::counters::Counters;
 use crate::outcome::Outcome;
+use crate::run::{JobCtx, RetryFn};
+use attempt::{Timed, panic_message, timed_with_timeout};
+use posting::Posting;
+use retry::AttemptLoop;
 
 /// What a job task hands back; the task times itself, off the driver.
 pub(crate) struct Finished<T, E> {
@@ -27,101 +45,105 @@ pub(crate) struct Finished<T, E> {
     pub(crate) elapsed: Duration,
 }
 
-pin_project! {
-    /// A job task: runs `work` and posts what it returns with the ticket.
-    /// A panic anywhere in `work` is caught and posted as `Panicked`; if
-    /// the task is aborted instead, the ticket's drop posts that.
-    pub(crate) struct Posting<W, T, E> {
-        #[pin]
-        work: W,
-        ticket: Option<Ticket<Finished<T, E>>>,
-    }
+/// A spawned job task's handle and, with retries, the attempt counter the
+/// task keeps up to date.
+pub(crate) type Spawned = (JoinHandle<()>, Option<Arc<AtomicU32>>);
+
+/// Everything needed to start a job task: the job function, the run's
+/// token, and the timeout and retry settings that pick the task's shape.
+pub(crate) struct Launcher<F, E> {
+    job: Arc<F>,
+    token: Arc<CancellationToken>,
+    timeout: Option<Duration>,
+    /// Set only when the run has both a policy and a classifier: without
+    /// either, errors are final.
+    retry: Option<(RetryFn<E>, RetryPolicy)>,
+    counters: Arc<Counters>,
 }
 
-impl<W, T, E> Posting<W, T, E> {
-    pub(crate) fn new(work: W, ticket: Ticket<Finished<T, E>>) -> Self {
-        Posting {
-            work,
-            ticket: Some(ticket),
-        }
-    }
-}
-
-impl<W, T, E> Future for Posting<W, T, E>
-where
-    W: Future<Output = Finished<T, E>>,
-{
-    type Output = ();
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = self.project();
-        let work = this.work;
-        let finished = match std::panic::catch_unwind(AssertUnwindSafe(|| work.poll(cx))) {
-            Ok(Poll::Pending) => return Poll::Pending,
-            Ok(Poll::Ready(finished)) => finished,
-            // Outside the job's own future (a retry classifier, say): the
-            // attempt count is left for the driver to fill in.
-            Err(payload) => Finished {
-                outcome: Outcome::Panicked(panic_message(payload)),
-                attempts: 0,
-                elapsed: Duration::ZERO,
-            },
+impl<F, E> Launcher<F, E> {
+    pub(crate) fn new(
+        job: F,
+        token: Arc<CancellationToken>,
+        config: &Config,
+        retry_if: Option<RetryFn<E>>,
+        counters: Arc<Counters>,
+    ) -> Self {
+        let retry = match (retry_if, &config.retry) {
+            (Some(classify), Some(policy)) => Some((classify, policy.clone())),
+            _ => None,
         };
-        if let Some(ticket) = this.ticket.take() {
-            ticket.post(finished);
-        }
-        Poll::Ready(())
-    }
-}
-
-pin_project! {
-    /// One attempt with neither timeout nor retries, timed from its first
-    /// poll to its end; a panic in it becomes `Panicked`.
-    pub(crate) struct Timed<Fut> {
-        #[pin]
-        attempt: Fut,
-        start: Option<Instant>,
-    }
-}
-
-impl<Fut> Timed<Fut> {
-    pub(crate) fn new(attempt: Fut) -> Self {
-        Timed {
-            attempt,
-            start: None,
+        Launcher {
+            job: Arc::new(job),
+            token,
+            timeout: config.timeout,
+            retry,
+            counters,
         }
     }
-}
 
-impl<Fut, T, E> Future for Timed<Fut>
-where
-    Fut: Future<Output = Result<T, E>>,
-{
-    type Output = Finished<T, E>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Finished<T, E>> {
-        let this = self.project();
-        let start = *this.start.get_or_insert_with(Instant::now);
-        let attempt = this.attempt;
-        let outcome = match std::panic::catch_unwind(AssertUnwindSafe(|| attempt.poll(cx))) {
-            Ok(result) => Outcome::from_result(ready!(result)),
-            Err(payload) => Outcome::Panicked(panic_message(payload)),
+    /// Spawns the task of the job on `input`, posting with `ticket`.
+    pub(crate) fn spawn<I, T, Fut>(
+        &self,
+        index: u64,
+        input: I,
+        ticket: Ticket<Finished<T, E>>,
+    ) -> Spawned
+    where
+        I: Clone + Send + 'static,
+        T: Send + 'static,
+        E: Send + 'static,
+        F: for<'run> Fn(I, JobCtx<'run>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<T, E>> + Send + 'static,
+    {
+        if let Some((classify, policy)) = &self.retry {
+            let attempts = Arc::new(AtomicU32::new(1));
+            let attempt_loop = AttemptLoop {
+                job: Arc::clone(&self.job),
+                input,
+                index,
+                token: Arc::clone(&self.token),
+                timeout: self.timeout,
+                classify: Arc::clone(classify),
+                policy: policy.clone(),
+                attempts: Arc::clone(&attempts),
+                counters: Arc::clone(&self.counters),
+            };
+            return (spawn_posting(attempt_loop.run(), ticket), Some(attempts));
+        }
+        // Like `buffer_unordered`'s map, the job function is called here and
+        // only its future moves into the task, so starting a job clones no
+        // `Arc` but the ticket's. A panic in the call itself is caught and
+        // reported like a panic in the future.
+        let ctx = JobCtx {
+            index,
+            attempt: 1,
+            token: &self.token,
         };
-        Poll::Ready(Finished {
-            outcome,
-            attempts: 1,
-            elapsed: start.elapsed(),
-        })
+        let job = &self.job;
+        let made = std::panic::catch_unwind(AssertUnwindSafe(|| job(input, ctx)));
+        let handle = match (made, self.timeout) {
+            (Err(payload), _) => {
+                let finished = Finished {
+                    outcome: Outcome::Panicked(panic_message(payload)),
+                    attempts: 1,
+                    elapsed: Duration::ZERO,
+                };
+                spawn_posting(std::future::ready(finished), ticket)
+            }
+            (Ok(attempt), Some(limit)) => spawn_posting(timed_with_timeout(attempt, limit), ticket),
+            (Ok(attempt), None) => spawn_posting(Timed::new(attempt), ticket),
+        };
+        (handle, None)
     }
 }
 
-/// The text of a panic payload.
-pub(crate) fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
-    if let Some(message) = payload.downcast_ref::<&str>() {
-        (*message).to_owned()
-    } else if let Some(message) = payload.downcast_ref::<String>() {
-        message.clone()
-    } else {
-        "panic with a non-string payload".to_owned()
-    }
+/// Spawns a job task that runs `work` and posts its result with `ticket`.
+fn spawn_posting<W, T, E>(work: W, ticket: Ticket<Finished<T, E>>) -> JoinHandle<()>
+where
+    W: Future<Output = Finished<T, E>> + Send + 'static,
+    T: Send + 'static,
+    E: Send + 'static,
+{
+    tokio::spawn(Posting::new(work, ticket))
 }
