@@ -42,11 +42,14 @@ pub enum ErrorKind {
     Disconnected,
     /// Opening or using a channel failed (exec refused, no exit status, ...).
     Channel,
+    /// This machine ran out of descriptors, memory or local ports before
+    /// anything reached the host (not the host's fault).
+    LocalResource,
 }
 
 impl ErrorKind {
     /// Every kind, in declaration order.
-    pub const ALL: [ErrorKind; 11] = [
+    pub const ALL: [ErrorKind; 12] = [
         ErrorKind::Dns,
         ErrorKind::ConnectRefused,
         ErrorKind::ConnectTimeout,
@@ -58,6 +61,7 @@ impl ErrorKind {
         ErrorKind::CommandTimeout,
         ErrorKind::Disconnected,
         ErrorKind::Channel,
+        ErrorKind::LocalResource,
     ];
 
     /// The JSON spelling, e.g. `connect_refused`.
@@ -74,6 +78,7 @@ impl ErrorKind {
             ErrorKind::CommandTimeout => "command_timeout",
             ErrorKind::Disconnected => "disconnected",
             ErrorKind::Channel => "channel",
+            ErrorKind::LocalResource => "local_resource",
         }
     }
 }
@@ -261,7 +266,8 @@ mod tests {
                 "\"auth\"",
                 "\"command_timeout\"",
                 "\"disconnected\"",
-                "\"channel\""
+                "\"channel\"",
+                "\"local_resource\""
             ]
         );
         for k in ErrorKind::ALL {
