@@ -7,7 +7,8 @@
 //! with nothing on file get ed25519 first), curve25519-sha256 first,
 //! identities parsed once
 //! ([`Credentials`]) and ed25519 ones signed without re-deriving the key
-//! ([`crate::signer`]), IP literals never go through the resolver, and no
+//! ([`crate::signer`]), IP literals and `.invalid` names never go through
+//! the resolver, and no
 //! per-host threads or processes. Latency: the socket ACKs OpenSSH servers
 //! at once ([`crate::tcp`]), which saves a 40 ms delayed-ACK stall per
 //! connection.

@@ -11,8 +11,10 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_FAILED: u8 = 1;
 /// Exit code: usage or inventory error (set by the binary, not by results).
 pub const EXIT_USAGE: u8 = 2;
-/// Exit code: some host was unreachable, failed host-key checks or auth, or
-/// timed out. Takes precedence over [`EXIT_FAILED`].
+/// Exit code: some host has no command verdict: it was unreachable, failed
+/// host-key checks or auth, timed out, or this machine ran out of a
+/// resource for it (`local_resource`: not 1, which says the command ran and
+/// failed). Takes precedence over [`EXIT_FAILED`].
 pub const EXIT_UNREACHABLE: u8 = 3;
 
 /// Why a host produced no (complete) command result. Serialised in
