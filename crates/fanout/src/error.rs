@@ -63,6 +63,12 @@ pub enum SshError {
     /// The server refused a channel or a request on it.
     #[error("channel error: {0}")]
     Channel(String),
+    /// This machine ran out of something the connection needs: file
+    /// descriptors (`EMFILE`, `ENFILE`), memory (`ENOMEM`, `ENOBUFS`) or
+    /// local ports (`EADDRNOTAVAIL`). Not the host's fault: nothing was
+    /// sent to it.
+    #[error("local resource exhausted (not the host's fault): {0}")]
+    LocalResource(String),
 }
 
 impl SshError {
@@ -80,11 +86,13 @@ impl SshError {
             SshError::CommandTimeout(_) => "command_timeout",
             SshError::Disconnected(_) => "disconnected",
             SshError::Channel(_) => "channel",
+            SshError::LocalResource(_) => "local_resource",
         }
     }
 
     /// Failures that `--retries` may retry: nothing ran on the host yet and
-    /// trying again can help. Host-key and auth failures are final.
+    /// trying again can help (a descriptor freed by a finished host, too).
+    /// Host-key and auth failures are final.
     pub fn is_retryable_connect(&self) -> bool {
         matches!(
             self,
@@ -92,6 +100,7 @@ impl SshError {
                 | SshError::ConnectTimeout(_)
                 | SshError::Handshake(_)
                 | SshError::Dns { .. }
+                | SshError::LocalResource(_)
         )
     }
 }
@@ -121,15 +130,27 @@ pub(crate) fn handshake_error(e: HandlerError, addr: &str) -> SshError {
     }
 }
 
-/// Classifies an I/O error from TCP connect.
+/// Classifies an I/O error from TCP connect (socket creation included).
 pub(crate) fn io_error(io: &std::io::Error, addr: &str) -> SshError {
     use std::io::ErrorKind as K;
+    if is_local_resource(io) {
+        return SshError::LocalResource(format!("connecting to {addr}: {io}"));
+    }
     match io.kind() {
         K::ConnectionRefused => SshError::ConnectRefused {
             addr: addr.to_owned(),
         },
         _ => SshError::Handshake(format!("{addr}: {io}")),
     }
+}
+
+/// Whether an I/O error means this machine ran out of descriptors, memory
+/// or local ports, rather than anything the peer did.
+pub(crate) fn is_local_resource(io: &std::io::Error) -> bool {
+    matches!(
+        io.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOMEM | libc::ENOBUFS | libc::EADDRNOTAVAIL)
+    )
 }
 
 /// Classifies a russh error raised after authentication.
@@ -146,5 +167,35 @@ pub(crate) fn session_error(e: russh::Error) -> SshError {
         | russh::Error::KeepaliveTimeout
         | russh::Error::InactivityTimeout) => SshError::Disconnected(e.to_string()),
         e => SshError::Channel(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_resource_errors_are_not_blamed_on_the_host() {
+        for errno in [
+            libc::EMFILE,
+            libc::ENFILE,
+            libc::ENOMEM,
+            libc::ENOBUFS,
+            libc::EADDRNOTAVAIL,
+        ] {
+            let e = io_error(&std::io::Error::from_raw_os_error(errno), "127.0.0.1:22");
+            assert_eq!(e.kind_name(), "local_resource", "errno {errno}: {e}");
+            assert!(e.to_string().contains("127.0.0.1:22"), "{e}");
+            assert!(e.is_retryable_connect());
+        }
+        let emfile = io_error(&std::io::Error::from_raw_os_error(libc::EMFILE), "a:22");
+        assert!(
+            emfile.to_string().contains("Too many open files"),
+            "{emfile}"
+        );
+        let refused = std::io::Error::from_raw_os_error(libc::ECONNREFUSED);
+        assert_eq!(io_error(&refused, "a:22").kind_name(), "connect_refused");
+        let reset = std::io::Error::from_raw_os_error(libc::ECONNRESET);
+        assert_eq!(io_error(&reset, "a:22").kind_name(), "handshake");
     }
 }

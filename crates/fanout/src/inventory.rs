@@ -24,6 +24,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde::de::{MapAccess, Visitor};
 
+use crate::excerpt::excerpt;
 use crate::hosts::{self, HostName};
 use crate::ssh_config::{SshConfig, expand_tilde, home_dir, local_user};
 
@@ -70,7 +71,8 @@ pub enum InventoryError {
     Syntax {
         /// The inventory file.
         path: PathBuf,
-        /// The TOML parser's message (with line and column).
+        /// `line L, column C: ` (when the parser gave a position), the
+        /// parser's message, and at most an excerpt of the text there.
         message: String,
     },
     /// A key has a wrong type or value, or is unknown.
@@ -168,7 +170,7 @@ impl Inventory {
     pub fn parse(text: &str, path: &Path) -> Result<Inventory, InventoryError> {
         let doc: Document = toml::from_str(text).map_err(|e| InventoryError::Syntax {
             path: path.to_owned(),
-            message: e.to_string().trim_end().to_owned(),
+            message: syntax_message(text, &e),
         })?;
         let base = path
             .parent()
@@ -330,15 +332,16 @@ impl Inventory {
         let Some((_, patterns)) = self.groups.iter().find(|(n, _)| n == name) else {
             return Err(InventoryError::UnknownGroup {
                 path: self.path.clone(),
-                name: name.to_owned(),
-                known: self.group_names().join(", "),
+                name: excerpt(name).into_owned(),
+                known: excerpt(&self.group_names().join(", ")).into_owned(),
             });
         };
         if stack.iter().any(|s| s == name) {
             return Err(InventoryError::Invalid {
                 path: self.path.clone(),
                 key: format!("groups.{}", quote_key(name)),
-                message: format!("group cycle: {} -> {name}", stack.join(" -> ")),
+                message: excerpt(&format!("group cycle: {} -> {name}", stack.join(" -> ")))
+                    .into_owned(),
             });
         }
         stack.push(name.to_owned());
@@ -350,7 +353,7 @@ impl Inventory {
             let names = hosts::expand_names(pattern).map_err(|e| InventoryError::Invalid {
                 path: self.path.clone(),
                 key: format!("groups.{}[{i}]", quote_key(name)),
-                message: e.to_string(),
+                message: excerpt(&e.to_string()).into_owned(),
             })?;
             for n in names {
                 if seen.insert(n.clone()) {
@@ -464,16 +467,60 @@ fn discover_path(cwd: &Path, xdg: Option<&Path>, home: Option<&Path>) -> Option<
 }
 
 /// `web` stays bare; `web[1-3]` becomes `"web[1-3]"` (TOML key syntax).
+/// A long key is cut to an [`excerpt`].
 fn quote_key(key: &str) -> String {
+    let key = excerpt(key);
     let bare = !key.is_empty()
         && key
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
     if bare {
-        key.to_owned()
+        key.into_owned()
     } else {
         format!("{key:?}")
     }
+}
+
+/// A TOML error as one line: `line L, column C: message: near `text``.
+/// toml's own `Display` quotes the whole source line (and underlines the
+/// whole span), which for a 10 MB line is 10 MB of stderr; this quotes at
+/// most an [`excerpt`] of the text from just before the error.
+fn syntax_message(text: &str, e: &toml::de::Error) -> String {
+    let message = excerpt(e.message().trim_end()).replace('\n', " ");
+    let Some(span) = e.span() else {
+        return message;
+    };
+    let (line, column, line_start) = position(text, span.start);
+    let line_end = text[line_start..]
+        .find('\n')
+        .map_or(text.len(), |i| line_start + i);
+    // Up to 20 characters of context before the error, on its line.
+    let at = span.start.min(line_end);
+    let from = text[line_start..at]
+        .char_indices()
+        .rev()
+        .nth(19)
+        .map_or(line_start, |(i, _)| line_start + i);
+    let near = excerpt(text[from..line_end].trim_end_matches('\r'));
+    if near.trim().is_empty() {
+        format!("line {line}, column {column}: {message}")
+    } else {
+        format!("line {line}, column {column}: {message}: near `{near}`")
+    }
+}
+
+/// 1-based line and column (in characters) of byte `offset`, and the byte
+/// offset where its line starts.
+fn position(text: &str, offset: usize) -> (usize, usize, usize) {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let line = before.bytes().filter(|&b| b == b'\n').count() + 1;
+    let column = text[line_start..offset].chars().count() + 1;
+    (line, column, line_start)
 }
 
 /// The document down to its sections; values are checked by [`Checker`].
@@ -516,11 +563,13 @@ struct Checker<'a> {
 }
 
 impl Checker<'_> {
+    /// An error naming `key`; the message (which may quote a value or a
+    /// host pattern) is cut to an [`excerpt`].
     fn invalid(&self, key: &str, message: &str) -> InventoryError {
         InventoryError::Invalid {
             path: self.path.to_owned(),
             key: key.to_owned(),
-            message: message.to_owned(),
+            message: excerpt(message).into_owned(),
         }
     }
 
@@ -821,6 +870,28 @@ edge = ["bastion", "@lab", "host3"]
         // Unknown section and TOML syntax errors.
         assert!(err("[hostz]\n").contains("unknown field `hostz`"));
         assert!(err("[defaults\n").starts_with("hosts.toml: "));
+    }
+
+    #[test]
+    fn syntax_errors_name_line_and_column_and_quote_an_excerpt() {
+        let e = err("[defaults]\nuser = \"x\"\nport = = 3\n");
+        assert!(e.starts_with("hosts.toml: line 3, column 8: "), "{e}");
+        assert!(e.ends_with(": near `port = = 3`"), "{e}");
+        assert!(!e.contains('\n'), "{e}");
+        // One 10 MB line: the error names line and column, quotes little.
+        let big = format!("[groups]\nlab = [\"{}\" oops]\n", "h".repeat(10 << 20));
+        let e = err(&big);
+        assert!(e.len() < 1024, "{} bytes: {}", e.len(), &e[..300]);
+        assert!(
+            e.starts_with("hosts.toml: line 2, column 10485771: "),
+            "{e}"
+        );
+        assert!(e.contains("near `hhhh"), "{e}");
+        // A 10 MB key: the key and the pattern error are excerpts too.
+        let e = err(&format!("[hosts.\"h[1-{}\"]\n", "9".repeat(10 << 20)));
+        assert!(e.len() < 1024, "{} bytes", e.len());
+        assert!(e.starts_with("hosts.toml: hosts.\"h[1-999"), "{e}");
+        assert!(e.contains("bytes in all"), "{e}");
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! Ctrl-C/SIGTERM to a cancellation token and call the library.
 //!
 //! Exit codes: 0 all ok; 1 some command failed; 2 usage/inventory error;
-//! 3 some host unreachable / host key / auth / timeout; 130 second Ctrl-C.
+//! 3 some host unreachable / host key / auth / timeout / local resource;
+//! 130 second Ctrl-C.
 
 use std::process::ExitCode;
 

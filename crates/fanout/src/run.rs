@@ -280,6 +280,7 @@ fn error_kind(e: &SshError) -> ErrorKind {
         SshError::CommandTimeout(_) => ErrorKind::CommandTimeout,
         SshError::Disconnected(_) => ErrorKind::Disconnected,
         SshError::Channel(_) => ErrorKind::Channel,
+        SshError::LocalResource(_) => ErrorKind::LocalResource,
     }
 }
 
@@ -336,10 +337,18 @@ mod tests {
             SshError::CommandTimeout(Duration::from_secs(1)),
             SshError::Disconnected("d".into()),
             SshError::Channel("c".into()),
+            SshError::LocalResource("l".into()),
         ];
         for e in &errors {
             assert_eq!(error_kind(e).as_str(), e.kind_name());
         }
+        // Every JSON kind has its error (the lists are kept in step).
+        let mut kinds: Vec<ErrorKind> = errors.iter().map(error_kind).collect();
+        kinds.sort();
+        assert_eq!(kinds, ErrorKind::ALL);
+        // A local failure is no command verdict: exit 3, like an unreachable host.
+        let local = to_result("h", Outcome::Err(errors[11].clone()), Duration::ZERO);
+        assert_eq!(local.exit_class(), crate::output::EXIT_UNREACHABLE);
         let r = to_result("h", Outcome::Err(errors[1].clone()), Duration::ZERO);
         assert_eq!(r.exit_class(), crate::output::EXIT_UNREACHABLE);
     }

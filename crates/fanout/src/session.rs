@@ -7,7 +7,8 @@
 //! with nothing on file get ed25519 first), curve25519-sha256 first,
 //! identities parsed once
 //! ([`Credentials`]) and ed25519 ones signed without re-deriving the key
-//! ([`crate::signer`]), IP literals never go through the resolver, and no
+//! ([`crate::signer`]), IP literals and `.invalid` names never go through
+//! the resolver, and no
 //! per-host threads or processes. Latency: the socket ACKs OpenSSH servers
 //! at once ([`crate::tcp`]), which saves a 40 ms delayed-ACK stall per
 //! connection.
@@ -316,18 +317,77 @@ fn prefix_jump(e: SshError, jump: &str) -> SshError {
     }
 }
 
-/// Resolves `host:port`; IP literals skip the resolver entirely.
+/// Resolves `host:port` with the system resolver, except that IP literals
+/// never reach it and names under `.invalid` fail at once (see
+/// [`literal_or_invalid`]).
 async fn resolve(host: &str, port: u16) -> Result<SocketAddr, SshError> {
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    if let Ok(ip) = bare.parse::<std::net::IpAddr>() {
-        return Ok(SocketAddr::new(ip, port));
+    if let Some(known) = literal_or_invalid(host, port) {
+        return known;
     }
     let dns = |message: String| SshError::Dns {
         host: host.to_owned(),
         message,
     };
-    let mut addrs = tokio::net::lookup_host((host, port))
-        .await
-        .map_err(|e| dns(e.to_string()))?;
+    let mut addrs = tokio::net::lookup_host((host, port)).await.map_err(|e| {
+        if crate::error::is_local_resource(&e) {
+            SshError::LocalResource(format!("resolving {host}: {e}"))
+        } else {
+            dns(e.to_string())
+        }
+    })?;
     addrs.next().ok_or_else(|| dns("no addresses".to_owned()))
+}
+
+/// The answer for names that must not go to the resolver: an IP literal
+/// is its own address; `invalid` and names under it (any case, with or
+/// without the trailing dot) fail with `dns` at once, as RFC 6761 §6.4
+/// asks of resolver libraries (a system resolver would forward them to its
+/// DNS server like any other name). `None`: ask the resolver.
+fn literal_or_invalid(host: &str, port: u16) -> Option<Result<SocketAddr, SshError>> {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = bare.parse::<std::net::IpAddr>() {
+        return Some(Ok(SocketAddr::new(ip, port)));
+    }
+    let name = host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase();
+    if name == "invalid" || name.ends_with(".invalid") {
+        return Some(Err(SshError::Dns {
+            host: host.to_owned(),
+            message: "names under .invalid never resolve (RFC 6761)".to_owned(),
+        }));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literals_and_invalid_names_never_reach_the_resolver() {
+        for host in ["invalid", "h1.invalid", "a.b.INVALID", "x.Invalid."] {
+            match literal_or_invalid(host, 22) {
+                Some(Err(SshError::Dns { host: h, message })) => {
+                    assert_eq!(h, host);
+                    assert!(message.contains("RFC 6761"), "{message}");
+                }
+                other => panic!("{host}: {other:?}"),
+            }
+        }
+        assert_eq!(
+            literal_or_invalid("127.0.0.1", 22).unwrap().unwrap(),
+            "127.0.0.1:22".parse().unwrap()
+        );
+        assert_eq!(
+            literal_or_invalid("[::1]", 2222).unwrap().unwrap(),
+            "[::1]:2222".parse().unwrap()
+        );
+        for host in [
+            "localhost",
+            "invalid.example",
+            "notinvalid",
+            "x.invalid.com",
+        ] {
+            assert!(literal_or_invalid(host, 22).is_none(), "{host}");
+        }
+    }
 }

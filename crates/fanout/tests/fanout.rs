@@ -546,9 +546,110 @@ async fn usage_errors_exit_2_with_the_culprit() {
     let (code, _, err) = run_async(&["-i", bad.to_str().unwrap(), "-a", "true"], &[], None).await;
     assert_eq!(code, 2);
     assert!(err.contains("bad.toml") && err.contains("port"), "{err}");
-    let (code, _, err) = run_async(&["-w", "h1"], &[], None).await;
+    let (code, _, err) = run_async(&["-w", "h1.invalid"], &[], None).await;
     assert_eq!(code, 2);
     assert!(err.contains("no command"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ten_megabyte_bad_line_gives_a_short_error_with_line_and_column() {
+    let fx = fixture();
+    let bad = fx.path().join("huge.toml");
+    let line = format!("lab = [\"{}\" oops]", "h".repeat(10 << 20));
+    std::fs::write(&bad, format!("[groups]\n{line}\n")).unwrap();
+    let (code, out, err) = run_async(&["-i", bad.to_str().unwrap(), "-a", "true"], &[], None).await;
+    assert_eq!(code, 2);
+    assert!(out.is_empty());
+    assert!(err.len() < 4096, "{} bytes of stderr", err.len());
+    assert!(
+        err.contains(&format!("{}: line 2, column 10485771: ", bad.display())),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_under_invalid_fail_with_dns_and_no_lookup() {
+    // 300 hosts and a 60 s connect timeout: a resolver call would either
+    // answer (no "RFC 6761" in the message) or hang; the message below is
+    // only given without one.
+    let (code, out, err) = run_async(
+        &[
+            "-w",
+            "h[1-299].invalid,LAB.Invalid.",
+            "-t",
+            "60",
+            "--json",
+            "true",
+        ],
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(code, 3, "{err}");
+    let recs = json_lines(&out);
+    let results: Vec<_> = recs.iter().filter(|r| r["type"] == "result").collect();
+    assert_eq!(results.len(), 300);
+    for r in results {
+        assert_eq!(r["error"]["kind"], "dns", "{r}");
+        let message = r["error"]["message"].as_str().unwrap();
+        assert!(message.contains("never resolve (RFC 6761)"), "{r}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn descriptor_exhaustion_is_local_resource_not_the_hosts_fault() {
+    let fx = fixture();
+    let cfg = FakeConfig {
+        any_key: true,
+        ..Default::default()
+    };
+    let host = fake_host(host_key(fx.path(), "hk"), cfg).await;
+    // 200 inventory names, all at this one loopback server.
+    let inv = fx.path().join("many.toml");
+    std::fs::write(
+        &inv,
+        format!(
+            "[defaults]\nuser = \"tester\"\nidentity = \"{}\"\nknown_hosts = \"{}\"\n\n\
+             [hosts.\"n[1-200]\"]\naddress = \"127.0.0.1\"\nport = {}\n",
+            fx.client_key.display(),
+            fx.path().join("known_hosts").display(),
+            host.addr.port()
+        ),
+    )
+    .unwrap();
+    // A soft limit of 64 descriptors and --fanout 512: most sockets cannot
+    // be created.
+    let child = tokio::process::Command::new("sh")
+        .args(["-c", "ulimit -n 64; exec \"$0\" \"$@\"", bin()])
+        .args(["-i", inv.to_str().unwrap(), "-a", "-f", "512", "-t", "30"])
+        .args(["--json", "true"])
+        .env_remove("SSH_AUTH_SOCK")
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(90), child)
+        .await
+        .unwrap()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let recs = json_lines(&stdout);
+    let results: Vec<_> = recs.iter().filter(|r| r["type"] == "result").collect();
+    assert_eq!(results.len(), 200, "{stderr}");
+    let mut local = 0;
+    for r in &results {
+        if r["status"] == "ok" {
+            continue;
+        }
+        let message = r["error"]["message"].as_str().unwrap_or_default();
+        assert_eq!(r["error"]["kind"], "local_resource", "{r}");
+        assert!(message.contains("Too many open files"), "{r}");
+        local += 1;
+    }
+    assert!(local > 0, "the limit was never hit: {stderr}");
+    assert!(local < 200, "no host got through: {stderr}");
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("error (local_resource): n["), "{stderr}");
 }
 
 // ---------------------------------------------------------------------------

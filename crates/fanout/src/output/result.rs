@@ -11,8 +11,10 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_FAILED: u8 = 1;
 /// Exit code: usage or inventory error (set by the binary, not by results).
 pub const EXIT_USAGE: u8 = 2;
-/// Exit code: some host was unreachable, failed host-key checks or auth, or
-/// timed out. Takes precedence over [`EXIT_FAILED`].
+/// Exit code: some host has no command verdict: it was unreachable, failed
+/// host-key checks or auth, timed out, or this machine ran out of a
+/// resource for it (`local_resource`: not 1, which says the command ran and
+/// failed). Takes precedence over [`EXIT_FAILED`].
 pub const EXIT_UNREACHABLE: u8 = 3;
 
 /// Why a host produced no (complete) command result. Serialised in
@@ -42,11 +44,14 @@ pub enum ErrorKind {
     Disconnected,
     /// Opening or using a channel failed (exec refused, no exit status, ...).
     Channel,
+    /// This machine ran out of descriptors, memory or local ports before
+    /// anything reached the host (not the host's fault).
+    LocalResource,
 }
 
 impl ErrorKind {
     /// Every kind, in declaration order.
-    pub const ALL: [ErrorKind; 11] = [
+    pub const ALL: [ErrorKind; 12] = [
         ErrorKind::Dns,
         ErrorKind::ConnectRefused,
         ErrorKind::ConnectTimeout,
@@ -58,6 +63,7 @@ impl ErrorKind {
         ErrorKind::CommandTimeout,
         ErrorKind::Disconnected,
         ErrorKind::Channel,
+        ErrorKind::LocalResource,
     ];
 
     /// The JSON spelling, e.g. `connect_refused`.
@@ -74,6 +80,7 @@ impl ErrorKind {
             ErrorKind::CommandTimeout => "command_timeout",
             ErrorKind::Disconnected => "disconnected",
             ErrorKind::Channel => "channel",
+            ErrorKind::LocalResource => "local_resource",
         }
     }
 }
@@ -261,7 +268,8 @@ mod tests {
                 "\"auth\"",
                 "\"command_timeout\"",
                 "\"disconnected\"",
-                "\"channel\""
+                "\"channel\"",
+                "\"local_resource\""
             ]
         );
         for k in ErrorKind::ALL {
