@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::cli::{Args, HostKeyPolicy};
+use crate::excerpt::excerpt;
 use crate::exec::ExecSpec;
 use crate::hosts::{self, HostName};
 use crate::inventory::{Inventory, InventoryError};
@@ -194,16 +195,23 @@ fn parse_env(items: &[String]) -> Result<Vec<(String, String)>, ConfigError> {
         .collect()
 }
 
+/// One [`hosts::Selection`] for every `-w`, `-g` and `-a`, in that order, so
+/// the [`hosts::MAX_HOSTS`] cap is on the whole run; then `-x`.
 fn select_hosts(args: &Args, inventory: &Inventory) -> Result<Vec<HostName>, ConfigError> {
     let pattern_err = |flag: &str, p: &str, e: hosts::PatternError| {
-        ConfigError::Usage(format!("{flag} {p:?}: {e}"))
+        ConfigError::Usage(format!("{flag} '{}': {e}", excerpt(p)))
     };
-    let mut list: Vec<HostName> = Vec::new();
+    let mut selection = hosts::Selection::new();
     for p in &args.hosts {
-        list.extend(hosts::expand(p).map_err(|e| pattern_err("-w", p, e))?);
+        selection.add(p).map_err(|e| pattern_err("-w", p, e))?;
     }
     for g in &args.group {
-        list.extend(inventory.group(g)?.into_iter().map(HostName::new));
+        inventory
+            .select_group(g, &mut selection)
+            .map_err(|e| match e {
+                e @ InventoryError::UnknownGroup { .. } => ConfigError::Inventory(e),
+                e => ConfigError::Usage(format!("-g '{}': {e}", excerpt(g))),
+            })?;
     }
     if args.all {
         let all = inventory.all();
@@ -212,8 +220,12 @@ fn select_hosts(args: &Args, inventory: &Inventory) -> Result<Vec<HostName>, Con
                 "-a/--all: no inventory hosts (give -i FILE or create ./hosts.toml)".into(),
             ));
         }
-        list.extend(all.into_iter().map(HostName::new));
+        let all = all.into_iter().map(HostName::new).collect();
+        selection
+            .add_hosts("the inventory's hosts", all)
+            .map_err(|e| ConfigError::Usage(format!("-a: {e}")))?;
     }
+    let mut list = selection.into_hosts();
     for x in &args.exclude {
         list = hosts::exclude(list, x).map_err(|e| pattern_err("-x", x, e))?;
     }

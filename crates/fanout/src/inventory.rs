@@ -15,7 +15,7 @@
 //! entry, `[defaults]`, built-in defaults. Hosts that are not in the inventory
 //! use `~/.ssh/config` instead of an entry (then `[defaults]`).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -201,6 +201,20 @@ impl Inventory {
             if port_base.is_some() && settings.port.is_some() {
                 return Err(checker.invalid(&key, "`port` and `port_base` cannot both be set"));
             }
+            // The cap on hosts is on the whole inventory, counted before
+            // this key is expanded.
+            let size = hosts::size(&pattern).map_err(|e| checker.invalid(&key, &e.to_string()))?;
+            let total = (entries.len() as u64).saturating_add(size);
+            if total > hosts::MAX_HOSTS {
+                return Err(checker.invalid(
+                    &key,
+                    &format!(
+                        "would bring the inventory to {total} hosts ({} before it), more than {}",
+                        entries.len(),
+                        hosts::MAX_HOSTS
+                    ),
+                ));
+            }
             let names =
                 hosts::expand(&pattern).map_err(|e| checker.invalid(&key, &e.to_string()))?;
             for (i, name) in names.into_iter().enumerate() {
@@ -316,18 +330,32 @@ impl Inventory {
     /// The hosts of a group, expanded, in order, without duplicates. Items
     /// may be patterns or `@other` group references.
     pub fn group(&self, name: &str) -> Result<Vec<String>, InventoryError> {
-        let mut out = Vec::new();
-        let mut seen = HashSet::new();
-        self.group_into(name, &mut Vec::new(), &mut out, &mut seen)?;
-        Ok(out)
+        // One selection for the whole group: the host cap is on the group.
+        let mut selection = hosts::Selection::new();
+        self.group_into(name, &mut Vec::new(), &mut selection)?;
+        Ok(selection
+            .into_hosts()
+            .iter()
+            .map(ToString::to_string)
+            .collect())
+    }
+
+    /// Adds the hosts of a group to `selection`, one pattern at a time, so
+    /// the selection's host cap (on a whole run) sizes each before it is
+    /// expanded.
+    pub fn select_group(
+        &self,
+        name: &str,
+        selection: &mut hosts::Selection,
+    ) -> Result<(), InventoryError> {
+        self.group_into(name, &mut Vec::new(), selection)
     }
 
     fn group_into(
         &self,
         name: &str,
         stack: &mut Vec<String>,
-        out: &mut Vec<String>,
-        seen: &mut HashSet<String>,
+        selection: &mut hosts::Selection,
     ) -> Result<(), InventoryError> {
         let Some((_, patterns)) = self.groups.iter().find(|(n, _)| n == name) else {
             return Err(InventoryError::UnknownGroup {
@@ -347,19 +375,16 @@ impl Inventory {
         stack.push(name.to_owned());
         for (i, pattern) in patterns.iter().enumerate() {
             if let Some(other) = pattern.strip_prefix('@') {
-                self.group_into(other, stack, out, seen)?;
+                self.group_into(other, stack, selection)?;
                 continue;
             }
-            let names = hosts::expand_names(pattern).map_err(|e| InventoryError::Invalid {
-                path: self.path.clone(),
-                key: format!("groups.{}[{i}]", quote_key(name)),
-                message: excerpt(&e.to_string()).into_owned(),
-            })?;
-            for n in names {
-                if seen.insert(n.clone()) {
-                    out.push(n);
-                }
-            }
+            selection
+                .add(pattern)
+                .map_err(|e| InventoryError::Invalid {
+                    path: self.path.clone(),
+                    key: format!("groups.{}[{i}]", quote_key(name)),
+                    message: excerpt(&e.to_string()).into_owned(),
+                })?;
         }
         stack.pop();
         Ok(())

@@ -653,6 +653,153 @@ async fn descriptor_exhaustion_is_local_resource_not_the_hosts_fault() {
 }
 
 // ---------------------------------------------------------------------------
+// Host selection caps (issue 12). Every case fails or ends before any
+// connection: names are under `.invalid`, and legal selections are emptied
+// with `-x '*'` (exit 2, "no hosts selected") once they have been built.
+
+/// Runs the binary without an inventory or ssh config of the machine.
+fn select(args: &[&str]) -> (i32, String) {
+    let mut v = vec!["-F", "none"];
+    v.extend_from_slice(args);
+    let (code, _, err) = run_bin(&v, None);
+    (code, err)
+}
+
+#[test]
+fn host_cap_is_on_the_whole_selection_across_every_w() {
+    let (code, err) = select(&[
+        "-w",
+        "a[1-333334].invalid",
+        "-w",
+        "b[1-333334].invalid",
+        "-w",
+        "c[1-333333].invalid",
+        "true",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains(
+            "-w 'c[1-333333].invalid': `c[1-333333].invalid` would bring the selection to \
+             1,000,001 hosts (666,668 before it), more than the 1,000,000"
+        ),
+        "{err}"
+    );
+    // One item of one -w: the second item is blamed, not the first.
+    let (code, err) = select(&["-w", "a[1-500000].invalid b[1-500001].invalid", "true"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains(
+            "`b[1-500001].invalid` would bring the selection to 1,000,001 hosts \
+             (500,000 before it)"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn host_cap_counts_groups_and_inventory_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let inv = dir.path().join("hosts.toml");
+    std::fs::write(
+        &inv,
+        "[hosts.\"n[1-400000]\"]\naddress = \"127.0.0.1\"\n\
+         [groups]\nbig = [\"g[1-600000].invalid\"]\n",
+    )
+    .unwrap();
+    let inv = inv.to_str().unwrap();
+    let (code, err) = select(&["-i", inv, "-w", "w[1-400001].invalid", "-g", "big", "true"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("-g 'big': ")
+            && err.contains(
+                "hosts.toml: groups.big[0]: `g[1-600000].invalid` would bring the \
+                 selection to 1,000,001 hosts (400,001 before it)"
+            ),
+        "{err}"
+    );
+    // 600,000 + 400,000 is legal (emptied by -x so nothing runs); one more
+    // -w host first, and -a is the one that crosses.
+    let (code, err) = select(&["-i", inv, "-g", "big", "-a", "-x", "*", "true"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("no hosts selected"), "{err}");
+    let (code, err) = select(&["-i", inv, "-w", "x.invalid", "-g", "big", "-a", "true"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains(
+            "-a: `the inventory's hosts` would bring the selection to 1,000,001 hosts \
+             (600,001 before it)"
+        ),
+        "{err}"
+    );
+    // The inventory's own keys share one cap, counted before expanding.
+    let over = dir.path().join("over.toml");
+    std::fs::write(
+        &over,
+        "[hosts.\"n[1-600000]\"]\naddress = \"127.0.0.1\"\n\
+         [hosts.\"m[1-400001]\"]\naddress = \"127.0.0.1\"\n",
+    )
+    .unwrap();
+    let (code, err) = select(&["-i", over.to_str().unwrap(), "-a", "true"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("hosts.\"m[1-400001]\"") && err.contains("1000001 hosts"),
+        "{err}"
+    );
+}
+
+#[test]
+fn duplicates_from_host_files_do_not_fail_a_legal_selection() {
+    let dir = tempfile::tempdir().unwrap();
+    let part = dir.path().join("part.txt");
+    std::fs::write(&part, "h[1-700000].invalid\n").unwrap();
+    let all = dir.path().join("all.txt");
+    std::fs::write(
+        &all,
+        format!("^{0}\n^{0}\nh[300001-1000000].invalid\n", part.display()),
+    )
+    .unwrap();
+    let w = format!("^{}", all.display());
+    // 2,100,000 as written, 1,000,000 distinct: legal. `-x '*'` then
+    // empties it, so nothing is run.
+    let (code, err) = select(&["-w", &w, "-x", "*", "true"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("no hosts selected"), "{err}");
+    let (code, err) = select(&["-w", &w, "-w", "one.more.invalid", "true"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains(
+            "-w 'one.more.invalid': `one.more.invalid` would bring the selection to \
+             1,000,001 hosts (1,000,000 before it)"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn host_file_reads_are_bounded_and_errors_quote_excerpts() {
+    let (code, err) = select(&["-w", "^/dev/zero", "true"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("-w '^/dev/zero': /dev/zero:1: line longer than 64 KiB"),
+        "{err}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("hosts.txt");
+    let line = format!("ok.invalid,h{}[1-", "x".repeat(60_000));
+    std::fs::write(&file, format!("a.invalid\n{line}\n")).unwrap();
+    let w = format!("^{}", file.display());
+    let (code, err) = select(&["-w", &w, "true"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("hosts.txt:2: unclosed bracket"), "{err}");
+    assert!(err.contains("(60015 bytes in all)"), "{err}");
+    assert!(err.len() < 600, "{} bytes of stderr", err.len());
+    let long_w = format!("h{}[1-", "y".repeat(100_000));
+    let (code, err) = select(&["-w", &long_w, "true"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.len() < 800, "{} bytes of stderr", err.len());
+}
+
+// ---------------------------------------------------------------------------
 // Real OpenSSH sshd.
 
 fn lab_args<'a>(inv: &'a str, extra: &[&'a str]) -> Vec<&'a str> {

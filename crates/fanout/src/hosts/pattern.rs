@@ -1,11 +1,22 @@
 //! Expansion of pdsh/clush host patterns into [`HostName`]s.
 
 use std::collections::HashSet;
-use std::fmt;
+use std::fmt::{self, Write as _};
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
-/// The most hosts one pattern (including the files it reads) may produce.
+use crate::excerpt::excerpt;
+
+/// The most hosts a whole selection (every `-w`, `^FILE`, group and
+/// inventory host of a run, duplicates removed) may hold.
 pub const MAX_HOSTS: u64 = 1_000_000;
+
+/// The longest line a `^FILE` may have, in bytes (as fetch-titles' lists).
+pub const MAX_LINE_BYTES: usize = 64 * 1024;
+
+/// The most bytes all the `^FILE`s of one selection may hold together.
+pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// How deep `^FILE` items may include other `^FILE` items.
 const MAX_FILE_DEPTH: usize = 8;
@@ -52,26 +63,31 @@ impl std::str::FromStr for HostName {
     }
 }
 
-/// Why a host pattern could not be expanded.
+/// Why a host pattern could not be expanded. Quoted patterns are
+/// [`excerpt`]s: at most 200 characters of the text at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum PatternError {
     /// The pattern (or one item of it) is empty.
     #[error("empty host pattern")]
     Empty,
     /// `[` without its `]`.
-    #[error("unclosed bracket in host pattern `{0}`")]
+    #[error("unclosed bracket in host pattern `{}`", excerpt(.0))]
     UnclosedBracket(String),
     /// `]` without a `[`.
-    #[error("unexpected `]` in host pattern `{0}`")]
+    #[error("unexpected `]` in host pattern `{}`", excerpt(.0))]
     UnexpectedBracket(String),
     /// `[` inside `[...]`.
-    #[error("nested brackets in host pattern `{0}`")]
+    #[error("nested brackets in host pattern `{}`", excerpt(.0))]
     NestedBracket(String),
     /// `[]` or an empty element such as `[1,,2]`.
-    #[error("empty range in host pattern `{0}`")]
+    #[error("empty range in host pattern `{}`", excerpt(.0))]
     EmptyRange(String),
     /// A range element that is not `N`, `N-M` or `N-M/STEP`.
-    #[error("invalid range `{range}` in host pattern `{pattern}`")]
+    #[error(
+        "invalid range `{}` in host pattern `{}`",
+        excerpt(range),
+        excerpt(pattern)
+    )]
     InvalidRange {
         /// The offending element.
         range: String,
@@ -79,7 +95,7 @@ pub enum PatternError {
         pattern: String,
     },
     /// `N-M` with `N > M`.
-    #[error("reversed range `{lo}-{hi}` in host pattern `{pattern}`")]
+    #[error("reversed range `{lo}-{hi}` in host pattern `{}`", excerpt(pattern))]
     ReversedRange {
         /// Start of the range.
         lo: u64,
@@ -88,20 +104,43 @@ pub enum PatternError {
         /// The whole item.
         pattern: String,
     },
-    /// The pattern would produce more than [`MAX_HOSTS`] hosts.
-    #[error("host pattern `{pattern}` expands to more than {max} hosts", max = MAX_HOSTS)]
-    TooManyHosts {
-        /// The item that crossed the limit.
+    /// One item alone would produce more than [`MAX_HOSTS`] hosts.
+    #[error(
+        "host pattern `{pattern}` expands to {} hosts, more than the {} a selection may hold",
+        thousands(*count), thousands(*max)
+    )]
+    ItemTooLarge {
+        /// The item (an excerpt).
         pattern: String,
+        /// Its size as written (saturated at `u64::MAX`).
+        count: u64,
+        /// The cap ([`MAX_HOSTS`]).
+        max: u64,
+    },
+    /// An item would take the selection past [`MAX_HOSTS`] hosts.
+    #[error(
+        "`{item}` would bring the selection to {} hosts ({} before it), more than the {} \
+         a selection may hold",
+        thousands(*total), thousands(*before), thousands(*max)
+    )]
+    TooManyHosts {
+        /// The item that crossed the cap (an excerpt).
+        item: String,
+        /// Distinct hosts selected before it.
+        before: u64,
+        /// Distinct hosts with it.
+        total: u64,
+        /// The cap ([`MAX_HOSTS`]).
+        max: u64,
     },
     /// `host:port` where port is not 1..=65535.
-    #[error("invalid port in `{0}`")]
+    #[error("invalid port in `{}`", excerpt(.0))]
     InvalidPort(String),
     /// `user@` or `@host` with an empty side, or a host that is empty.
-    #[error("invalid host `{0}`")]
+    #[error("invalid host `{}`", excerpt(.0))]
     InvalidHost(String),
     /// A `^FILE` could not be read.
-    #[error("cannot read host file {}: {source}", path.display())]
+    #[error("cannot read host file {}: {source}", excerpt(&path.to_string_lossy()))]
     File {
         /// The file.
         path: PathBuf,
@@ -110,7 +149,7 @@ pub enum PatternError {
         source: std::io::Error,
     },
     /// A line of a `^FILE` is not a valid pattern.
-    #[error("{}:{line}: {source}", path.display())]
+    #[error("{}:{line}: {source}", excerpt(&path.to_string_lossy()))]
     InFile {
         /// The file.
         path: PathBuf,
@@ -120,9 +159,34 @@ pub enum PatternError {
         #[source]
         source: Box<PatternError>,
     },
+    /// A `^FILE` line longer than [`MAX_LINE_BYTES`].
+    #[error("line longer than {} KiB", MAX_LINE_BYTES / 1024)]
+    LineTooLong,
+    /// The `^FILE`s of one selection hold more than [`MAX_FILE_BYTES`].
+    #[error("host files hold more than {} MiB in all", max / (1024 * 1024))]
+    FilesTooLarge {
+        /// The cap in bytes ([`MAX_FILE_BYTES`]).
+        max: u64,
+    },
+    /// A `^FILE` line that is not UTF-8.
+    #[error("line is not valid UTF-8")]
+    NotUtf8,
     /// `^FILE` items nested too deeply (probably a loop).
-    #[error("host files nested more than {MAX_FILE_DEPTH} deep at {}", .0.display())]
+    #[error("host files nested more than {MAX_FILE_DEPTH} deep at {}", excerpt(&.0.to_string_lossy()))]
     FileDepth(PathBuf),
+}
+
+/// `1234567` as `1,234,567`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Expands a host pattern into targets, in order, without duplicates.
@@ -130,10 +194,26 @@ pub enum PatternError {
 /// Accepts `host[0-7]`, `web[01-10,15]`, `rack[1-2]-node[1-3]`, `h[1-9/2]`,
 /// comma (or whitespace) separated lists, `user@host:port`, `[::1]:2222` and
 /// `^FILE`.
+///
+/// The pattern alone is a selection: see [`Selection`] for the caps. A run
+/// adds all its patterns to one [`Selection`] instead.
 pub fn expand(pattern: &str) -> Result<Vec<HostName>, PatternError> {
-    let mut acc = Accumulator::default();
-    expand_into(pattern, 0, &mut acc)?;
-    Ok(acc.hosts)
+    let mut selection = Selection::new();
+    selection.add(pattern)?;
+    Ok(selection.into_hosts())
+}
+
+/// How many hosts `pattern` names as written (duplicates included), from
+/// its range sizes alone: nothing is expanded. `^FILE` items count 0 (their
+/// size is only known by reading them).
+pub fn size(pattern: &str) -> Result<u64, PatternError> {
+    let mut total = 0u64;
+    for item in split_top_level(pattern)? {
+        if !item.starts_with('^') {
+            total = total.saturating_add(item_size(&parse_item(&item)?));
+        }
+    }
+    Ok(total)
 }
 
 /// [`expand`], rendered back to strings with [`HostName`]'s `Display`.
@@ -148,27 +228,38 @@ pub fn expand_names(pattern: &str) -> Result<Vec<String>, PatternError> {
 /// An excluded item without user or port matches any user or port.
 pub fn exclude(hosts: Vec<HostName>, pattern: &str) -> Result<Vec<HostName>, PatternError> {
     let mut globs = Vec::new();
-    let mut exact = Vec::new();
+    let mut exact = Selection::new();
     for item in split_top_level(pattern)? {
         if item.contains(['*', '?']) {
             globs.push(item);
         } else {
-            exact.extend(expand(&item)?);
+            exact.add(&item)?;
         }
+    }
+    // By host name, so a large selection is not compared with every item.
+    let mut by_host: std::collections::HashMap<String, Vec<HostName>> =
+        std::collections::HashMap::new();
+    for x in exact.into_hosts() {
+        by_host.entry(x.host.clone()).or_default().push(x);
     }
     Ok(hosts
         .into_iter()
         .filter(|h| {
-            let display = h.to_string();
-            let by_glob = globs
-                .iter()
-                .any(|g| glob_match(g, &h.host) || glob_match(g, &display));
-            let by_name = exact.iter().any(|x| {
-                x.host == h.host
-                    && (x.user.is_none() || x.user == h.user)
-                    && (x.port.is_none() || x.port == h.port)
+            let by_name = by_host.get(&h.host).is_some_and(|xs| {
+                xs.iter().any(|x| {
+                    (x.user.is_none() || x.user == h.user) && (x.port.is_none() || x.port == h.port)
+                })
             });
-            !(by_glob || by_name)
+            if by_name {
+                return false;
+            }
+            if globs.is_empty() {
+                return true;
+            }
+            let display = h.to_string();
+            !globs
+                .iter()
+                .any(|g| glob_match(g, &h.host) || glob_match(g, &display))
         })
         .collect())
 }
@@ -242,78 +333,226 @@ pub fn parse_target(word: &str) -> Result<HostName, PatternError> {
     })
 }
 
-#[derive(Default)]
-struct Accumulator {
+/// A host selection being built: every `-w` pattern, `^FILE` line, group and
+/// inventory host of one run goes through one `Selection`, which keeps them
+/// in order without duplicates and holds the whole selection to
+/// [`MAX_HOSTS`].
+///
+/// Each item is sized before it is expanded (the product of its range
+/// sizes, as written). When that size would take the selection past the
+/// cap, its words are first counted against the hosts already selected
+/// (without keeping them), so duplicates never make a legal selection fail
+/// and an item that does cross the cap is refused before it is expanded. An
+/// item identical to one already expanded adds nothing and is skipped. All
+/// `^FILE` reads of a selection together are held to [`MAX_FILE_BYTES`].
+#[derive(Debug)]
+pub struct Selection {
+    /// [`MAX_HOSTS`], smaller in tests.
+    max_hosts: u64,
+    /// [`MAX_FILE_BYTES`], smaller in tests.
+    max_file_bytes: u64,
     hosts: Vec<HostName>,
     seen: HashSet<HostName>,
-    /// Words produced so far, duplicates included (bounds the work).
-    produced: u64,
+    /// Items already expanded: the same text again adds no host.
+    done: HashSet<String>,
+    /// Bytes read from `^FILE`s so far.
+    file_bytes: u64,
 }
 
-impl Accumulator {
+impl Default for Selection {
+    fn default() -> Self {
+        Selection {
+            max_hosts: MAX_HOSTS,
+            max_file_bytes: MAX_FILE_BYTES,
+            hosts: Vec::new(),
+            seen: HashSet::new(),
+            done: HashSet::new(),
+            file_bytes: 0,
+        }
+    }
+}
+
+impl Selection {
+    /// An empty selection.
+    pub fn new() -> Self {
+        Selection::default()
+    }
+
+    /// An empty selection with smaller caps, so tests stay small.
+    #[cfg(test)]
+    fn with_caps(max_hosts: u64, max_file_bytes: u64) -> Self {
+        Selection {
+            max_hosts,
+            max_file_bytes,
+            ..Selection::default()
+        }
+    }
+
+    /// Adds the hosts of `pattern` (see [`expand`]).
+    pub fn add(&mut self, pattern: &str) -> Result<(), PatternError> {
+        self.add_pattern(pattern, 0)
+    }
+
+    /// Adds hosts already expanded elsewhere (inventory groups and `-a`),
+    /// refusing them all, before adding any, if the new ones would take the
+    /// selection past [`MAX_HOSTS`]. `what` names them in the error.
+    pub fn add_hosts(&mut self, what: &str, hosts: Vec<HostName>) -> Result<(), PatternError> {
+        let before = self.len();
+        let new = hosts.iter().filter(|h| !self.seen.contains(*h)).count() as u64;
+        if before.saturating_add(new) > self.max_hosts {
+            return Err(PatternError::TooManyHosts {
+                item: excerpt(what).into_owned(),
+                before,
+                total: before.saturating_add(new),
+                max: self.max_hosts,
+            });
+        }
+        for host in hosts {
+            self.push(host);
+        }
+        Ok(())
+    }
+
+    /// How many distinct hosts are selected.
+    pub fn len(&self) -> u64 {
+        self.hosts.len() as u64
+    }
+
+    /// Whether no host is selected.
+    pub fn is_empty(&self) -> bool {
+        self.hosts.is_empty()
+    }
+
+    /// The selected hosts, in order.
+    pub fn into_hosts(self) -> Vec<HostName> {
+        self.hosts
+    }
+
     fn push(&mut self, host: HostName) {
-        if self.seen.insert(host.clone()) {
+        if !self.seen.contains(&host) {
+            self.seen.insert(host.clone());
             self.hosts.push(host);
         }
     }
-}
 
-fn expand_into(pattern: &str, depth: usize, acc: &mut Accumulator) -> Result<(), PatternError> {
-    let items = split_top_level(pattern)?;
-    if items.is_empty() {
-        return Err(PatternError::Empty);
+    fn add_pattern(&mut self, pattern: &str, depth: usize) -> Result<(), PatternError> {
+        let items = split_top_level(pattern)?;
+        if items.is_empty() {
+            return Err(PatternError::Empty);
+        }
+        for item in items {
+            match item.strip_prefix('^') {
+                Some(file) => self.add_file(Path::new(file), depth)?,
+                None => self.add_item(&item)?,
+            }
+        }
+        Ok(())
     }
-    for item in items {
-        if let Some(file) = item.strip_prefix('^') {
-            expand_file(Path::new(file), depth, acc)?;
-            continue;
-        }
-        let segments = parse_item(&item)?;
-        let count = segments
-            .iter()
-            .map(Segment::count)
-            .fold(1u64, u64::saturating_mul);
-        acc.produced = acc.produced.saturating_add(count);
-        if count > MAX_HOSTS || acc.produced > MAX_HOSTS {
-            return Err(PatternError::TooManyHosts { pattern: item });
-        }
-        for word in cartesian(&segments) {
-            acc.push(parse_target(&word)?);
-        }
-    }
-    Ok(())
-}
 
-fn expand_file(path: &Path, depth: usize, acc: &mut Accumulator) -> Result<(), PatternError> {
-    if depth >= MAX_FILE_DEPTH {
-        return Err(PatternError::FileDepth(path.to_owned()));
-    }
-    let text = std::fs::read_to_string(path).map_err(|source| PatternError::File {
-        path: path.to_owned(),
-        source,
-    })?;
-    for (index, raw) in text.lines().enumerate() {
-        let line = match raw.find('#') {
-            Some(at) => &raw[..at],
-            None => raw,
+    fn add_item(&mut self, item: &str) -> Result<(), PatternError> {
+        if self.done.contains(item) {
+            return Ok(());
         }
-        .trim();
-        if line.is_empty() {
-            continue;
+        let segments = parse_item(item)?;
+        let count = item_size(&segments);
+        if count > self.max_hosts {
+            return Err(PatternError::ItemTooLarge {
+                pattern: excerpt(item).into_owned(),
+                count,
+                max: self.max_hosts,
+            });
         }
-        expand_into(line, depth + 1, acc).map_err(|e| match e {
-            // Keep the innermost file's position for nested includes.
-            e @ (PatternError::InFile { .. }
-            | PatternError::File { .. }
-            | PatternError::FileDepth(_)) => e,
-            e => PatternError::InFile {
-                path: path.to_owned(),
-                line: index + 1,
-                source: Box::new(e),
-            },
+        let before = self.len();
+        if before + count > self.max_hosts {
+            // Maybe duplicates: count the hosts this item really adds,
+            // without keeping them, before expanding it.
+            let mut new = 0u64;
+            for_each_word(&segments, |word| {
+                if !self.seen.contains(&parse_target(word)?) {
+                    new += 1;
+                }
+                Ok(())
+            })?;
+            if before + new > self.max_hosts {
+                return Err(PatternError::TooManyHosts {
+                    item: excerpt(item).into_owned(),
+                    before,
+                    total: before + new,
+                    max: self.max_hosts,
+                });
+            }
+        }
+        for_each_word(&segments, |word| {
+            self.push(parse_target(word)?);
+            Ok(())
         })?;
+        if count > 1 {
+            // (A single host is skipped by `seen` anyway.)
+            self.done.insert(item.to_owned());
+        }
+        Ok(())
     }
-    Ok(())
+
+    fn add_file(&mut self, path: &Path, depth: usize) -> Result<(), PatternError> {
+        if depth >= MAX_FILE_DEPTH {
+            return Err(PatternError::FileDepth(path.to_owned()));
+        }
+        let file_error = |source| PatternError::File {
+            path: path.to_owned(),
+            source,
+        };
+        let mut reader = BufReader::new(File::open(path).map_err(file_error)?);
+        let mut buf = Vec::new();
+        let mut number = 0usize;
+        loop {
+            number += 1;
+            buf.clear();
+            // One byte more than allowed tells a line too long from one
+            // that just fits; never read past the selection's total.
+            let left = self.max_file_bytes.saturating_sub(self.file_bytes);
+            let limit = (MAX_LINE_BYTES as u64 + 2).min(left.saturating_add(1));
+            let read = (&mut reader)
+                .take(limit)
+                .read_until(b'\n', &mut buf)
+                .map_err(file_error)?;
+            if read == 0 {
+                return Ok(());
+            }
+            let in_file = |source| PatternError::InFile {
+                path: path.to_owned(),
+                line: number,
+                source: Box::new(source),
+            };
+            self.file_bytes += read as u64;
+            if self.file_bytes > self.max_file_bytes {
+                return Err(in_file(PatternError::FilesTooLarge {
+                    max: self.max_file_bytes,
+                }));
+            }
+            let ended = buf.last() == Some(&b'\n');
+            let content = buf.strip_suffix(b"\n").unwrap_or(&buf);
+            let content = content.strip_suffix(b"\r").unwrap_or(content);
+            if content.len() > MAX_LINE_BYTES || (!ended && read as u64 == limit) {
+                return Err(in_file(PatternError::LineTooLong));
+            }
+            let text = std::str::from_utf8(content).map_err(|_| in_file(PatternError::NotUtf8))?;
+            let line = match text.find('#') {
+                Some(at) => &text[..at],
+                None => text,
+            }
+            .trim();
+            if line.is_empty() {
+                continue;
+            }
+            self.add_pattern(line, depth + 1).map_err(|e| match e {
+                // Keep the innermost file's position for nested includes.
+                e @ (PatternError::InFile { .. }
+                | PatternError::File { .. }
+                | PatternError::FileDepth(_)) => e,
+                e => in_file(e),
+            })?;
+        }
+    }
 }
 
 /// Splits at commas and whitespace outside brackets; checks bracket balance.
@@ -468,36 +707,72 @@ fn number(text: &str) -> Option<u64> {
     text.parse().ok()
 }
 
-/// All words of an item; the leftmost range varies slowest.
-fn cartesian(segments: &[Segment]) -> Vec<String> {
-    let mut words = vec![String::new()];
-    for segment in segments {
-        words = match segment {
-            Segment::Literal(text) => {
-                for w in &mut words {
-                    w.push_str(text);
+/// How many words an item produces, as written (duplicates included),
+/// saturating instead of overflowing.
+fn item_size(segments: &[Segment]) -> u64 {
+    segments
+        .iter()
+        .map(Segment::count)
+        .fold(1u64, u64::saturating_mul)
+}
+
+/// Calls `f` with every word of an item, one at a time and without keeping
+/// them; the leftmost range varies slowest (an odometer, rightmost digit
+/// first).
+fn for_each_word(
+    segments: &[Segment],
+    mut f: impl FnMut(&str) -> Result<(), PatternError>,
+) -> Result<(), PatternError> {
+    // Per segment: which range of the bracket, and its current value.
+    let mut position: Vec<(usize, u64)> = segments
+        .iter()
+        .map(|s| match s {
+            Segment::Ranges(ranges) => (0, ranges.first().map_or(0, |r| r.lo)),
+            Segment::Literal(_) => (0, 0),
+        })
+        .collect();
+    let mut word = String::new();
+    loop {
+        word.clear();
+        for (segment, &(index, value)) in segments.iter().zip(&position) {
+            match segment {
+                Segment::Literal(text) => word.push_str(text),
+                Segment::Ranges(ranges) => {
+                    let width = ranges.get(index).map_or(0, |r| r.width);
+                    let _ = write!(word, "{value:0width$}");
                 }
-                words
             }
-            Segment::Ranges(ranges) => {
-                let mut next = Vec::with_capacity(words.len().saturating_mul(2));
-                for w in &words {
-                    for r in ranges {
-                        let mut n = r.lo;
-                        while n <= r.hi {
-                            next.push(format!("{w}{n:0width$}", width = r.width));
-                            match n.checked_add(r.step) {
-                                Some(m) => n = m,
-                                None => break,
-                            }
-                        }
-                    }
-                }
-                next
+        }
+        f(&word)?;
+        // Advance the rightmost bracket that can; reset those after it.
+        let mut i = segments.len();
+        loop {
+            if i == 0 {
+                return Ok(());
             }
-        };
+            i -= 1;
+            let Segment::Ranges(ranges) = &segments[i] else {
+                continue;
+            };
+            let (index, value) = &mut position[i];
+            let Some(range) = ranges.get(*index) else {
+                return Ok(());
+            };
+            if let Some(next) = value.checked_add(range.step)
+                && next <= range.hi
+            {
+                *value = next;
+                break;
+            }
+            if let Some(next) = ranges.get(*index + 1) {
+                *index += 1;
+                *value = next.lo;
+                break;
+            }
+            *index = 0;
+            *value = ranges.first().map_or(0, |r| r.lo);
+        }
     }
-    words
 }
 
 #[cfg(test)]
@@ -685,22 +960,204 @@ mod tests {
     fn absurd_sizes_rejected_before_allocation() {
         assert!(matches!(
             expand("h[0-1000000]"),
-            Err(PatternError::TooManyHosts { .. })
+            Err(PatternError::ItemTooLarge {
+                count: 1_000_001,
+                ..
+            })
         ));
         assert!(matches!(
             expand("a[1-1000]b[1-1001]"),
-            Err(PatternError::TooManyHosts { .. })
+            Err(PatternError::ItemTooLarge {
+                count: 1_001_000,
+                ..
+            })
         ));
         assert!(matches!(
             expand("h[0-18446744073709551615]"),
-            Err(PatternError::TooManyHosts { .. })
+            Err(PatternError::ItemTooLarge {
+                count: u64::MAX,
+                ..
+            })
         ));
+        assert_eq!(size("a[1-3]b[1-2],c,^nofile").unwrap(), 7);
         // Exactly the limit is fine in terms of counting (not expanded here).
         let segments = parse_item("h[1-1000000]").unwrap();
         assert_eq!(
             segments.iter().map(Segment::count).product::<u64>(),
             MAX_HOSTS
         );
+    }
+
+    fn too_many(err: &PatternError) -> (&str, u64, u64) {
+        match err {
+            PatternError::TooManyHosts {
+                item,
+                before,
+                total,
+                ..
+            } => (item.as_str(), *before, *total),
+            PatternError::InFile { source, .. } => too_many(source),
+            other => panic!("not TooManyHosts: {other}"),
+        }
+    }
+
+    fn with_cap(pattern: &str, cap: u64) -> Result<Vec<HostName>, PatternError> {
+        let mut selection = Selection::with_caps(cap, MAX_FILE_BYTES);
+        selection.add(pattern)?;
+        Ok(selection.into_hosts())
+    }
+
+    #[test]
+    fn cap_is_on_the_whole_selection_and_names_the_item_that_crosses() {
+        // Two items of one pattern: the second is refused before it is
+        // expanded, and it is the one named.
+        let err = with_cap("a[1-500] b[1-501]", 1000).unwrap_err();
+        assert_eq!(too_many(&err), ("b[1-501]", 500, 1001));
+        let text = err.to_string();
+        assert_eq!(
+            text,
+            "`b[1-501]` would bring the selection to 1,001 hosts (500 before it), more than \
+             the 1,000 a selection may hold"
+        );
+        // Several patterns added to one selection (several -w) share the cap.
+        let mut selection = Selection::with_caps(1000, MAX_FILE_BYTES);
+        selection.add("x[1-334]").unwrap();
+        selection.add("y[1-333]").unwrap();
+        let err = selection.add("z[1-334]").unwrap_err();
+        assert_eq!(too_many(&err), ("z[1-334]", 667, 1001));
+        assert_eq!(selection.len(), 667, "nothing of z was added");
+        // Exactly the cap is fine, and so are duplicates past it.
+        selection.add("z[1-333],x[1-334],y1").unwrap();
+        assert_eq!(selection.len(), 1000);
+        let err = selection
+            .add_hosts(
+                "the inventory",
+                vec![HostName::new("x1"), HostName::new("new")],
+            )
+            .unwrap_err();
+        assert_eq!(too_many(&err), ("the inventory", 1000, 1001));
+        selection
+            .add_hosts("the inventory", vec![HostName::new("x1")])
+            .unwrap();
+        assert_eq!(selection.len(), 1000);
+    }
+
+    #[test]
+    fn duplicates_from_files_do_not_count() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = dir.path().join("big.txt");
+        std::fs::write(&big, "h[1-600]\n").unwrap();
+        let overlap = dir.path().join("overlap.txt");
+        // Overlaps h[1-600]: 1,200 as written, 900 distinct.
+        std::fs::write(&overlap, "h[301-900]\nh[1-600]\n").unwrap();
+        let twice = dir.path().join("twice.txt");
+        std::fs::write(
+            &twice,
+            format!("^{0}\n^{0}\n^{1}\n", big.display(), overlap.display()),
+        )
+        .unwrap();
+        let list = format!("^{},h[1-600],h1", twice.display());
+        let hosts = with_cap(&list, 1000).unwrap();
+        assert_eq!(hosts.len(), 900);
+        assert_eq!(hosts[0].host, "h1");
+        assert_eq!(hosts[899].host, "h900");
+        assert_eq!(with_cap(&list, 900).unwrap().len(), 900);
+        // One host more, on line 2 of a file: refused there, by name.
+        let over = dir.path().join("over.txt");
+        std::fs::write(&over, "h5\nh[900-1001]\n").unwrap();
+        let err = with_cap(&format!("^{},^{}", twice.display(), over.display()), 1000).unwrap_err();
+        assert!(matches!(err, PatternError::InFile { line: 2, .. }), "{err}");
+        assert_eq!(too_many(&err), ("h[900-1001]", 900, 1001));
+        assert!(
+            err.to_string().contains("over.txt:2: `h[900-1001]`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn file_lines_and_total_bytes_are_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let fits = dir.path().join("fits.txt");
+        let just = format!("a{}", "b".repeat(MAX_LINE_BYTES - 1));
+        std::fs::write(&fits, format!("{just}\n{just}\r\n{just}")).unwrap();
+        assert_eq!(expand(&format!("^{}", fits.display())).unwrap().len(), 1);
+        let long = dir.path().join("long.txt");
+        std::fs::write(&long, format!("ok\na{}\n", "b".repeat(MAX_LINE_BYTES))).unwrap();
+        let err = expand(&format!("^{}", long.display())).unwrap_err();
+        assert!(
+            matches!(&err, PatternError::InFile { line: 2, source, .. }
+                if matches!(**source, PatternError::LineTooLong)),
+            "{err}"
+        );
+        assert!(
+            err.to_string()
+                .ends_with("long.txt:2: line longer than 64 KiB")
+        );
+        let last = dir.path().join("last.txt");
+        std::fs::write(&last, format!("a{}", "b".repeat(MAX_LINE_BYTES))).unwrap();
+        let err = expand(&format!("^{}", last.display())).unwrap_err();
+        assert!(
+            err.to_string()
+                .ends_with("last.txt:1: line longer than 64 KiB")
+        );
+        // No newline at all, and endless: stops at the line cap.
+        let err = expand("^/dev/zero").unwrap_err();
+        assert_eq!(err.to_string(), "/dev/zero:1: line longer than 64 KiB");
+        // The total is over every file of the selection, includes counted
+        // each time they are read.
+        let half = dir.path().join("half.txt");
+        std::fs::write(&half, "# padding\n".repeat(512 * 1024 / 10 + 1)).unwrap();
+        let many = dir.path().join("many.txt");
+        std::fs::write(&many, format!("^{}\n", half.display()).repeat(4)).unwrap();
+        let mut selection = Selection::with_caps(MAX_HOSTS, 2 * 1024 * 1024);
+        let err = selection.add(&format!("^{}", many.display())).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("host files hold more than 2 MiB in all"),
+            "{err}"
+        );
+        assert!(err.to_string().starts_with(&format!("{}:", half.display())));
+        let mut selection = Selection::with_caps(MAX_HOSTS, 3 * 1024 * 1024);
+        selection.add(&format!("^{}", many.display())).unwrap();
+        let bad = dir.path().join("bad.txt");
+        std::fs::write(&bad, b"ok\n\xff\n").unwrap();
+        let err = expand(&format!("^{}", bad.display())).unwrap_err();
+        assert!(
+            err.to_string()
+                .ends_with("bad.txt:2: line is not valid UTF-8")
+        );
+    }
+
+    #[test]
+    fn errors_quote_an_excerpt_only() {
+        let long = format!("h{}[1-", "x".repeat(100_000));
+        let err = expand(&long).unwrap_err().to_string();
+        assert!(err.len() < 400, "{} bytes", err.len());
+        assert!(err.contains("(100004 bytes in all)"), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("hosts.txt");
+        std::fs::write(&file, format!("h{}[1-\n", "x".repeat(60_000))).unwrap();
+        let err = expand(&format!("^{}", file.display()))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.len() < 400 + file.as_os_str().len(),
+            "{} bytes",
+            err.len()
+        );
+        assert!(err.contains("hosts.txt:1: unclosed bracket"), "{err}");
+        let err = expand(&format!("h[1-2000000]{}", "y".repeat(10_000)))
+            .unwrap_err()
+            .to_string();
+        assert!(err.len() < 400, "{err}");
+    }
+
+    #[test]
+    fn thousands_separators() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1_000_001), "1,000,001");
     }
 
     #[test]
