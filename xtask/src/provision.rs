@@ -103,24 +103,22 @@ const MACHETE_VERSION: &str = "0.9.2";
 /// unoptimised build: the check scans a few dozen files, and a debug build
 /// compiles in a fraction of the time).
 pub fn ensure_cargo_machete() -> anyhow::Result<()> {
-    let installed = Command::new(cargo())
+    let installed = shell::cargo()
         .args(["machete", "--version"])
         .output()
-        .is_ok_and(|out| out.status.success());
+        .is_ok_and(|out| {
+            out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == MACHETE_VERSION
+        });
     if installed {
         return Ok(());
     }
     shell::run(
         &format!("cargo install cargo-machete@{MACHETE_VERSION}"),
-        Command::new(cargo()).args([
+        shell::cargo().args([
             "install",
             "--locked",
             "--debug",
             &format!("cargo-machete@{MACHETE_VERSION}"),
         ]),
     )
-}
-
-fn cargo() -> String {
-    std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())
 }

@@ -15,10 +15,33 @@ pub fn root() -> PathBuf {
 
 /// Runs `cargo ARGS` in the repository root, failing with the step's name.
 pub fn step(name: &str, args: &[&str]) -> anyhow::Result<()> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let mut command = Command::new(cargo);
+    let mut command = cargo();
     command.args(args).current_dir(root());
     run(name, &mut command)
+}
+
+/// A `cargo` command (the toolchain's own, from `$CARGO`) without the
+/// variables `cargo run` set for xtask itself (`CARGO_PKG_*`,
+/// `CARGO_MANIFEST_*`, `CARGO_CRATE_NAME`, ...). Left in place they describe
+/// the wrong package to the child, and a subcommand such as cargo-machete,
+/// which reads `CARGO_PKG_NAME` to tell `cargo machete` from `cargo run`,
+/// then takes its own name for a path.
+pub fn cargo() -> Command {
+    let program = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let mut command = Command::new(program);
+    for (key, _) in std::env::vars_os() {
+        let Some(key) = key.to_str() else { continue };
+        if key.starts_with("CARGO_PKG_")
+            || key.starts_with("CARGO_MANIFEST_")
+            || matches!(
+                key,
+                "CARGO_CRATE_NAME" | "CARGO_BIN_NAME" | "CARGO_PRIMARY_PACKAGE"
+            )
+        {
+            command.env_remove(key);
+        }
+    }
+    command
 }
 
 /// Runs a command, printing a header and the time it took.
