@@ -216,6 +216,30 @@ pub fn size(pattern: &str) -> Result<u64, PatternError> {
     Ok(total)
 }
 
+/// Checks every word of `pattern` as [`expand`] would, without keeping
+/// any: an item naming more than [`MAX_HOSTS`] fails as it would there.
+/// `^FILE` items are not read (their file is read when the pattern is
+/// expanded). Inventory groups are checked this way at load time.
+pub fn check(pattern: &str) -> Result<(), PatternError> {
+    let items = split_top_level(pattern)?;
+    if items.is_empty() {
+        return Err(PatternError::Empty);
+    }
+    for item in items.iter().filter(|item| !item.starts_with('^')) {
+        let segments = parse_item(item)?;
+        let count = item_size(&segments);
+        if count > MAX_HOSTS {
+            return Err(PatternError::ItemTooLarge {
+                pattern: excerpt(item).into_owned(),
+                count,
+                max: MAX_HOSTS,
+            });
+        }
+        for_each_word(&segments, |word| parse_target(word).map(drop))?;
+    }
+    Ok(())
+}
+
 /// [`expand`], rendered back to strings with [`HostName`]'s `Display`.
 pub fn expand_names(pattern: &str) -> Result<Vec<String>, PatternError> {
     Ok(expand(pattern)?.iter().map(ToString::to_string).collect())

@@ -1,32 +1,45 @@
 //! The TOML inventory (`hosts.toml`) and per-host settings resolution.
 //!
-//! Design: the file is read once by [`Inventory::load`]. The document is
-//! deserialised with serde only down to its three sections (unknown sections
-//! are rejected by `deny_unknown_fields`; `[hosts]` and `[groups]` keep file
-//! order), then every value is checked by hand so that each error names the
-//! file and the exact key, e.g. `hosts.toml: hosts."web[1-3]".port: expected an
-//! integer`. Unknown keys anywhere are errors. Host keys are patterns expanded
-//! with [`crate::hosts::expand`]; `port_base` gives the i-th host of a pattern
-//! `port_base + i`. Paths (`identity`, `known_hosts`) are `~` expanded and
-//! relative to the inventory file's directory.
+//! Design: the file is read once by [`Inventory::load`]. A large file is
+//! cut into batches of whole sections ([`batches`]), each parsed on its own,
+//! because toml's parser holds about 25 times its input at peak. Each batch
+//! is deserialised with serde only down to its three sections (unknown
+//! sections are rejected by `deny_unknown_fields`; `[hosts]` and `[groups]`
+//! keep file order), then every value is checked by hand so that each error
+//! names the file and the exact key, e.g. `hosts.toml: hosts."web[1-3]".port:
+//! expected an integer`. Unknown keys anywhere are errors. Host keys are
+//! patterns expanded with [`crate::hosts::expand`]; `port_base` gives the
+//! i-th host of a pattern `port_base + i`. Paths (`identity`, `known_hosts`)
+//! are `~` expanded and relative to the inventory file's directory.
+//!
+//! Memory: what a host key's hosts share (address, settings) is kept once
+//! per key as a `Rule`; each host keeps its name once, in an [`IndexMap`]
+//! (file order and lookup in one), with its rule's index and what its name
+//! sets (`user@`, `:port`, `port_base`). Group items are checked word by word
+//! without being kept, and expanded only when the group is selected.
 //!
 //! [`Inventory::resolve`] turns a [`HostName`] into a [`HostSpec`]. Precedence,
 //! highest first: what the user typed (`user@host:port`), the host's inventory
 //! entry, `[defaults]`, built-in defaults. Hosts that are not in the inventory
 //! use `~/.ssh/config` instead of an entry (then `[defaults]`).
 
-use std::collections::HashMap;
+mod batches;
+mod builder;
+
 use std::fmt;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use indexmap::IndexMap;
 use serde::Deserialize;
 use serde::de::{MapAccess, Visitor};
 
 use crate::excerpt::excerpt;
 use crate::hosts::{self, HostName};
 use crate::ssh_config::{SshConfig, expand_tilde, home_dir, local_user};
+use builder::Builder;
 
 /// Everything needed to connect to one host.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -109,11 +122,26 @@ struct Settings {
     jump: Option<String>,
 }
 
+/// One `[hosts."pattern"]` key: what all of its hosts share.
+#[derive(Clone, Debug)]
+struct Rule {
+    /// The dotted key, e.g. `hosts."web[1-3]"` (for errors).
+    key: Box<str>,
+    address: Option<Box<str>>,
+    /// `None` when the key sets nothing but `address`/`port_base`.
+    settings: Option<Box<Settings>>,
+}
+
+/// One host of `[hosts]` (its name is the key of [`Inventory::entries`]).
 #[derive(Clone, Debug)]
 struct Entry {
-    name: String,
-    address: Option<String>,
-    settings: Settings,
+    /// Index into [`Inventory::rules`].
+    rule: u32,
+    /// The port from `port_base`, else the key's `port`, else `:port` in the
+    /// pattern.
+    port: Option<u16>,
+    /// `user@` in the pattern (the key's `user` wins over it).
+    user: Option<Box<str>>,
 }
 
 /// A loaded inventory.
@@ -121,8 +149,8 @@ struct Entry {
 pub struct Inventory {
     path: PathBuf,
     defaults: Settings,
-    entries: Vec<Entry>,
-    index: HashMap<String, usize>,
+    rules: Vec<Rule>,
+    entries: IndexMap<Box<str>, Entry>,
     groups: Vec<(String, Vec<String>)>,
     ssh_config: OnceLock<SshConfig>,
     default_identities: OnceLock<Vec<PathBuf>>,
@@ -168,125 +196,35 @@ impl Inventory {
     /// Parses inventory text; `path` names the file in errors and anchors
     /// relative paths.
     pub fn parse(text: &str, path: &Path) -> Result<Inventory, InventoryError> {
-        let doc: Document = toml::from_str(text).map_err(|e| InventoryError::Syntax {
+        Self::parse_in_batches(text, path, batches::BATCH_BYTES)
+    }
+
+    /// [`Inventory::parse`], cutting batches of at least `batch_bytes`.
+    fn parse_in_batches(
+        text: &str,
+        path: &Path,
+        batch_bytes: usize,
+    ) -> Result<Inventory, InventoryError> {
+        let syntax = |offset: usize, message: &str| InventoryError::Syntax {
             path: path.to_owned(),
-            message: syntax_message(text, &e),
-        })?;
+            message: syntax_message(text, Some(offset), message),
+        };
+        let ranges =
+            batches::split(text, batch_bytes).map_err(|d| syntax(d.offset, "duplicate key"))?;
         let base = path
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .map_or_else(|| PathBuf::from("."), Path::to_owned);
-        let checker = Checker {
+        let mut builder = Builder::new(Checker {
             path,
             base: &base,
             home: home_dir(),
-        };
-
-        let defaults = match &doc.defaults {
-            Some(table) => checker.settings(table, "defaults", DEFAULT_KEYS)?,
-            None => Settings::default(),
-        };
-
-        let mut entries: Vec<Entry> = Vec::new();
-        let mut index: HashMap<String, usize> = HashMap::new();
-        let mut origin: HashMap<String, String> = HashMap::new();
-        for (pattern, value) in doc.hosts.map(|o| o.0).unwrap_or_default() {
-            let key = format!("hosts.{}", quote_key(&pattern));
-            let table = value
-                .as_table()
-                .ok_or_else(|| checker.invalid(&key, "expected a table"))?;
-            let settings = checker.settings(table, &key, HOST_KEYS)?;
-            let address = checker.opt_string(table, &key, "address")?;
-            let port_base = checker.opt_port(table, &key, "port_base")?;
-            if port_base.is_some() && settings.port.is_some() {
-                return Err(checker.invalid(&key, "`port` and `port_base` cannot both be set"));
-            }
-            // The cap on hosts is on the whole inventory, counted before
-            // this key is expanded.
-            let size = hosts::size(&pattern).map_err(|e| checker.invalid(&key, &e.to_string()))?;
-            let total = (entries.len() as u64).saturating_add(size);
-            if total > hosts::MAX_HOSTS {
-                return Err(checker.invalid(
-                    &key,
-                    &format!(
-                        "would bring the inventory to {total} hosts ({} before it), more than {}",
-                        entries.len(),
-                        hosts::MAX_HOSTS
-                    ),
-                ));
-            }
-            let names =
-                hosts::expand(&pattern).map_err(|e| checker.invalid(&key, &e.to_string()))?;
-            for (i, name) in names.into_iter().enumerate() {
-                let mut settings = settings.clone();
-                if settings.user.is_none() {
-                    settings.user.clone_from(&name.user);
-                }
-                if settings.port.is_none() {
-                    settings.port = name.port;
-                }
-                if let Some(base_port) = port_base {
-                    let port = u16::try_from(i)
-                        .ok()
-                        .and_then(|i| base_port.checked_add(i))
-                        .ok_or_else(|| {
-                            checker.invalid(
-                                &format!("{key}.port_base"),
-                                "port_base + host index exceeds 65535",
-                            )
-                        })?;
-                    settings.port = Some(port);
-                }
-                if let Some(first) = origin.get(&name.host) {
-                    return Err(checker.invalid(
-                        &key,
-                        &format!("host `{}` is already defined by {first}", name.host),
-                    ));
-                }
-                origin.insert(name.host.clone(), key.clone());
-                index.insert(name.host.clone(), entries.len());
-                entries.push(Entry {
-                    name: name.host,
-                    address: address.clone(),
-                    settings,
-                });
-            }
+        });
+        for range in ranges {
+            let doc = parse_batch(text, range, path)?;
+            builder.add(doc)?;
         }
-
-        let mut groups = Vec::new();
-        for (name, value) in doc.groups.map(|o| o.0).unwrap_or_default() {
-            let key = format!("groups.{}", quote_key(&name));
-            let list = value
-                .as_array()
-                .ok_or_else(|| checker.invalid(&key, "expected an array of host patterns"))?;
-            let mut patterns = Vec::new();
-            for (i, item) in list.iter().enumerate() {
-                let item_key = format!("{key}[{i}]");
-                let pattern = item
-                    .as_str()
-                    .ok_or_else(|| checker.invalid(&item_key, "expected a string"))?;
-                if !pattern.starts_with('@') {
-                    hosts::expand(pattern)
-                        .map_err(|e| checker.invalid(&item_key, &e.to_string()))?;
-                }
-                patterns.push(pattern.to_owned());
-            }
-            groups.push((name, patterns));
-        }
-        // Check `@group` references now, so typos fail at load time.
-        let inventory = Inventory {
-            path: path.to_owned(),
-            defaults,
-            entries,
-            index,
-            groups,
-            ssh_config: OnceLock::new(),
-            default_identities: OnceLock::new(),
-        };
-        for (name, _) in &inventory.groups {
-            inventory.group(name)?;
-        }
-        Ok(inventory)
+        builder.finish()
     }
 
     /// Finds `./hosts.toml`, then `$XDG_CONFIG_HOME/netkit/hosts.toml`
@@ -332,7 +270,7 @@ impl Inventory {
     pub fn group(&self, name: &str) -> Result<Vec<String>, InventoryError> {
         // One selection for the whole group: the host cap is on the group.
         let mut selection = hosts::Selection::new();
-        self.group_into(name, &mut Vec::new(), &mut selection)?;
+        self.group_into(name, &mut Vec::new(), Some(&mut selection))?;
         Ok(selection
             .into_hosts()
             .iter()
@@ -348,14 +286,22 @@ impl Inventory {
         name: &str,
         selection: &mut hosts::Selection,
     ) -> Result<(), InventoryError> {
-        self.group_into(name, &mut Vec::new(), selection)
+        self.group_into(name, &mut Vec::new(), Some(selection))
     }
 
+    /// Checks that the `@group` references under `name` name known groups
+    /// and make no cycle, expanding nothing.
+    fn check_references(&self, name: &str, stack: &mut Vec<String>) -> Result<(), InventoryError> {
+        self.group_into(name, stack, None)
+    }
+
+    /// Walks group `name` (references depth first), adding its patterns to
+    /// `selection` when there is one.
     fn group_into(
         &self,
         name: &str,
         stack: &mut Vec<String>,
-        selection: &mut hosts::Selection,
+        mut selection: Option<&mut hosts::Selection>,
     ) -> Result<(), InventoryError> {
         let Some((_, patterns)) = self.groups.iter().find(|(n, _)| n == name) else {
             return Err(InventoryError::UnknownGroup {
@@ -375,9 +321,12 @@ impl Inventory {
         stack.push(name.to_owned());
         for (i, pattern) in patterns.iter().enumerate() {
             if let Some(other) = pattern.strip_prefix('@') {
-                self.group_into(other, stack, selection)?;
+                self.group_into(other, stack, selection.as_deref_mut())?;
                 continue;
             }
+            let Some(selection) = selection.as_deref_mut() else {
+                continue;
+            };
             selection
                 .add(pattern)
                 .map_err(|e| InventoryError::Invalid {
@@ -392,33 +341,35 @@ impl Inventory {
 
     /// Every host of `[hosts]`, in file order.
     pub fn all(&self) -> Vec<String> {
-        self.entries.iter().map(|e| e.name.clone()).collect()
+        self.entries.keys().map(|name| name.to_string()).collect()
     }
 
     /// Whether `host` has an entry in `[hosts]`.
     pub fn contains(&self, host: &str) -> bool {
-        self.index.contains_key(host)
+        self.entries.contains_key(host)
     }
 
     /// Everything needed to connect to `target`.
     pub fn resolve(&self, target: &HostName) -> HostSpec {
         let d = &self.defaults;
         let builtin_user = || local_user().unwrap_or_else(|| "root".to_owned());
-        match self
-            .index
-            .get(&target.host)
-            .and_then(|&i| self.entries.get(i))
-        {
-            Some(entry) => {
-                let s = &entry.settings;
+        let found = self.entries.get(target.host.as_str()).and_then(|entry| {
+            let rule = self.rules.get(entry.rule as usize)?;
+            Some((entry, rule))
+        });
+        match found {
+            Some((entry, rule)) => {
+                let none = Settings::default();
+                let s = rule.settings.as_deref().unwrap_or(&none);
                 HostSpec {
                     name: target.host.clone(),
-                    address: entry.address.clone().unwrap_or_else(|| target.host.clone()),
-                    port: target.port.or(s.port).or(d.port).unwrap_or(22),
+                    address: rule.address.as_deref().unwrap_or(&target.host).to_owned(),
+                    port: target.port.or(entry.port).or(d.port).unwrap_or(22),
                     user: target
                         .user
                         .clone()
                         .or_else(|| s.user.clone())
+                        .or_else(|| entry.user.as_deref().map(str::to_owned))
                         .or_else(|| d.user.clone())
                         .unwrap_or_else(builtin_user),
                     identities: self.identities(&[&s.identities, &d.identities]),
@@ -506,21 +457,33 @@ fn quote_key(key: &str) -> String {
     }
 }
 
-/// A TOML error as one line: `line L, column C: message: near `text``.
-/// toml's own `Display` quotes the whole source line (and underlines the
-/// whole span), which for a 10 MB line is 10 MB of stderr; this quotes at
-/// most an [`excerpt`] of the text from just before the error.
-fn syntax_message(text: &str, e: &toml::de::Error) -> String {
-    let message = excerpt(e.message().trim_end()).replace('\n', " ");
-    let Some(span) = e.span() else {
+/// Parses one batch of `text` (see [`batches`]); errors are placed in the
+/// whole text.
+fn parse_batch(text: &str, range: Range<usize>, path: &Path) -> Result<Document, InventoryError> {
+    let start = range.start;
+    let batch = text.get(range).unwrap_or_default();
+    toml::from_str(batch).map_err(|e| InventoryError::Syntax {
+        path: path.to_owned(),
+        message: syntax_message(text, e.span().map(|span| start + span.start), e.message()),
+    })
+}
+
+/// A TOML error as one line: `line L, column C: message: near `text``,
+/// for an error at byte `offset` of `text`. toml's own `Display` quotes the
+/// whole source line (and underlines the whole span), which for a 10 MB
+/// line is 10 MB of stderr; this quotes at most an [`excerpt`] of the text
+/// from just before the error.
+fn syntax_message(text: &str, offset: Option<usize>, message: &str) -> String {
+    let message = excerpt(message.trim_end()).replace('\n', " ");
+    let Some(offset) = offset else {
         return message;
     };
-    let (line, column, line_start) = position(text, span.start);
+    let (line, column, line_start) = position(text, offset);
     let line_end = text[line_start..]
         .find('\n')
         .map_or(text.len(), |i| line_start + i);
     // Up to 20 characters of context before the error, on its line.
-    let at = span.start.min(line_end);
+    let at = offset.min(line_end);
     let from = text[line_start..at]
         .char_indices()
         .rev()
@@ -917,6 +880,80 @@ edge = ["bastion", "@lab", "host3"]
         assert!(e.len() < 1024, "{} bytes", e.len());
         assert!(e.starts_with("hosts.toml: hosts.\"h[1-999"), "{e}");
         assert!(e.contains("bytes in all"), "{e}");
+    }
+
+    /// A document with every kind of section, `hosts` hosts long.
+    fn many_sections(hosts: usize) -> String {
+        let mut text = String::from("# lab\n[defaults]\nuser = \"d\"\nport = 2000\n\n");
+        for i in 0..hosts {
+            match i % 3 {
+                0 => text.push_str(&format!("[hosts.\"n{i}\"]\naddress = \"127.0.0.{i}\"\n\n")),
+                1 => text.push_str(&format!("[hosts.\"u@m{i}-[1-2]\"]\nport_base = 3000\n\n")),
+                _ => text.push_str(&format!("[hosts.k{i}]\nuser = \"k\"\nport = {i}\n\n")),
+            }
+            if i == hosts / 2 {
+                text.push_str("[groups]\nhalf = [\"n0\", \"@rest\"]\nrest = [\"k2\"]\n\n");
+            }
+        }
+        text
+    }
+
+    #[test]
+    fn batches_build_the_inventory_one_document_builds() {
+        let text = many_sections(60);
+        let path = Path::new("hosts.toml");
+        let whole = Inventory::parse_in_batches(&text, path, usize::MAX).unwrap();
+        let cut = Inventory::parse_in_batches(&text, path, 100).unwrap();
+        assert!(batches::split(&text, 100).unwrap().len() > 10);
+        assert_eq!(whole.all(), cut.all());
+        assert_eq!(whole.all().len(), 20 + 40 + 20);
+        for host in whole.all() {
+            let target = HostName::new(host);
+            assert_eq!(whole.resolve(&target), cut.resolve(&target));
+        }
+        assert_eq!(cut.group("half").unwrap(), ["n0", "k2"]);
+        let m = cut.resolve(&HostName::new("m1-2"));
+        assert_eq!((m.user.as_str(), m.port), ("u", 3001));
+        let k = cut.resolve(&HostName::new("k2"));
+        assert_eq!((k.user.as_str(), k.port), ("k", 2));
+    }
+
+    #[test]
+    fn errors_in_later_batches_name_their_line_in_the_file() {
+        let path = Path::new("hosts.toml");
+        let text = format!("{}[hosts.bad]\nport = = 1\n", many_sections(30));
+        let line = text.lines().count();
+        let e = Inventory::parse_in_batches(&text, path, 100).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            Inventory::parse_in_batches(&text, path, usize::MAX)
+                .unwrap_err()
+                .to_string()
+        );
+        assert!(
+            e.to_string()
+                .starts_with(&format!("hosts.toml: line {line}, column 8: ")),
+            "{e}"
+        );
+        // A section opened again in a later batch is toml's duplicate key.
+        let text = format!("{}[defaults]\n", many_sections(30));
+        let line = text.lines().count();
+        let e = Inventory::parse_in_batches(&text, path, 100)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with(&format!("hosts.toml: line {line}, column 2: duplicate key")),
+            "{e}"
+        );
+        // A host defined by keys in two batches.
+        let text = format!("{}[hosts.n0]\n", many_sections(30));
+        let e = Inventory::parse_in_batches(&text, path, 100)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("hosts.n0: host `n0` is already defined by hosts.n0"),
+            "{e}"
+        );
     }
 
     #[test]
