@@ -306,6 +306,7 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(outcome) => ExitCode::from(u8::try_from(outcome.exit_code()).unwrap_or(1)),
+        Err(e) if e.is_closed_stdout() => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("fetch-titles: {e}");
             ExitCode::from(e.exit_code())

@@ -63,15 +63,26 @@ pub enum RunError {
 
 impl RunError {
     /// The exit code: every error that stops a run is a usage-class
-    /// failure (2), as opposed to a URL that failed (1, an error record).
+    /// failure (2), as opposed to a URL that failed (1, an error record),
+    /// except a closed stdout, which ends the run quietly with 0 (see
+    /// [`RunError::is_closed_stdout`]).
     pub fn exit_code(&self) -> u8 {
         match self {
+            e @ Self::Write { .. } if e.is_closed_stdout() => 0,
             Self::Input(_)
             | Self::SkipDone { .. }
             | Self::Output { .. }
             | Self::Client(_)
             | Self::Write { .. } => 2,
         }
+    }
+
+    /// True when the reader of stdout went away (`fetch-titles … | head`):
+    /// as in ripgrep, the run stops starting work and the binary exits 0
+    /// without a message.
+    pub fn is_closed_stdout(&self) -> bool {
+        matches!(self, Self::Write { target, source }
+            if target == STDOUT_NAME && source.source.kind() == std::io::ErrorKind::BrokenPipe)
     }
 }
 
@@ -120,10 +131,13 @@ fn open_output(config: &Config) -> Result<Output, RunError> {
     Output::file(file).map_err(err)
 }
 
+/// How errors name standard output.
+const STDOUT_NAME: &str = "stdout";
+
 fn output_name(config: &Config) -> String {
     match &config.output {
         Some(path) => format!("output file {}", path.display()),
-        None => "stdout".to_owned(),
+        None => STDOUT_NAME.to_owned(),
     }
 }
 

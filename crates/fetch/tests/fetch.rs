@@ -1246,6 +1246,40 @@ async fn cli_disk_full_exits_2_with_whole_records_and_resumes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_closed_stdout_ends_quietly_with_0() {
+    use tokio::io::AsyncBufReadExt;
+    let server = start_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let urls: Vec<String> = (0..2000)
+        .map(|i| server.url(&format!("/page/{i}")))
+        .collect();
+    let input = write_urls(dir.path(), "u.txt", &urls);
+    // `fetch-titles … | head -1`: read one line, then close the pipe.
+    let mut child = bin()
+        .args(["-q", "-c", "4", "--per-host", "4"])
+        .arg(&input)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut first = String::new();
+    tokio::io::BufReader::new(stdout)
+        .read_line(&mut first)
+        .await
+        .unwrap();
+    assert!(first.contains("/page/"), "{first:?}");
+    // The reader is dropped here: later writes get EPIPE.
+    let result = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(result.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&result.stderr), "");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cli_dev_full_exits_2_with_the_reason() {
     let server = start_server().await;
     let dir = tempfile::tempdir().unwrap();
