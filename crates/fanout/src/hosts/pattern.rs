@@ -226,15 +226,7 @@ pub fn check(pattern: &str) -> Result<(), PatternError> {
         return Err(PatternError::Empty);
     }
     for item in items.iter().filter(|item| !item.starts_with('^')) {
-        let segments = parse_item(item)?;
-        let count = item_size(&segments);
-        if count > MAX_HOSTS {
-            return Err(PatternError::ItemTooLarge {
-                pattern: excerpt(item).into_owned(),
-                count,
-                max: MAX_HOSTS,
-            });
-        }
+        let (segments, _) = sized_item(item, MAX_HOSTS)?;
         for_each_word(&segments, |word| parse_target(word).map(drop))?;
     }
     Ok(())
@@ -477,15 +469,7 @@ impl Selection {
         if self.done.contains(item) {
             return Ok(());
         }
-        let segments = parse_item(item)?;
-        let count = item_size(&segments);
-        if count > self.max_hosts {
-            return Err(PatternError::ItemTooLarge {
-                pattern: excerpt(item).into_owned(),
-                count,
-                max: self.max_hosts,
-            });
-        }
+        let (segments, count) = sized_item(item, self.max_hosts)?;
         let before = self.len();
         if before + count > self.max_hosts {
             // Maybe duplicates: count the hosts this item really adds,
@@ -733,6 +717,21 @@ fn number(text: &str) -> Option<u64> {
 
 /// How many words an item produces, as written (duplicates included),
 /// saturating instead of overflowing.
+/// Parses one item and sizes it, refusing one that names more than `max`
+/// hosts on its own.
+fn sized_item(item: &str, max: u64) -> Result<(Vec<Segment>, u64), PatternError> {
+    let segments = parse_item(item)?;
+    let count = item_size(&segments);
+    if count > max {
+        return Err(PatternError::ItemTooLarge {
+            pattern: excerpt(item).into_owned(),
+            count,
+            max,
+        });
+    }
+    Ok((segments, count))
+}
+
 fn item_size(segments: &[Segment]) -> u64 {
     segments
         .iter()

@@ -122,6 +122,13 @@ impl<'a> Builder<'a> {
                 }
             }
         }
+        // Each entry holds its port already; without it, a key that sets
+        // only `address` and `port` (the usual large inventory) keeps no
+        // settings at all.
+        let settings = Settings {
+            port: None,
+            ..settings
+        };
         self.rules.push(Rule {
             key: key.into_boxed_str(),
             address: address.map(String::into_boxed_str),

@@ -128,7 +128,8 @@ struct Rule {
     /// The dotted key, e.g. `hosts."web[1-3]"` (for errors).
     key: Box<str>,
     address: Option<Box<str>>,
-    /// `None` when the key sets nothing but `address`/`port_base`.
+    /// `None` when the key sets nothing but `address`, `port` and
+    /// `port_base` (the port is in each [`Entry`]; this copy's is unset).
     settings: Option<Box<Settings>>,
 }
 
