@@ -1,5 +1,5 @@
 //! Address lookup shared by the two binaries (the rest of the shared CLI
-//! helpers come from `netkit_pool::cli`).
+//! helpers come from `netkit_cli`).
 
 use std::net::SocketAddr;
 

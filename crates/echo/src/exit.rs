@@ -15,5 +15,3 @@ pub const TIMEOUT: i32 = 4;
 pub const MISMATCH: i32 = 5;
 /// Client bench: at least one connection failed (and no byte mismatched).
 pub const CONN_FAILED: i32 = 6;
-/// Server: a second SIGINT/SIGTERM forced exit before the grace period ended.
-pub const FORCED: i32 = 130;

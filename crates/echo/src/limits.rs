@@ -1,13 +1,13 @@
 //! The descriptor budget of `echo-server` and `echo-client`.
 //!
 //! Both binaries raise the soft `RLIMIT_NOFILE` to the hard limit at start
-//! ([`netkit_pool::cli::raise_fd_limit`]), then check that the connections
+//! ([`netkit_cli::raise_fd_limit`]), then check that the connections
 //! asked for fit *before* anything binds or connects, so a run never fails
 //! halfway with EMFILE. One TCP connection (or one UDP bench socket) is one
 //! descriptor on each side; [`MARGIN`] keeps room for the rest (listeners,
 //! the runtime's epoll and eventfd, stdio, the UDP socket, a log file).
 
-use netkit_pool::cli::{FdLimit, raise_fd_limit};
+use netkit_cli::{FdLimit, raise_fd_limit};
 
 /// Descriptors one connection holds in either process.
 pub const PER_CONNECTION: u64 = 1;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
-use netkit_pool::cli::{UiArgs, parse_duration};
+use netkit_cli::{UiArgs, parse_duration};
 
 /// Run commands on many hosts over SSH (russh), like pdsh/pssh/clush.
 ///

@@ -18,7 +18,10 @@
 //!   ACKs for OpenSSH servers, which leave Nagle on);
 //! - [`exec`] the commands over that connection (sequential or concurrent
 //!   channels, env, stdin, pty, exit status/signal, command timeout);
-//! - [`run`] the pool-driven loop, Ctrl-C, results; [`progress`] the
+//! - [`fd_budget`] the descriptors a run needs, and `--fanout` lowered
+//!   to what the open-file limit holds;
+//! - [`run`] the pool-driven loop, Ctrl-C, a closed stdout, results;
+//!   [`exit`] the one map from a run's result to the exit code; [`progress`] the
 //!   progress line (stderr is a terminal only), drawn between records;
 //! - [`output`] the single output task: streaming, gather, outdir, JSON,
 //!   summary and exit codes. Connection tasks only send it events, so lines
@@ -34,6 +37,8 @@ pub mod credentials;
 pub mod error;
 pub mod excerpt;
 pub mod exec;
+pub mod exit;
+pub mod fd_budget;
 pub mod hostkey;
 pub mod hosts;
 pub mod inventory;
@@ -49,4 +54,5 @@ pub mod tcp;
 
 pub use cli::Args;
 pub use config::{ConfigError, RunConfig};
+pub use exit::Exit;
 pub use run::{RunError, RunOutcome, run};

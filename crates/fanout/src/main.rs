@@ -1,15 +1,12 @@
 //! `ssh-fanout`: parse flags, set up logging, build the checked config, wire
-//! Ctrl-C/SIGTERM to a cancellation token and call the library.
-//!
-//! Exit codes: 0 all ok; 1 some command failed; 2 usage/inventory error;
-//! 3 some host unreachable / host key / auth / timeout / local resource;
-//! 130 second Ctrl-C.
+//! SIGINT/SIGTERM to a cancellation token and call the library. Exit codes:
+//! [`netkit_fanout::Exit`].
 
 use std::process::ExitCode;
 
 use clap::Parser;
-use netkit_fanout::output::EXIT_USAGE;
-use netkit_fanout::{Args, RunConfig, RunError};
+use netkit_cli::Threads;
+use netkit_fanout::{Args, Exit, RunConfig};
 use tokio_util::sync::CancellationToken;
 
 /// mimalloc: about 8% less client CPU per host than glibc's malloc on the
@@ -19,58 +16,49 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    netkit_pool::cli::init_tracing();
-    let config = match RunConfig::from_args(&args) {
+    netkit_cli::init_tracing();
+    let mut config = match RunConfig::from_args(&args) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("ssh-fanout: {e}");
-            return ExitCode::from(EXIT_USAGE);
+            return ExitCode::from(Exit::Usage.code());
         }
     };
+    let fd_limit = netkit_cli::raise_fd_limit();
+    if let Some(warning) = netkit_fanout::fd_budget::fit(&mut config, &fd_limit) {
+        eprintln!("ssh-fanout: warning: {warning}");
+    }
     // One runtime thread: a host costs well under a millisecond of client
     // CPU, mostly russh's cryptography, and cross-thread wake-ups between
     // russh's session task and ours cost more than a second core saves.
     // Output is written on its own blocking thread, so a slow terminal
     // never stalls the connections.
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match netkit_cli::runtime(Threads::Current) {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("ssh-fanout: cannot start the runtime: {e}");
-            return ExitCode::from(EXIT_USAGE);
+            return ExitCode::from(Exit::Failed.code());
         }
     };
-    runtime.block_on(async move {
+    let exit = runtime.block_on(async move {
         let shutdown = CancellationToken::new();
-        tokio::spawn(signals(shutdown.clone()));
-        match netkit_fanout::run(config, shutdown).await {
-            Ok(outcome) => ExitCode::from(outcome.exit_code()),
-            Err(RunError::Credentials(e)) => {
-                eprintln!("ssh-fanout: {e}");
-                ExitCode::from(EXIT_USAGE)
-            }
+        // The run prints which hosts are still running on the first signal.
+        let interrupts = match netkit_cli::Interrupts::watch("ssh-fanout", shutdown.clone(), |_| {})
+        {
+            Ok(i) => i,
             Err(e) => {
-                eprintln!("ssh-fanout: {e}");
-                ExitCode::from(netkit_fanout::output::EXIT_UNREACHABLE)
+                eprintln!("ssh-fanout: cannot watch for signals: {e}");
+                return Exit::Failed;
             }
+        };
+        let result = netkit_fanout::run(config, shutdown).await;
+        let exit = Exit::of_run(&result, interrupts.signal());
+        if let Err(e) = &result
+            && exit != Exit::Success
+        {
+            eprintln!("ssh-fanout: {e}");
         }
-    })
-}
-
-/// First Ctrl-C/SIGTERM: cancel (stop starting hosts, grace). Second: abort.
-async fn signals(shutdown: CancellationToken) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut int), Ok(mut term)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) else {
-        return;
-    };
-    tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
-    shutdown.cancel();
-    tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
-    eprintln!("ssh-fanout: aborted");
-    std::process::exit(130);
+        exit
+    });
+    ExitCode::from(exit.code())
 }

@@ -7,6 +7,10 @@
 //! [`RunConfig::grace`] to finish, then are aborted (reported as
 //! `disconnected`). Hosts never started are counted in a final notice. The
 //! binary exits on a second press.
+//!
+//! A closed stdout (`| head`) stops the pool the same way, but quietly: the
+//! output drops stdout records, notices and the summary from then on, and
+//! still completes the side files.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -45,6 +49,9 @@ pub struct RunOutcome {
     pub not_started: usize,
     /// Whether the run was interrupted.
     pub interrupted: bool,
+    /// Whether stdout's reader went away (`| head`): the run stopped
+    /// starting hosts and ended quietly (exit 0).
+    pub stdout_closed: bool,
 }
 
 impl RunOutcome {
@@ -72,15 +79,6 @@ pub async fn run(cfg: RunConfig, shutdown: CancellationToken) -> Result<RunOutco
         return run_inner(cfg, output, Some(progress), shutdown).await;
     }
     let output = Output::stdio(cfg.output.clone())?;
-    run_inner(cfg, output, None, shutdown).await
-}
-
-/// Runs everything, writing through `output` (no progress line).
-pub async fn run_with_output(
-    cfg: RunConfig,
-    output: Output,
-    shutdown: CancellationToken,
-) -> Result<RunOutcome, RunError> {
     run_inner(cfg, output, None, shutdown).await
 }
 
@@ -118,6 +116,17 @@ async fn run_inner(
     }
 
     let connector = Arc::new(Connector::new(Arc::new(creds)));
+    // The pool stops on a signal (`shutdown`) or when stdout's reader goes
+    // away; only the first prints the "interrupted" notice.
+    let stdout_closed = output.stdout_closed();
+    let stop = shutdown.child_token();
+    let closer = {
+        let (closed, stop) = (stdout_closed.clone(), stop.clone());
+        tokio::spawn(async move {
+            closed.cancelled().await;
+            stop.cancel();
+        })
+    };
     let (tx, out_task) = output.spawn(1024);
     let running: Arc<Mutex<BTreeMap<usize, Arc<str>>>> = Arc::default();
     let total = cfg.targets.len();
@@ -147,7 +156,7 @@ async fn run_inner(
 
     let mut builder = Pool::builder()
         .concurrency(cfg.fanout)
-        .cancel_token(shutdown.clone())
+        .cancel_token(stop.clone())
         .grace(cfg.grace);
     if let Some(rate) = cfg.handshake_rate {
         builder = builder.rate(rate, 1);
@@ -218,6 +227,7 @@ async fn run_inner(
     }
     drop(reports);
     watcher.abort();
+    closer.abort();
     if let Some(ticker) = ticker {
         ticker.abort();
         let _ = ticker.await;
@@ -243,6 +253,7 @@ async fn run_inner(
         summary,
         not_started,
         interrupted,
+        stdout_closed: stdout_closed.is_cancelled(),
     })
 }
 

@@ -41,6 +41,7 @@
 //! multi-threaded one.
 
 pub mod config;
+pub mod exit;
 pub mod fetcher;
 pub mod input;
 pub mod output;
@@ -52,6 +53,7 @@ pub mod summary;
 pub mod title;
 
 pub use config::{Config, Order, default_user_agent};
+pub use exit::Exit;
 pub use input::{Scheme, Source};
 pub use output::Format;
 pub use record::{ErrorKind, Record, RecordError};

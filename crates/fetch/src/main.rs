@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Parser, ValueEnum};
-use netkit_fetch::{Config, Format, Order, Scheme, Shard, Source, default_user_agent};
-use netkit_pool::cli::{UiArgs, init_tracing, parse_duration};
+use netkit_cli::{Interrupts, Threads, UiArgs, init_tracing, parse_duration};
+use netkit_fetch::{Config, Exit, Format, Order, Scheme, Shard, Source, default_user_agent};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use tokio_util::sync::CancellationToken;
 
@@ -18,7 +18,8 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 ///
 /// URLs come from FILE arguments or stdin, one per line. Exit codes: 0 every
 /// URL was fetched (any HTTP status), 1 some URL has an error record,
-/// 2 usage error or the output could not be written, 130 interrupted.
+/// 2 usage error or the output could not be written, 130/143 cut short by
+/// SIGINT/SIGTERM (after every finished record is written).
 #[derive(Debug, Parser)]
 #[command(name = "fetch-titles", version, about)]
 struct Args {
@@ -217,42 +218,6 @@ fn config_from(args: Args) -> anyhow::Result<Config> {
     })
 }
 
-/// First Ctrl-C/SIGTERM cancels the token; a second one exits at once.
-fn wire_signals(token: CancellationToken) {
-    tokio::spawn(async move {
-        #[cfg(unix)]
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-        for round in 0..2 {
-            #[cfg(unix)]
-            {
-                let term_recv = async {
-                    match term.as_mut() {
-                        Some(t) => {
-                            t.recv().await;
-                        }
-                        None => std::future::pending::<()>().await,
-                    }
-                };
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term_recv => {}
-                }
-            }
-            #[cfg(not(unix))]
-            let _ = tokio::signal::ctrl_c().await;
-            if round == 0 {
-                eprintln!(
-                    "fetch-titles: interrupted, finishing in-flight requests (Ctrl-C again to quit now)"
-                );
-                token.cancel();
-            } else {
-                std::process::exit(130);
-            }
-        }
-    });
-}
-
 fn main() -> ExitCode {
     let args = Args::parse();
     init_tracing();
@@ -264,52 +229,53 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = if threads <= 1 {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
+    let runtime = netkit_cli::runtime(if threads <= 1 {
+        Threads::Current
     } else {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(threads)
-            .enable_all()
-            .build()
-    };
+        Threads::Workers(Some(threads))
+    });
     let runtime = match runtime {
         Ok(r) => r,
         Err(e) => {
             eprintln!("fetch-titles: cannot start the async runtime: {e}");
-            return ExitCode::from(1);
+            return ExitCode::from(Exit::Failed.code());
         }
     };
     let token = CancellationToken::new();
     let result = runtime.block_on(async {
-        wire_signals(token.clone());
-        if threads <= 1 {
-            return Ok(netkit_fetch::run(config, token).await);
-        }
-        // On a worker, the run's jobs start in its local queue and their
-        // completions wake it without a hop to the main thread.
-        match tokio::spawn(netkit_fetch::run(config, token)).await {
-            Ok(result) => Ok(result),
-            Err(e) => match e.try_into_panic() {
-                Ok(payload) => std::panic::resume_unwind(payload),
-                Err(e) => Err(e),
-            },
-        }
+        let interrupts = Interrupts::watch("fetch-titles", token.clone(), |_| {
+            eprintln!(
+                "fetch-titles: interrupted, finishing in-flight requests (press Ctrl-C again to quit now)"
+            );
+        })
+        .map_err(|e| format!("cannot watch for signals: {e}"))?;
+        let result = if threads <= 1 {
+            netkit_fetch::run(config, token).await
+        } else {
+            // On a worker, the run's jobs start in its local queue and their
+            // completions wake it without a hop to the main thread.
+            match tokio::spawn(netkit_fetch::run(config, token)).await {
+                Ok(result) => result,
+                Err(e) => match e.try_into_panic() {
+                    Ok(payload) => std::panic::resume_unwind(payload),
+                    Err(e) => return Err(format!("the run was aborted: {e}")),
+                },
+            }
+        };
+        Ok((result, interrupts.signal()))
     });
-    let result = match result {
-        Ok(result) => result,
-        Err(e) => {
-            eprintln!("fetch-titles: the run was aborted: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    match result {
-        Ok(outcome) => ExitCode::from(u8::try_from(outcome.exit_code()).unwrap_or(1)),
-        Err(e) if e.is_closed_stdout() => ExitCode::SUCCESS,
+    let (result, signal) = match result {
+        Ok(done) => done,
         Err(e) => {
             eprintln!("fetch-titles: {e}");
-            ExitCode::from(e.exit_code())
+            return ExitCode::from(Exit::Failed.code());
         }
+    };
+    let exit = Exit::of_run(&result, signal);
+    if let Err(e) = &result
+        && exit != Exit::Success
+    {
+        eprintln!("fetch-titles: {e}");
     }
+    ExitCode::from(exit.code())
 }

@@ -62,21 +62,6 @@ pub enum RunError {
 }
 
 impl RunError {
-    /// The exit code: every error that stops a run is a usage-class
-    /// failure (2), as opposed to a URL that failed (1, an error record),
-    /// except a closed stdout, which ends the run quietly with 0 (see
-    /// [`RunError::is_closed_stdout`]).
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            e @ Self::Write { .. } if e.is_closed_stdout() => 0,
-            Self::Input(_)
-            | Self::SkipDone { .. }
-            | Self::Output { .. }
-            | Self::Client(_)
-            | Self::Write { .. } => 2,
-        }
-    }
-
     /// True when the reader of stdout went away (`fetch-titles … | head`):
     /// as in ripgrep, the run stops starting work and the binary exits 0
     /// without a message.

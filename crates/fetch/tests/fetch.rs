@@ -1077,6 +1077,17 @@ async fn cli_proxy_flag_and_environment() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cli_sigint_flushes_finished_records_and_exits_130() {
+    signal_flushes_finished_records_and_exits("-INT", 130).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_sigterm_flushes_finished_records_and_exits_143() {
+    signal_flushes_finished_records_and_exits("-TERM", 143).await;
+}
+
+/// `kill SIGNAL` once the fast pages are written: the run stops, every
+/// finished record is in the file, whole, and the exit is 128 + the signal.
+async fn signal_flushes_finished_records_and_exits(signal: &str, code: i32) {
     let server = start_server().await;
     let dir = tempfile::tempdir().unwrap();
     let mut urls: Vec<String> = (0..3).map(|i| server.url(&format!("/page/{i}"))).collect();
@@ -1103,7 +1114,7 @@ async fn cli_sigint_flushes_finished_records_and_exits_130() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let status = std::process::Command::new("kill")
-        .args(["-INT", &pid.to_string()])
+        .args([signal, &pid.to_string()])
         .status()
         .unwrap();
     assert!(status.success());
@@ -1111,7 +1122,7 @@ async fn cli_sigint_flushes_finished_records_and_exits_130() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(result.status.code(), Some(130));
+    assert_eq!(result.status.code(), Some(code));
     let text = std::fs::read_to_string(&out).unwrap();
     assert!(text.ends_with('\n'));
     assert_eq!(read_jsonl(&out).len(), 3);

@@ -182,9 +182,6 @@ mod outcome;
 mod run;
 mod task;
 
-#[cfg(feature = "cli")]
-pub mod cli;
-
 pub use config::{Pool, PoolBuilder, RetryPolicy};
 pub use counters::{Counters, CountersSnapshot, StopReason, Summary};
 pub use outcome::{Failure, Outcome, Report, Retry};

@@ -5,9 +5,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use netkit_cli::{FdLimit, UiArgs, init_tracing, parse_duration};
 use netkit_echo::client::bench::{self, BenchConfig};
 use netkit_echo::{cli, exit, limits};
-use netkit_pool::cli::{FdLimit, UiArgs, init_tracing, parse_duration};
 
 /// Echo client: `echo-client ADDR MESSAGE...` sends the message and prints the
 /// verified echo; `echo-client ADDR` echoes stdin line by line;
@@ -115,10 +115,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
     let fd_limit = limits::raise();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match netkit_cli::runtime(netkit_cli::Threads::Workers(None)) {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("echo-client: cannot start the runtime: {e}");

@@ -4,16 +4,16 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
+use netkit_cli::{Interrupts, Threads, init_tracing, parse_duration};
 use netkit_echo::server::{Mode, ServerConfig, ServerError};
 use netkit_echo::{cli, exit, limits};
-use netkit_pool::cli::{init_tracing, parse_duration};
 use tokio_util::sync::CancellationToken;
 
 /// RFC 862 echo server over TCP (raw bytes or lines) and, optionally, UDP.
 ///
 /// The first stdout line is `listening on ADDR` (then `udp listening on ADDR`
-/// with --udp). SIGINT/SIGTERM start a graceful shutdown; a second signal
-/// forces exit.
+/// with --udp). SIGINT/SIGTERM start a graceful shutdown (exit 0); a second
+/// signal forces exit (128 + its number: 130 or 143).
 #[derive(Debug, Parser)]
 #[command(name = "echo-server", version)]
 struct Args {
@@ -94,12 +94,7 @@ fn main() -> ExitCode {
         buffer_size: args.buffer_size,
         nodelay: !args.no_nodelay,
     };
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
-    builder.enable_all();
-    if let Some(n) = args.threads {
-        builder.worker_threads(n.max(1));
-    }
-    let runtime = match builder.build() {
+    let runtime = match netkit_cli::runtime(Threads::Workers(args.threads)) {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("echo-server: cannot start the runtime: {e}");
@@ -110,8 +105,11 @@ fn main() -> ExitCode {
         let shutdown = CancellationToken::new();
         // Registered before the listening line is printed, so a signal sent
         // as soon as that line shows is never handled by the default action.
-        let signals = Signals::new();
-        tokio::spawn(watch_signals(signals, shutdown.clone()));
+        if let Err(e) = Interrupts::watch("echo-server", shutdown.clone(), |_| {
+            eprintln!("echo-server: shutting down (send the signal again to force exit)");
+        }) {
+            tracing::warn!("cannot listen for signals: {e}");
+        }
         match netkit_echo::server::run(config, shutdown).await {
             Ok(_) => exit::OK,
             Err(e) => {
@@ -125,58 +123,4 @@ fn main() -> ExitCode {
     });
     runtime.shutdown_timeout(Duration::from_millis(100));
     ExitCode::from(code as u8)
-}
-
-/// First SIGINT/SIGTERM: graceful shutdown. Second: exit at once.
-async fn watch_signals(signals: std::io::Result<Signals>, shutdown: CancellationToken) {
-    let mut signals = match signals {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::warn!("cannot listen for signals: {e}");
-            return;
-        }
-    };
-    signals.recv().await;
-    eprintln!("echo-server: shutting down (send the signal again to force exit)");
-    shutdown.cancel();
-    signals.recv().await;
-    eprintln!("echo-server: forced exit");
-    std::process::exit(exit::FORCED);
-}
-
-/// SIGINT and SIGTERM, registered once.
-struct Signals {
-    #[cfg(unix)]
-    int: tokio::signal::unix::Signal,
-    #[cfg(unix)]
-    term: tokio::signal::unix::Signal,
-}
-
-impl Signals {
-    #[cfg(unix)]
-    fn new() -> std::io::Result<Self> {
-        use tokio::signal::unix::{SignalKind, signal};
-        Ok(Self {
-            int: signal(SignalKind::interrupt())?,
-            term: signal(SignalKind::terminate())?,
-        })
-    }
-
-    #[cfg(unix)]
-    async fn recv(&mut self) {
-        tokio::select! {
-            _ = self.int.recv() => {}
-            _ = self.term.recv() => {}
-        }
-    }
-
-    #[cfg(not(unix))]
-    fn new() -> std::io::Result<Self> {
-        Ok(Self {})
-    }
-
-    #[cfg(not(unix))]
-    async fn recv(&mut self) {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }

@@ -598,7 +598,7 @@ impl Checker<'_> {
         let connect_timeout = match table.get("connect_timeout") {
             None => None,
             Some(toml::Value::String(s)) => Some(
-                netkit_pool::cli::parse_duration(s)
+                netkit_cli::parse_duration(s)
                     .map_err(|e| self.invalid(&format!("{key}.connect_timeout"), &e))?,
             ),
             Some(toml::Value::Integer(n)) if *n >= 0 => Some(Duration::from_secs(n.unsigned_abs())),

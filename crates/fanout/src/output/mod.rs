@@ -24,6 +24,7 @@
 //! process exit code: 0 all ok, 1 some command failed, 3 some host errored
 //! (precedence over 1); 2 (usage/inventory) is the binary's.
 
+mod closed_stdout;
 mod files;
 mod gather;
 mod json;
@@ -38,6 +39,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use serde::Serialize;
+use tokio_util::sync::CancellationToken;
 
 pub use files::{FileSink, file_name};
 pub use gather::GatherSink;
@@ -168,6 +170,7 @@ pub struct Output {
     notices: bool,
     print_summary: bool,
     failed_hosts: Option<PathBuf>,
+    stdout_closed: CancellationToken,
 }
 
 impl std::fmt::Debug for Output {
@@ -193,6 +196,11 @@ impl Output {
         } else {
             None
         };
+        let stdout_closed = CancellationToken::new();
+        let out: Writer = Box::new(closed_stdout::ClosableStdout::new(
+            out,
+            stdout_closed.clone(),
+        ));
         Ok(Output {
             notices: config.notices && !matches!(config.mode, Mode::Json),
             mode,
@@ -204,7 +212,15 @@ impl Output {
             color: config.color,
             print_summary: config.summary,
             failed_hosts: config.failed_hosts,
+            stdout_closed,
         })
+    }
+
+    /// Cancelled when stdout's reader goes away (`| head`): from then on,
+    /// stdout records, notices and the summary are dropped, the side files
+    /// are still written, and the run should start no more hosts.
+    pub fn stdout_closed(&self) -> CancellationToken {
+        self.stdout_closed.clone()
     }
 
     /// [`Output::new`] on the process's stdout and stderr.
@@ -217,6 +233,7 @@ impl Output {
         match event {
             Event::Output { host, stream, data } => self.output(&host, stream, &data),
             Event::Result(result) => self.result(result),
+            Event::Notice(_) if self.stdout_closed.is_cancelled() => Ok(()),
             Event::Notice(text) => {
                 let mut record = text.into_bytes();
                 record.push(b'\n');
@@ -264,7 +281,7 @@ impl Output {
         if let ModeSink::Json(json) = &mut self.mode {
             json.result(&mut self.out, &result)?;
         }
-        if self.notices {
+        if self.notices && !self.stdout_closed.is_cancelled() {
             let mut record = b"ssh-fanout: ".to_vec();
             stream::push_host(&mut record, &result.host, self.color);
             let what = match (&result.error, &result.signal, result.exit_code) {
@@ -294,7 +311,7 @@ impl Output {
             gather.finish(&mut self.out)?;
         }
         self.out.flush()?;
-        if self.print_summary {
+        if self.print_summary && !self.stdout_closed.is_cancelled() {
             self.summary.render(&mut self.err)?;
         }
         self.err.flush()?;
