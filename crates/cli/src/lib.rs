@@ -7,6 +7,8 @@
 //! - [`logging`]: `tracing` to stderr, filtered by `RUST_LOG`;
 //! - [`runtime`]: the tokio runtime `main` builds;
 //! - [`signals`]: the first SIGINT/SIGTERM cancels the run, a second exits;
+//! - [`prompt`]: a password prompt with echo off that always restores the
+//!   terminal, even when interrupted;
 //! - [`exit`]: the shared exit-code rules and the closed-stdout test;
 //! - [`fd_limit`]: raising `RLIMIT_NOFILE` and checking a run fits in it.
 
@@ -14,6 +16,7 @@ pub mod duration;
 pub mod exit;
 pub mod fd_limit;
 pub mod logging;
+pub mod prompt;
 pub mod runtime;
 pub mod signals;
 pub mod ui;

@@ -52,6 +52,7 @@ impl Interrupts {
             on_first(signo);
             token.cancel();
             let signo = signals.recv().await;
+            crate::prompt::restore_terminal();
             eprintln!("{program}: aborted");
             std::process::exit(i32::from(signal_exit_code(signo)));
         });

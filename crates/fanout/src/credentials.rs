@@ -9,12 +9,16 @@
 //!   host then opens its own agent connection only to sign.
 //! - Passwords come from an environment variable named by the inventory's
 //!   `password_env`, or from `--ask-pass` (asked once). Never argv.
+//! - Prompts go through [`netkit_cli::prompt`]: echo off by termios, the
+//!   terminal restored however the prompt ends (a Ctrl-C while typing
+//!   gives the prompt up at once).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use russh::keys::{PrivateKey, PublicKey};
+use tokio_util::sync::CancellationToken;
 
 use crate::signer::Ed25519Identity;
 
@@ -94,12 +98,15 @@ pub fn default_identities() -> Vec<PathBuf> {
 
 impl Credentials {
     /// Loads every identity in `paths` (once each), queries the agent, reads
-    /// `password_envs` and asks for a password if `ask_pass`.
+    /// `password_envs` and asks for a password if `ask_pass`. Prompts
+    /// (`--ask-pass`, an encrypted key's passphrase) are given up when
+    /// `cancel` fires, with the terminal's echo restored.
     pub async fn load<'a>(
         paths: impl IntoIterator<Item = &'a Path>,
         password_envs: impl IntoIterator<Item = &'a str>,
         ask_pass: bool,
         use_agent: bool,
+        cancel: &CancellationToken,
     ) -> Result<Self, CredentialError> {
         let mut creds = Credentials::default();
         let mut passphrase: Option<String> = std::env::var(PASSPHRASE_ENV).ok();
@@ -113,7 +120,7 @@ impl Credentials {
                 tracing::warn!("identity file {} does not exist; skipped", path.display());
                 continue;
             }
-            let key = load_identity(path, &mut passphrase)?;
+            let key = load_identity(path, &mut passphrase, cancel).await?;
             let identity = Identity {
                 ed25519: Ed25519Identity::new(&key).map(Arc::new),
                 key: Arc::new(key),
@@ -129,8 +136,9 @@ impl Credentials {
             creds.env_passwords.insert(var.to_owned(), value.into());
         }
         if ask_pass {
-            let pw =
-                prompt_hidden("SSH password: ").map_err(|message| CredentialError::Prompt {
+            let pw = netkit_cli::prompt::ask_hidden("SSH password: ".to_owned(), cancel)
+                .await
+                .map_err(|message| CredentialError::Prompt {
                     what: "password",
                     message,
                 })?;
@@ -162,9 +170,10 @@ impl Credentials {
     }
 }
 
-fn load_identity(
+async fn load_identity(
     path: &Path,
     passphrase: &mut Option<String>,
+    cancel: &CancellationToken,
 ) -> Result<PrivateKey, CredentialError> {
     let err = |message: String| CredentialError::Identity {
         path: path.to_path_buf(),
@@ -175,7 +184,9 @@ fn load_identity(
         Ok(key) => Ok(key),
         Err(russh::keys::Error::KeyIsEncrypted) => {
             if passphrase.is_none() {
-                let asked = prompt_hidden(&format!("Passphrase for {}: ", path.display()))
+                let prompt = format!("Passphrase for {}: ", path.display());
+                let asked = netkit_cli::prompt::ask_hidden(prompt, cancel)
+                    .await
                     .map_err(|message| CredentialError::Prompt {
                         what: "passphrase",
                         message: format!("{message} (or set {PASSPHRASE_ENV})"),
@@ -199,33 +210,4 @@ async fn query_agent(sock: &Path) -> Result<Vec<PublicKey>, russh::keys::Error> 
             _ => None,
         })
         .collect())
-}
-
-/// Reads one line from the controlling terminal with echo off (via `stty`,
-/// run once per prompt, so no unsafe terminal code here).
-pub fn prompt_hidden(prompt: &str) -> Result<String, String> {
-    use std::io::{BufRead, Write};
-    let tty = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/tty")
-        .map_err(|e| format!("no terminal: {e}"))?;
-    let stty = |arg: &str| {
-        std::fs::File::open("/dev/tty").ok().map(|input| {
-            std::process::Command::new("stty")
-                .arg(arg)
-                .stdin(input)
-                .status()
-        })
-    };
-    let mut out = &tty;
-    let _ = out.write_all(prompt.as_bytes());
-    let _ = out.flush();
-    let _ = stty("-echo");
-    let mut line = String::new();
-    let read = std::io::BufReader::new(&tty).read_line(&mut line);
-    let _ = stty("echo");
-    let _ = out.write_all(b"\n");
-    read.map_err(|e| e.to_string())?;
-    Ok(line.trim_end_matches(['\n', '\r']).to_owned())
 }

@@ -107,6 +107,7 @@ async fn run_inner(
         password_envs.iter().copied(),
         cfg.ask_pass,
         cfg.use_agent,
+        &shutdown,
     )
     .await?;
     if cfg.read_stdin {

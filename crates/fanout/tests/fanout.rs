@@ -1376,3 +1376,130 @@ async fn large_stdin_to_a_command_that_never_reads_it_does_not_hang() {
     .await;
     assert_eq!(code, 0, "{err}");
 }
+
+// ---------------------------------------------------------------------------
+// The password prompt, on a real pseudo-terminal.
+
+/// A pty whose slave is the controlling terminal of an ssh-fanout started
+/// with `setsid -c`, and everything the program wrote to it.
+struct PtyRun {
+    master: std::fs::File,
+    slave: std::fs::File,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    child: std::process::Child,
+}
+
+impl PtyRun {
+    fn start(args: &[&str]) -> PtyRun {
+        use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
+        use std::os::unix::fs::OpenOptionsExt;
+        let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).unwrap();
+        grantpt(&master).unwrap();
+        unlockpt(&master).unwrap();
+        let name = ptsname(&master, Vec::new()).unwrap();
+        let slave = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_NOCTTY)
+            .open(name.to_str().unwrap())
+            .unwrap();
+        let master = std::fs::File::from(master);
+        let child = std::process::Command::new("setsid")
+            .arg("-c")
+            .arg(bin())
+            .args(args)
+            .env_remove("SSH_AUTH_SOCK")
+            .stdin(slave.try_clone().unwrap())
+            .stdout(slave.try_clone().unwrap())
+            .stderr(slave.try_clone().unwrap())
+            .spawn()
+            .unwrap();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut reader = master.try_clone().unwrap();
+        let sink = seen.clone();
+        std::thread::spawn(move || {
+            use std::io::Read;
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        });
+        PtyRun {
+            master,
+            slave,
+            seen,
+            child,
+        }
+    }
+
+    fn echo_on(&self) -> bool {
+        let modes = rustix::termios::tcgetattr(&self.slave).unwrap().local_modes;
+        modes.contains(rustix::termios::LocalModes::ECHO)
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.seen.lock().unwrap()).into_owned()
+    }
+
+    /// Waits (bounded) for the prompt to be shown with echo off.
+    fn wait_for_prompt(&self) {
+        for _ in 0..200 {
+            if self.text().contains("SSH password: ") && !self.echo_on() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!("no hidden prompt: {:?}", self.text());
+    }
+
+    fn type_keys(&mut self, keys: &[u8]) {
+        use std::io::Write;
+        self.master.write_all(keys).unwrap();
+    }
+
+    /// Waits (bounded) for the program to exit; kills it after 20 s.
+    fn exit_code(&mut self) -> Option<i32> {
+        for _ in 0..800 {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        let _ = self.child.kill();
+        panic!("still running: {:?}", self.text());
+    }
+}
+
+#[test]
+fn a_ctrl_c_at_the_password_prompt_restores_echo_and_exits_130() {
+    let port = free_port().to_string();
+    let target = format!("127.0.0.1:{port}");
+    let mut run = PtyRun::start(&["-F", "none", "-w", &target, "--ask-pass", "true"]);
+    assert!(run.echo_on(), "a new pty echoes");
+    run.wait_for_prompt();
+    // Ctrl-C typed on the terminal: the line discipline sends SIGINT.
+    run.type_keys(b"\x03");
+    assert_eq!(run.exit_code(), Some(130), "{}", run.text());
+    assert!(run.echo_on(), "echo restored: {}", run.text());
+}
+
+#[test]
+fn a_typed_password_is_not_echoed_and_echo_comes_back() {
+    let port = free_port().to_string();
+    let target = format!("127.0.0.1:{port}");
+    let mut run = PtyRun::start(&["-F", "none", "-w", &target, "--ask-pass", "true"]);
+    run.wait_for_prompt();
+    run.type_keys(b"hunter2\n");
+    // The port is closed: the run goes on to connect and is refused.
+    assert_eq!(run.exit_code(), Some(3), "{}", run.text());
+    assert!(run.echo_on(), "echo restored: {}", run.text());
+    let text = run.text();
+    assert!(
+        !text.contains("hunter2"),
+        "the password was echoed: {text:?}"
+    );
+    assert!(text.contains("connect_refused"), "{text}");
+}
