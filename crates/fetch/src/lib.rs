@@ -35,11 +35,14 @@
 //!   failed write cuts a regular file back to its last whole record and
 //!   ends the run with exit 2. [`summary`] prints counts on stderr.
 //!
-//! [`run()`] ties it together; `main.rs` parses flags and picks the runtime:
+//! [`run()`] ties it together; [`cli`] holds the flags, [`exit`] the one map
+//! from a run's result to the exit code; `main.rs` parses flags and picks
+//! the runtime:
 //! a single-threaded one by default (no cross-thread wake-ups between the
 //! pool, the job tasks and hyper's connection tasks), `--threads N` for a
 //! multi-threaded one.
 
+pub mod cli;
 pub mod config;
 pub mod exit;
 pub mod fetcher;

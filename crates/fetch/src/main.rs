@@ -1,222 +1,16 @@
-//! `fetch-titles` command line: flags -> [`netkit_fetch::Config`] -> `run`.
+//! `fetch-titles`: flags ([`netkit_fetch::cli`]) -> [`netkit_fetch::Config`]
+//! -> `run` on the runtime `--threads` picks -> [`netkit_fetch::Exit`].
 
-use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
-use anyhow::{Context, bail};
-use clap::{Parser, ValueEnum};
-use netkit_cli::{Interrupts, Threads, UiArgs, init_tracing, parse_duration};
-use netkit_fetch::{Config, Exit, Format, Order, Scheme, Shard, Source, default_user_agent};
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use clap::Parser;
+use netkit_cli::{Interrupts, Threads, init_tracing};
+use netkit_fetch::Exit;
+use netkit_fetch::cli::{Args, config_from};
 use tokio_util::sync::CancellationToken;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-/// Fetch the HTML <title> of every URL in a list, fast and correctly.
-///
-/// URLs come from FILE arguments or stdin, one per line. Exit codes: 0 every
-/// URL was fetched (any HTTP status), 1 some URL has an error record,
-/// 2 usage error or the output could not be written, 130/143 cut short by
-/// SIGINT/SIGTERM (after every finished record is written).
-#[derive(Debug, Parser)]
-#[command(name = "fetch-titles", version, about)]
-struct Args {
-    /// Input files with one URL per line; `-` or no file reads stdin.
-    #[arg(value_name = "FILE")]
-    files: Vec<PathBuf>,
-    /// Scheme for lines that have none.
-    #[arg(long, value_enum, default_value_t = SchemeArg::Https)]
-    scheme: SchemeArg,
-    /// Keep duplicate URLs (they are skipped by default).
-    #[arg(long)]
-    no_dedupe: bool,
-    /// Only process shard K of N (K from 0): URLs whose FNV-1a hash mod N is K.
-    #[arg(long, value_name = "K/N")]
-    shard: Option<Shard>,
-    /// Skip URLs that already have a record in this earlier jsonl output.
-    #[arg(long, value_name = "FILE")]
-    skip_done: Option<PathBuf>,
-    /// Maximum requests in flight.
-    #[arg(short = 'c', long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
-    concurrency: u32,
-    /// Maximum requests in flight per host:port.
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..))]
-    per_host: u32,
-    /// Global limit on requests started per second.
-    #[arg(long, value_name = "R")]
-    rate: Option<f64>,
-    /// Total time per attempt: connect, headers and body (e.g. 10s, 500ms).
-    #[arg(long, default_value = "10s", value_parser = parse_duration)]
-    timeout: Duration,
-    /// Connect timeout (defaults to the total timeout).
-    #[arg(long, value_parser = parse_duration)]
-    connect_timeout: Option<Duration>,
-    /// Retries for connect errors, 429 and 5xx (exponential backoff with jitter).
-    #[arg(long, default_value_t = 1)]
-    retries: u32,
-    /// Longest Retry-After honoured.
-    #[arg(long, default_value = "30s", value_parser = parse_duration)]
-    retry_after_cap: Duration,
-    /// Redirects to follow.
-    #[arg(long, default_value_t = 10)]
-    max_redirects: u32,
-    /// Accept invalid TLS certificates.
-    #[arg(short = 'k', long)]
-    insecure: bool,
-    /// Proxy for all requests (http://, https:// or socks5:// URL); HTTP(S)_PROXY and NO_PROXY are honoured otherwise.
-    #[arg(long, value_name = "URL")]
-    proxy: Option<String>,
-    /// Extra request header, `Name: value` (repeatable). Every redirect
-    /// hop gets it, except Authorization, Cookie and Proxy-Authorization,
-    /// which go only to the scheme, host and port of the URL as given.
-    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
-    headers: Vec<String>,
-    /// Send Authorization, Cookie and Proxy-Authorization headers to
-    /// redirect targets on other hosts too (as curl's --location-trusted).
-    #[arg(long)]
-    location_trusted: bool,
-    /// User-Agent header.
-    #[arg(short = 'A', long, default_value_t = default_user_agent())]
-    user_agent: String,
-    /// Read at most this many body bytes per URL in search of a title.
-    #[arg(long, default_value_t = 1024 * 1024, value_name = "BYTES")]
-    max_body: u64,
-    /// Keep at most this many characters of a title.
-    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
-    max_title_len: u32,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = FormatArg::Text)]
-    format: FormatArg,
-    /// In CSV, prefix ' to every field that starts with = + - or @, so a
-    /// spreadsheet shows it as text instead of running it as a formula
-    /// (OWASP's advice against CSV injection).
-    #[arg(long)]
-    csv_formula_guard: bool,
-    /// Record order: as URLs complete, or in input order (bounded reorder buffer).
-    #[arg(long, value_enum, default_value_t = OrderArg::Completion)]
-    order: OrderArg,
-    /// Write records to FILE instead of stdout.
-    #[arg(short = 'o', long, value_name = "FILE")]
-    output: Option<PathBuf>,
-    /// Append to the -o file instead of truncating it (automatic when it is the --skip-done file).
-    #[arg(long)]
-    append: bool,
-    /// Threads for fetching. 1 (the default) runs everything on one thread,
-    /// which costs the least CPU per URL; more help when TLS handshakes with
-    /// many hosts keep one core busy.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
-    threads: u16,
-    /// Grace period for in-flight requests after Ctrl-C.
-    #[arg(long, default_value = "2s", value_parser = parse_duration)]
-    grace: Duration,
-    #[command(flatten)]
-    ui: UiArgs,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum SchemeArg {
-    Http,
-    Https,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum FormatArg {
-    Text,
-    Jsonl,
-    Csv,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum OrderArg {
-    Completion,
-    Input,
-}
-
-fn parse_header(h: &str) -> anyhow::Result<(HeaderName, HeaderValue)> {
-    let (name, value) = h
-        .split_once(':')
-        .with_context(|| format!("header {h:?} must look like `Name: value`"))?;
-    let name = HeaderName::from_bytes(name.trim().as_bytes())
-        .with_context(|| format!("bad header name in {h:?}"))?;
-    let value = HeaderValue::from_str(value.trim())
-        .with_context(|| format!("bad header value in {h:?}"))?;
-    Ok((name, value))
-}
-
-fn config_from(args: Args) -> anyhow::Result<Config> {
-    let mut headers = HeaderMap::new();
-    for h in &args.headers {
-        let (name, value) = parse_header(h)?;
-        headers.append(name, value);
-    }
-    if let Some(rate) = args.rate
-        && !(rate.is_finite() && rate > 0.0)
-    {
-        bail!("--rate must be a positive number, got {rate}");
-    }
-    let stdin_is_tty = std::io::IsTerminal::is_terminal(&std::io::stdin());
-    let sources: Vec<Source> = if args.files.is_empty() {
-        if stdin_is_tty {
-            bail!("no input: give URL files as arguments or pipe URLs on stdin (see --help)");
-        }
-        vec![Source::Stdin]
-    } else {
-        args.files
-            .iter()
-            .map(|p| {
-                if p.as_os_str() == "-" {
-                    Source::Stdin
-                } else {
-                    Source::File(p.clone())
-                }
-            })
-            .collect()
-    };
-    Ok(Config {
-        sources,
-        scheme: match args.scheme {
-            SchemeArg::Http => Scheme::Http,
-            SchemeArg::Https => Scheme::Https,
-        },
-        dedupe: !args.no_dedupe,
-        shard: args.shard,
-        skip_done: args.skip_done,
-        concurrency: args.concurrency as usize,
-        per_host: args.per_host as usize,
-        rate: args.rate,
-        timeout: args.timeout,
-        connect_timeout: args.connect_timeout,
-        retries: args.retries,
-        retry_after_cap: args.retry_after_cap,
-        max_redirects: args.max_redirects,
-        insecure: args.insecure,
-        proxy: args.proxy,
-        headers,
-        location_trusted: args.location_trusted,
-        user_agent: args.user_agent,
-        max_body: args.max_body,
-        max_title_len: args.max_title_len as usize,
-        format: match args.format {
-            FormatArg::Text => Format::Text,
-            FormatArg::Jsonl => Format::Jsonl,
-            FormatArg::Csv => Format::Csv,
-        },
-        order: match args.order {
-            OrderArg::Completion => Order::Completion,
-            OrderArg::Input => Order::Input,
-        },
-        color: args.output.is_none() && args.ui.color_for_stdout(),
-        csv_formula_guard: args.csv_formula_guard,
-        output: args.output,
-        append: args.append,
-        progress: args.ui.progress_enabled(),
-        summary: !args.ui.quiet,
-        grace: args.grace,
-        ..Config::default()
-    })
-}
 
 fn main() -> ExitCode {
     let args = Args::parse();
@@ -226,7 +20,7 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             eprintln!("fetch-titles: {e:#}");
-            return ExitCode::from(2);
+            return ExitCode::from(Exit::Usage.code());
         }
     };
     let runtime = netkit_cli::runtime(if threads <= 1 {
