@@ -23,6 +23,10 @@
 //! - `[::1]` is an IPv6 literal, not a range: a bracket group whose content is
 //!   not made of digits, `-`, `,` and `/` but contains `:` is kept verbatim.
 //! - [`exclude`] removes hosts given by another pattern (globs `*`/`?` allowed).
+//!   Literal items are looked up in a set of `(user, host, port)` keys (at
+//!   most four lookups a host), so only glob items cost a match per host.
+//! - A [`Selection`] keeps its hosts in one `IndexSet`: one copy, one hash
+//!   per host.
 //! - [`fold`] is the inverse used for headers and summaries: names are folded on
 //!   their last run of digits into `prefix[ranges]suffix`, keeping zero padding,
 //!   one group per prefix/suffix/padding, sorted naturally, like clush NodeSet.
@@ -35,3 +39,125 @@ pub use pattern::{
     HostName, MAX_FILE_BYTES, MAX_HOSTS, MAX_LINE_BYTES, PatternError, Selection, check, exclude,
     expand, expand_names, glob_match, parse_target, size,
 };
+
+#[cfg(test)]
+mod scale {
+    //! Issue 18: selections of 100,000 hosts. `scale_timings` is ignored by
+    //! default; run it in release to print the timings of the README table:
+    //! `cargo test --release -p netkit-fanout --lib -- --ignored scale_timings --nocapture`.
+
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    /// Median (and min) wall time of `f` over up to 5 runs; one run only
+    /// when the first takes more than 2 s.
+    fn time<T>(what: &str, mut f: impl FnMut() -> T) -> T {
+        let mut times = Vec::new();
+        let mut out = None;
+        for _ in 0..5 {
+            let start = Instant::now();
+            let value = f();
+            times.push(start.elapsed());
+            out = Some(value);
+            if times[0] > Duration::from_secs(2) {
+                break;
+            }
+        }
+        times.sort();
+        let median = times[times.len() / 2];
+        println!(
+            "{what:<62} median {:>9.1} ms  min {:>9.1} ms  ({} runs)",
+            median.as_secs_f64() * 1e3,
+            times[0].as_secs_f64() * 1e3,
+            times.len()
+        );
+        out.unwrap()
+    }
+
+    fn strings(hosts: &[HostName]) -> Vec<String> {
+        hosts.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    #[ignore = "timings; run in release with --nocapture"]
+    fn scale_timings() {
+        let all = time("expand node[000001-100000]", || {
+            expand("node[000001-100000]").unwrap()
+        });
+        assert_eq!(all.len(), 100_000);
+
+        let kept = time("exclude -x node[000001-050000] (range)", || {
+            exclude(all.clone(), "node[000001-050000]").unwrap()
+        });
+        assert_eq!(kept.len(), 50_000);
+
+        let list = (1..=50_000)
+            .map(|i| format!("node{:06}", 2 * i))
+            .collect::<Vec<_>>()
+            .join(",");
+        let kept = time("exclude 50,000 names as a comma list", || {
+            exclude(all.clone(), &list).unwrap()
+        });
+        assert_eq!(kept.len(), 50_000);
+        assert_eq!(kept[0].host, "node000001");
+
+        let kept = time("exclude -x 'node*7' (glob)", || {
+            exclude(all.clone(), "node*7").unwrap()
+        });
+        assert_eq!(kept.len(), 90_000);
+
+        let names = strings(&all);
+        let folded = time("fold 100,000 names (one range)", || fold(&names));
+        assert_eq!(folded, "node[000001-100000]");
+        let sparse = strings(&kept);
+        let folded = time("fold 90,000 names (10,001 ranges)", || fold(&sparse));
+        assert_eq!(folded.matches(',').count(), 10_000);
+        let mut shuffled = names.clone();
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for i in (1..shuffled.len()).rev() {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            shuffled.swap(i, (seed % (i as u64 + 1)) as usize);
+        }
+        let folded = time("fold 100,000 names, shuffled", || fold(&shuffled));
+        assert_eq!(folded, "node[000001-100000]");
+        let plain: Vec<String> = (0..100_000).map(|i| format!("h{i}x{}", i % 7)).collect();
+        let folded = time("fold 100,000 names, 100,000 prefixes", || fold(&plain));
+        assert_eq!(folded.matches(',').count(), 99_999);
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("hosts.txt");
+        std::fs::write(&file, names.join("\n") + "\n").unwrap();
+        let from_file = time("expand ^FILE of 100,000 lines", || {
+            expand(&format!("^{}", file.display())).unwrap()
+        });
+        assert_eq!(from_file, all);
+
+        let users = expand("u[000001-100000]@h").unwrap();
+        let kept = time(
+            "exclude -x u[000001-050000]@h from u[000001-100000]@h",
+            || exclude(users.clone(), "u[000001-050000]@h").unwrap(),
+        );
+        assert_eq!(kept.len(), 50_000);
+        let ports = expand("h:[1-65535]").unwrap();
+        let kept = time("exclude -x h:[1-32768] from h:[1-65535]", || {
+            exclude(ports.clone(), "h:[1-32768]").unwrap()
+        });
+        assert_eq!(kept.len(), 32_767);
+
+        let total = time(
+            "total: -w node[000001-100000] -x node[000001-050000] -x 'node*7' + fold",
+            || {
+                let mut selection = Selection::new();
+                selection.add("node[000001-100000]").unwrap();
+                let hosts = selection.into_hosts();
+                let hosts = exclude(hosts, "node[000001-050000]").unwrap();
+                let hosts = exclude(hosts, "node*7").unwrap();
+                fold(&strings(&hosts))
+            },
+        );
+        assert!(total.starts_with("node[050001-050006,050008-"), "{total}");
+    }
+}

@@ -6,6 +6,8 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
+use indexmap::IndexSet;
+
 use crate::excerpt::excerpt;
 
 /// The most hosts a whole selection (every `-w`, `^FILE`, group and
@@ -241,58 +243,141 @@ pub fn expand_names(pattern: &str) -> Result<Vec<String>, PatternError> {
 ///
 /// Items with `*` or `?` are globs matched against the host name and against
 /// the full `user@host:port` form; other items are expanded like [`expand`].
-/// An excluded item without user or port matches any user or port.
-pub fn exclude(hosts: Vec<HostName>, pattern: &str) -> Result<Vec<HostName>, PatternError> {
+/// An excluded item without user or port matches any user or port; one with
+/// a port only that port, one with a user only that user.
+///
+/// Literal items are looked up, not compared: each host costs at most four
+/// hash lookups (its exact form, without its user, without its port, bare),
+/// so excluding `m` names from `n` hosts is O(n + m), whatever users and
+/// ports they carry. Only glob items are matched host by host.
+pub fn exclude(mut hosts: Vec<HostName>, pattern: &str) -> Result<Vec<HostName>, PatternError> {
     let mut globs = Vec::new();
     let mut exact = Selection::new();
     for item in split_top_level(pattern)? {
         if item.contains(['*', '?']) {
-            globs.push(item);
+            globs.push(Glob::new(&item));
         } else {
             exact.add(&item)?;
         }
     }
-    // By host name, so a large selection is not compared with every item.
-    let mut by_host: std::collections::HashMap<String, Vec<HostName>> =
-        std::collections::HashMap::new();
-    for x in exact.into_hosts() {
-        by_host.entry(x.host.clone()).or_default().push(x);
+    let excluded = exact.into_hosts();
+    let literal = Literals::new(&excluded);
+    hosts.retain(|h| {
+        if literal.matches(h) {
+            return false;
+        }
+        if globs.is_empty() {
+            return true;
+        }
+        // The full form is the host name alone without user or port.
+        let display = (h.user.is_some() || h.port.is_some()).then(|| h.to_string());
+        !globs
+            .iter()
+            .any(|g| g.matches(&h.host) || display.as_deref().is_some_and(|full| g.matches(full)))
+    });
+    Ok(hosts)
+}
+
+/// `(user, host, port)` as a hash key borrowing from a [`HostName`].
+type Key<'a> = (Option<&'a str>, &'a str, Option<u16>);
+
+/// The literal (non-glob) items of an exclusion, as a set of their exact
+/// forms, and which forms occur (so a host only looks up those).
+struct Literals<'a> {
+    set: HashSet<Key<'a>>,
+    /// Some item has a user and a port / a user only / a port only / neither.
+    both: bool,
+    user: bool,
+    port: bool,
+    bare: bool,
+}
+
+impl<'a> Literals<'a> {
+    fn new(excluded: &'a [HostName]) -> Self {
+        let mut literals = Literals {
+            set: HashSet::with_capacity(excluded.len()),
+            both: false,
+            user: false,
+            port: false,
+            bare: false,
+        };
+        for x in excluded {
+            match (&x.user, x.port) {
+                (Some(_), Some(_)) => literals.both = true,
+                (Some(_), None) => literals.user = true,
+                (None, Some(_)) => literals.port = true,
+                (None, None) => literals.bare = true,
+            }
+            literals
+                .set
+                .insert((x.user.as_deref(), x.host.as_str(), x.port));
+        }
+        literals
     }
-    Ok(hosts
-        .into_iter()
-        .filter(|h| {
-            let by_name = by_host.get(&h.host).is_some_and(|xs| {
-                xs.iter().any(|x| {
-                    (x.user.is_none() || x.user == h.user) && (x.port.is_none() || x.port == h.port)
-                })
-            });
-            if by_name {
-                return false;
-            }
-            if globs.is_empty() {
-                return true;
-            }
-            let display = h.to_string();
-            !globs
-                .iter()
-                .any(|g| glob_match(g, &h.host) || glob_match(g, &display))
-        })
-        .collect())
+
+    /// Whether some item matches `h`: an item's user and port, where it
+    /// has them, must be `h`'s.
+    fn matches(&self, h: &HostName) -> bool {
+        if self.set.is_empty() {
+            return false;
+        }
+        let (user, host, port) = (h.user.as_deref(), h.host.as_str(), h.port);
+        let has = |key: Key<'_>| self.set.contains(&key);
+        (self.bare && has((None, host, None)))
+            || (self.user && user.is_some() && has((user, host, None)))
+            || (self.port && port.is_some() && has((None, host, port)))
+            || (self.both && user.is_some() && port.is_some() && has((user, host, port)))
+    }
+}
+
+/// A glob item, split once into what [`glob_match`] compares.
+struct Glob {
+    pattern: String,
+    chars: Vec<char>,
+}
+
+impl Glob {
+    fn new(pattern: &str) -> Self {
+        Glob {
+            pattern: pattern.to_owned(),
+            chars: pattern.chars().collect(),
+        }
+    }
+
+    fn matches(&self, text: &str) -> bool {
+        if self.pattern.is_ascii() && text.is_ascii() {
+            wildcard(self.pattern.as_bytes(), text.as_bytes(), b'*', b'?')
+        } else {
+            let text: Vec<char> = text.chars().collect();
+            wildcard(&self.chars, &text, '*', '?')
+        }
+    }
 }
 
 /// Shell-style glob: `*` matches any run, `?` one character. Case-sensitive.
 pub fn glob_match(pattern: &str, text: &str) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let t: Vec<char> = text.chars().collect();
+    if pattern.is_ascii() && text.is_ascii() {
+        wildcard(pattern.as_bytes(), text.as_bytes(), b'*', b'?')
+    } else {
+        let pattern: Vec<char> = pattern.chars().collect();
+        let text: Vec<char> = text.chars().collect();
+        wildcard(&pattern, &text, '*', '?')
+    }
+}
+
+/// The glob match of [`glob_match`] over bytes (ASCII) or chars: `star`
+/// matches any run, `any` one element. Backtracks to the last star only,
+/// so it is O(pattern × text) at worst, without recursion.
+fn wildcard<T: Copy + PartialEq>(p: &[T], t: &[T], star_c: T, any: T) -> bool {
     let (mut pi, mut ti) = (0usize, 0usize);
     let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
+    while let Some(&tc) = t.get(ti) {
         match p.get(pi) {
-            Some('*') => {
+            Some(&c) if c == star_c => {
                 star = Some((pi, ti));
                 pi += 1;
             }
-            Some(&c) if c == '?' || c == t[ti] => {
+            Some(&c) if c == any || c == tc => {
                 pi += 1;
                 ti += 1;
             }
@@ -306,7 +391,8 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
             },
         }
     }
-    p[pi..].iter().all(|&c| c == '*')
+    p.get(pi..)
+        .is_some_and(|rest| rest.iter().all(|&c| c == star_c))
 }
 
 /// Parses one expanded word as `[user@]host[:port]`, `[v6]:port` or a bare IPv6.
@@ -367,8 +453,8 @@ pub struct Selection {
     max_hosts: u64,
     /// [`MAX_FILE_BYTES`], smaller in tests.
     max_file_bytes: u64,
-    hosts: Vec<HostName>,
-    seen: HashSet<HostName>,
+    /// The hosts in order, each once (one copy, hashed once).
+    hosts: IndexSet<HostName>,
     /// Items already expanded: the same text again adds no host.
     done: HashSet<String>,
     /// Bytes read from `^FILE`s so far.
@@ -380,8 +466,7 @@ impl Default for Selection {
         Selection {
             max_hosts: MAX_HOSTS,
             max_file_bytes: MAX_FILE_BYTES,
-            hosts: Vec::new(),
-            seen: HashSet::new(),
+            hosts: IndexSet::new(),
             done: HashSet::new(),
             file_bytes: 0,
         }
@@ -414,7 +499,7 @@ impl Selection {
     /// selection past [`MAX_HOSTS`]. `what` names them in the error.
     pub fn add_hosts(&mut self, what: &str, hosts: Vec<HostName>) -> Result<(), PatternError> {
         let before = self.len();
-        let new = hosts.iter().filter(|h| !self.seen.contains(*h)).count() as u64;
+        let new = hosts.iter().filter(|h| !self.hosts.contains(*h)).count() as u64;
         if before.saturating_add(new) > self.max_hosts {
             return Err(PatternError::TooManyHosts {
                 item: excerpt(what).into_owned(),
@@ -441,14 +526,11 @@ impl Selection {
 
     /// The selected hosts, in order.
     pub fn into_hosts(self) -> Vec<HostName> {
-        self.hosts
+        self.hosts.into_iter().collect()
     }
 
     fn push(&mut self, host: HostName) {
-        if !self.seen.contains(&host) {
-            self.seen.insert(host.clone());
-            self.hosts.push(host);
-        }
+        self.hosts.insert(host);
     }
 
     fn add_pattern(&mut self, pattern: &str, depth: usize) -> Result<(), PatternError> {
@@ -476,7 +558,7 @@ impl Selection {
             // without keeping them, before expanding it.
             let mut new = 0u64;
             for_each_word(&segments, |word| {
-                if !self.seen.contains(&parse_target(word)?) {
+                if !self.hosts.contains(&parse_target(word)?) {
                     new += 1;
                 }
                 Ok(())
@@ -495,7 +577,7 @@ impl Selection {
             Ok(())
         })?;
         if count > 1 {
-            // (A single host is skipped by `seen` anyway.)
+            // (A single host is skipped by the set anyway.)
             self.done.insert(item.to_owned());
         }
         Ok(())
@@ -1193,6 +1275,154 @@ mod tests {
         let kept = exclude(hosts, "db2:2201,db2:2200").unwrap();
         assert_eq!(kept.len(), 6);
         assert!(!kept.iter().any(|h| h.host == "db2"));
+    }
+
+    #[test]
+    fn exclude_50000_literal_names_from_100000() {
+        let hosts = expand("n[1-100000]").unwrap();
+        // Every even host, as one comma list of 50,000 literal names.
+        let list = (1..=50_000)
+            .map(|i| format!("n{}", 2 * i))
+            .collect::<Vec<_>>()
+            .join(",");
+        let kept = exclude(hosts.clone(), &list).unwrap();
+        let want: Vec<HostName> = (0..50_000)
+            .map(|i| HostName::new(format!("n{}", 2 * i + 1)))
+            .collect();
+        assert_eq!(kept, want);
+        // The same names as a range pattern, with duplicates and names that
+        // are not selected.
+        let kept = exclude(hosts, "n[1-50000],n[1-50000/2],absent[1-1000]").unwrap();
+        let want: Vec<HostName> = (50_001..=100_000)
+            .map(|i| HostName::new(format!("n{i}")))
+            .collect();
+        assert_eq!(kept, want);
+    }
+
+    #[test]
+    fn exclude_mixes_globs_users_and_ports() {
+        let hosts = expand(
+            "web[1-3],root@web[1-3],web[1-3]:2222,root@web[1-3]:2222,admin@web1:2222,\
+             db[1-2],root@db[1-2]:22,x.lab,root@y.lab:2200,[::1]:2222,::1",
+        )
+        .unwrap();
+        let kept = |pattern: &str| -> Vec<String> {
+            exclude(hosts.clone(), pattern)
+                .unwrap()
+                .iter()
+                .map(ToString::to_string)
+                .collect()
+        };
+        // Bare name: any user, any port.
+        assert_eq!(
+            kept("web1,db*,*.lab"),
+            [
+                "web2",
+                "web3",
+                "root@web2",
+                "root@web3",
+                "web2:2222",
+                "web3:2222",
+                "root@web2:2222",
+                "root@web3:2222",
+                "[::1]:2222",
+                "::1",
+            ]
+        );
+        // A user: that user only, any port. A port: that port only, any user.
+        assert_eq!(
+            kept("root@web[1-3],web[2-3]:2222,db1:22,root@db2:23,[::1]:2222"),
+            [
+                "web1",
+                "web2",
+                "web3",
+                "web1:2222",
+                "admin@web1:2222",
+                "db1",
+                "db2",
+                "root@db2:22",
+                "x.lab",
+                "root@y.lab:2200",
+                "::1",
+            ]
+        );
+        // Both: that user on that port only. Globs match the host name
+        // (any user, any port) or the full form.
+        assert_eq!(kept("web?").len(), 8);
+        assert_eq!(
+            kept("root@web[1-2]:2222,*@web3*,web?:2222,*:22,[::1]:2222,root@*.lab:2200"),
+            [
+                "web1",
+                "web2",
+                "web3",
+                "root@web1",
+                "root@web2",
+                "admin@web1:2222",
+                "db1",
+                "db2",
+                "x.lab",
+                "::1",
+            ]
+        );
+        // Nothing to exclude from, or nothing matched.
+        assert_eq!(exclude(Vec::new(), "a,b*").unwrap(), []);
+        assert_eq!(kept("nothing,zz*").len(), hosts.len());
+    }
+
+    /// The exclusion rule, host by item, as it was before it was indexed.
+    fn exclude_naive(hosts: &[HostName], pattern: &str) -> Vec<HostName> {
+        let items = split_top_level(pattern).unwrap();
+        let (globs, literals): (Vec<_>, Vec<_>) =
+            items.into_iter().partition(|i| i.contains(['*', '?']));
+        let exact: Vec<HostName> = literals.iter().flat_map(|i| expand(i).unwrap()).collect();
+        hosts
+            .iter()
+            .filter(|h| {
+                !exact.iter().any(|x| {
+                    x.host == h.host
+                        && (x.user.is_none() || x.user == h.user)
+                        && (x.port.is_none() || x.port == h.port)
+                }) && !globs
+                    .iter()
+                    .any(|g| glob_match(g, &h.host) || glob_match(g, &h.to_string()))
+            })
+            .cloned()
+            .collect()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn exclude_is_the_naive_rule(
+            hosts in proptest::collection::vec((0usize..3, 0usize..4, 0usize..3), 0..40),
+            items in proptest::collection::vec((0usize..3, 0usize..6, 0usize..3), 1..8),
+        ) {
+            let users = ["", "root@", "u@"];
+            let names = ["h1", "h2", "web1", "db1"];
+            let ports = ["", ":22", ":2222"];
+            let word = |(u, n, p): (usize, usize, usize), names: &[&str]| {
+                format!("{}{}{}", users[u], names[n], ports[p])
+            };
+            let hosts: Vec<HostName> = hosts
+                .into_iter()
+                .map(|(u, n, p)| parse_target(&word((u, n, p), &names)).unwrap())
+                .collect();
+            let item_names = ["h1", "h[1-2]", "web1", "h*", "*1", "?b1"];
+            let pattern = items
+                .into_iter()
+                .map(|i| word(i, &item_names))
+                .collect::<Vec<_>>()
+                .join(",");
+            let got = exclude(hosts.clone(), &pattern).unwrap();
+            proptest::prop_assert_eq!(got, exclude_naive(&hosts, &pattern), "{}", pattern);
+        }
+    }
+
+    #[test]
+    fn glob_non_ascii() {
+        assert!(glob_match("h?st", "hóst"));
+        assert!(glob_match("*ó*", "xóy"));
+        assert!(!glob_match("h?st", "hst"));
+        assert!(glob_match("h*", "hé"));
     }
 
     #[test]
