@@ -1,5 +1,9 @@
-//! Address lookup shared by the two binaries (the rest of the shared CLI
-//! helpers come from `netkit_cli`).
+//! The two binaries' command lines: [`server`] and [`client`] hold their
+//! flags (clap derive), and this module the address lookup they share (the
+//! rest of the shared CLI glue comes from `netkit_cli`).
+
+pub mod client;
+pub mod server;
 
 use std::net::SocketAddr;
 
