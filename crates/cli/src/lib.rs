@@ -10,15 +10,19 @@
 //! - [`prompt`]: a password prompt with echo off that always restores the
 //!   terminal, even when interrupted;
 //! - [`exit`]: the shared exit-code rules and the closed-stdout test;
+//! - [`hash`]: FNV-1a, the stable hash of shards and host colours;
+//! - [`style`]: ANSI colour;
 //! - [`fd_limit`]: raising `RLIMIT_NOFILE` and checking a run fits in it.
 
 pub mod duration;
 pub mod exit;
 pub mod fd_limit;
+pub mod hash;
 pub mod logging;
 pub mod prompt;
 pub mod runtime;
 pub mod signals;
+pub mod style;
 pub mod ui;
 
 pub use duration::parse_duration;

@@ -349,9 +349,7 @@ fn render_text(buf: &mut Vec<u8>, r: &Record, color: bool) {
         (None, None) => "0",
     };
     if color {
-        buf.extend_from_slice(b"\x1b[");
-        buf.extend_from_slice(painted.as_bytes());
-        buf.push(b'm');
+        netkit_cli::style::push_sgr(buf, painted);
     }
     match (&r.error, r.status) {
         (Some(_), _) => buf.extend_from_slice(b"ERR"),
@@ -359,7 +357,7 @@ fn render_text(buf: &mut Vec<u8>, r: &Record, color: bool) {
         (None, None) => buf.push(b'-'),
     }
     if color {
-        buf.extend_from_slice(b"\x1b[0m");
+        netkit_cli::style::push_reset(buf);
     }
     buf.push(b'\t');
     match &r.error {

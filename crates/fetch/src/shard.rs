@@ -3,19 +3,11 @@
 //!
 //! A URL belongs to shard `fnv1a64(normalized URL) % N`, with K counted from
 //! 0 (which is what a Kubernetes Indexed Job's `JOB_COMPLETION_INDEX` gives).
-//! FNV-1a is fixed forever, unlike `std`'s hasher.
+//! FNV-1a ([`netkit_cli::hash`]) is fixed forever, unlike `std`'s hasher.
 
 use std::str::FromStr;
 
-/// The 64-bit FNV-1a hash.
-pub fn fnv1a64(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in bytes {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
-}
+pub use netkit_cli::hash::fnv1a64;
 
 /// Shard K of N (0 <= K < N).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,13 +55,6 @@ impl FromStr for Shard {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn fnv_known_vectors() {
-        assert_eq!(fnv1a64(b""), 0xcbf2_9ce4_8422_2325);
-        assert_eq!(fnv1a64(b"a"), 0xaf63_dc4c_8601_ec8c);
-        assert_eq!(fnv1a64(b"foobar"), 0x8594_4171_f739_67e8);
-    }
 
     #[test]
     fn shards_partition_urls() {

@@ -4,8 +4,6 @@ use std::io::{self, Write};
 
 use super::Stream;
 
-const PALETTE: [u8; 6] = [32, 33, 34, 35, 36, 31];
-
 /// Writes `host: line` records; stdout lines to `out`, stderr lines to `err`.
 #[derive(Debug)]
 pub struct StreamSink {
@@ -49,20 +47,7 @@ impl StreamSink {
 
 /// Appends `host`, wrapped in an ANSI colour chosen from its name if `color`.
 pub(crate) fn push_host(buf: &mut Vec<u8>, host: &str, color: bool) {
-    if color {
-        let code = PALETTE[(fnv1a(host.as_bytes()) % PALETTE.len() as u64) as usize];
-        buf.extend_from_slice(format!("\x1b[{code}m").as_bytes());
-        buf.extend_from_slice(host.as_bytes());
-        buf.extend_from_slice(b"\x1b[0m");
-    } else {
-        buf.extend_from_slice(host.as_bytes());
-    }
-}
-
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
+    netkit_cli::style::push_name(buf, host, color);
 }
 
 #[cfg(test)]
