@@ -12,10 +12,13 @@
 //!   main job on local defaults, with no internet.
 //! - `cargo xtask lab image|up|down|status`: the eight SSH test hosts.
 //! - `cargo xtask bench pool|echo|fetch|fanout`: side-by-side benchmarks.
+//! - `cargo xtask dist`: release binaries, completions, man pages and
+//!   SHA-256 sums in one directory.
 
 mod bench;
 mod charsets;
 mod demo;
+mod dist;
 mod lab;
 mod provision;
 mod shell;
@@ -29,6 +32,8 @@ commands:
   demo                      build release binaries and run each tool on local defaults
   lab image|up [--docker|--local]|status|down
                             the eight SSH test hosts of hosts.toml
+  dist                      release binaries, shell completions, man pages and SHA256SUMS
+                            in target/dist/netkit-VERSION-ARCH-linux/
   bench pool|echo|fetch|fanout [ARGS...]
                             side-by-side benchmarks (not part of the tests)";
 
@@ -39,6 +44,7 @@ fn main() -> ExitCode {
         Some("demo") => demo::run(),
         Some("bench") => bench::run(&args[1..]),
         Some("lab") => lab::run(&args[1..]),
+        Some("dist") => dist::run(),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())

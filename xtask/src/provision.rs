@@ -30,6 +30,26 @@ const TEST_NEEDS: &[Need] = &[
         package: "iproute2",
         why: "the echo-client --source test (which addresses the connections come from)",
     },
+    Need {
+        program: "man",
+        package: "man-db",
+        why: "the test that every generated man page renders (`man -l`)",
+    },
+];
+
+/// What `cargo xtask demo` needs: the local lab's sshd hosts (when Docker
+/// is not ready) and their keys.
+const DEMO_NEEDS: &[Need] = &[
+    Need {
+        program: "/usr/sbin/sshd",
+        package: "openssh-server",
+        why: "the eight local SSH hosts of the ssh-fanout demo",
+    },
+    Need {
+        program: "ssh-keygen",
+        package: "openssh-client",
+        why: "the lab's host and user keys",
+    },
 ];
 
 /// Installs missing test prerequisites, or explains how to.
@@ -37,11 +57,32 @@ pub fn ensure_test_prerequisites() -> anyhow::Result<()> {
     ensure(TEST_NEEDS)
 }
 
-fn ensure(needs: &[Need]) -> anyhow::Result<()> {
-    let missing: Vec<&Need> = needs
+/// Installs missing demo prerequisites, or explains how to, before the
+/// demo builds anything.
+pub fn ensure_demo_prerequisites() -> anyhow::Result<()> {
+    ensure(DEMO_NEEDS)
+}
+
+/// The needs whose program is not installed.
+fn missing(needs: &[Need]) -> Vec<&Need> {
+    needs
         .iter()
         .filter(|need| !shell::have(need.program))
-        .collect();
+        .collect()
+}
+
+/// The command that installs `missing` (one package once).
+fn install_instruction(missing: &[&Need]) -> String {
+    let mut packages: Vec<&str> = missing.iter().map(|need| need.package).collect();
+    packages.dedup();
+    format!(
+        "sudo apt-get update && sudo apt-get install -y {}",
+        packages.join(" ")
+    )
+}
+
+fn ensure(needs: &[Need]) -> anyhow::Result<()> {
+    let missing = missing(needs);
     if missing.is_empty() {
         return Ok(());
     }
@@ -54,8 +95,8 @@ fn ensure(needs: &[Need]) -> anyhow::Result<()> {
     }
     if !(shell::is_root() && shell::have("apt-get")) {
         bail!(
-            "missing prerequisites; install them with: sudo apt-get update && sudo apt-get install -y {}",
-            packages.join(" ")
+            "missing prerequisites; install them with: {}",
+            install_instruction(&missing)
         );
     }
     shell::run(
@@ -121,4 +162,32 @@ pub fn ensure_cargo_machete() -> anyhow::Result<()> {
             &format!("cargo-machete@{MACHETE_VERSION}"),
         ]),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_program_is_found_and_named_in_the_instruction() {
+        let needs = [
+            Need {
+                program: "sh",
+                package: "dash",
+                why: "a program every machine has",
+            },
+            Need {
+                program: "/nonexistent/netkit-no-such-program",
+                package: "netkit-no-such-package",
+                why: "the test",
+            },
+        ];
+        let missing = missing(&needs);
+        assert_eq!(missing.len(), 1);
+        assert_eq!(missing[0].program, "/nonexistent/netkit-no-such-program");
+        assert_eq!(
+            install_instruction(&missing),
+            "sudo apt-get update && sudo apt-get install -y netkit-no-such-package"
+        );
+    }
 }

@@ -6,9 +6,12 @@ mod fetch;
 
 use std::process::Command;
 
-use crate::shell;
+use crate::{provision, shell};
 
 pub fn run() -> anyhow::Result<()> {
+    // As `cargo xtask test` does: install what is missing (as root with
+    // apt-get) or say how, before anything is built.
+    provision::ensure_demo_prerequisites()?;
     shell::step(
         "build the release binaries",
         &["build", "--release", "--workspace", "--bins", "--examples"],
