@@ -850,3 +850,53 @@ fn pipelined_messages_go_out_in_one_write_per_free_window() {
     assert_eq!(v["mismatches"], 0);
     assert!(v["msgs"].as_u64().unwrap() > 0);
 }
+
+/// `echo-client ADDR < lines | head -1`: once stdout's reader is gone, the
+/// client stops quietly with exit 0 (an I/O error on the socket would still
+/// be one).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interactive_client_with_a_closed_stdout_ends_quietly_with_0() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let server = start(config()).await;
+    let addr = server.addr.to_string();
+    let outcome = tokio::task::spawn_blocking(move || {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_echo-client"))
+            .arg(&addr)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // 1,000 lines of 200 bytes: more than a pipe holds either way.
+        let mut stdin = child.stdin.take().unwrap();
+        let writer = std::thread::spawn(move || {
+            let line = format!("{}\n", "x".repeat(199));
+            for _ in 0..1000 {
+                if stdin.write_all(line.as_bytes()).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        // The reader is dropped here: the next echo written gets EPIPE.
+        let out = child.wait_with_output().unwrap();
+        writer.join().unwrap();
+        (first, out)
+    });
+    let (first, out) = tokio::time::timeout(Duration::from_secs(30), outcome)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.len(), 200);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+}

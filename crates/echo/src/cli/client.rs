@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use netkit_cli::{FdLimit, UiArgs, parse_duration};
 
+use crate::client::ClientError;
 use crate::client::bench::{self, BenchConfig};
 use crate::{exit, limits};
 
@@ -142,15 +143,11 @@ pub async fn run_direct(args: Direct) -> i32 {
         } else {
             crate::client::one_shot(addr, &message, args.timeout).await
         };
-        reply.map(|r| {
-            use std::io::Write;
-            let mut out = std::io::stdout().lock();
-            let _ = out.write_all(&r);
-            let _ = out.flush();
-        })
+        reply.and_then(|r| write_stdout(&r).map_err(ClientError::Output))
     };
     match result {
         Ok(()) => exit::OK,
+        Err(e) if e.is_closed_stdout() => exit::OK,
         Err(e) => {
             eprintln!("echo-client: {e}");
             e.exit_code()
@@ -210,11 +207,15 @@ pub async fn run_bench(args: BenchArgs, fd_limit: &FdLimit) -> i32 {
     } else {
         report.to_string()
     };
-    {
-        use std::io::Write;
-        let mut out = std::io::stdout().lock();
-        let _ = out.write_all(text.as_bytes());
-        let _ = out.flush();
+    match write_stdout(text.as_bytes()) {
+        Ok(()) => {}
+        // Nobody reads the report: say nothing, but the verdict below still
+        // decides the exit code.
+        Err(e) if netkit_cli::exit::is_closed_pipe(&e) => {}
+        Err(e) => {
+            eprintln!("echo-client bench: writing the report: {e}");
+            return exit::RUNTIME;
+        }
     }
     if report.mismatches > 0 {
         eprintln!(
@@ -228,4 +229,12 @@ pub async fn run_bench(args: BenchArgs, fd_limit: &FdLimit) -> i32 {
     } else {
         exit::OK
     }
+}
+
+/// Writes `bytes` to stdout and flushes.
+fn write_stdout(bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)?;
+    out.flush()
 }

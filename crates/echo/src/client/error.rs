@@ -33,6 +33,9 @@ pub enum ClientError {
         sent: String,
         got: String,
     },
+    /// Writing the echo to our stdout failed.
+    #[error("writing output: {0}")]
+    Output(#[source] std::io::Error),
     /// Any other I/O error.
     #[error("{0}")]
     Io(#[from] std::io::Error),
@@ -45,8 +48,15 @@ impl ClientError {
             Self::Connect(..) => exit::CONNECT,
             Self::Timeout { .. } => exit::TIMEOUT,
             Self::Mismatch { .. } => exit::MISMATCH,
-            Self::Closed { .. } | Self::Io(_) => exit::RUNTIME,
+            Self::Output(e) if netkit_cli::exit::is_closed_pipe(e) => exit::OK,
+            Self::Closed { .. } | Self::Output(_) | Self::Io(_) => exit::RUNTIME,
         }
+    }
+
+    /// True when stdout's reader went away (`echo-client ADDR | head -1`):
+    /// the client stops quietly and exits 0, as ripgrep does.
+    pub fn is_closed_stdout(&self) -> bool {
+        matches!(self, Self::Output(e) if netkit_cli::exit::is_closed_pipe(e))
     }
 
     /// Builds a mismatch error pointing at the first differing byte.

@@ -82,8 +82,10 @@ where
             }
             return Err(ClientError::mismatch(&line, &reply));
         }
-        output.write_all(&reply)?;
-        output.flush()?;
+        output
+            .write_all(&reply)
+            .and_then(|()| output.flush())
+            .map_err(ClientError::Output)?;
         lines += 1;
     }
     let _ = stream.shutdown().await;
