@@ -1,7 +1,8 @@
 //! `cargo xtask dist`: what a release ships, in one directory.
 //!
 //! `target/dist/netkit-VERSION-ARCH-linux/` gets:
-//! - `bin/`: the four release binaries (`cargo build --release --locked`);
+//! - `bin/`: the four release binaries (`cargo build --release --locked`),
+//!   stripped;
 //! - `share/bash-completion/completions/NAME`, `share/zsh/site-functions/_NAME`
 //!   and `share/fish/vendor_completions.d/NAME.fish`: shell completions
 //!   from each binary's clap command (clap_complete);
@@ -140,6 +141,12 @@ pub fn run() -> anyhow::Result<()> {
         let built = root.join("target/release").join(cmd.get_name());
         std::fs::copy(&built, prefix.join(&relative))
             .with_context(|| format!("copying {}", built.display()))?;
+        // The release profile keeps line tables for profiling (debug = 1);
+        // what ships is stripped (ssh-fanout: 61 MB -> 7.4 MB).
+        shell::run(
+            &format!("strip {}", relative.display()),
+            std::process::Command::new("strip").arg(prefix.join(&relative)),
+        )?;
         files.push(relative);
     }
     files.extend(write_docs(&prefix, &commands)?);

@@ -1,8 +1,11 @@
 //! Typed failures of one host. Every variant maps to exactly one JSON error
-//! kind (see [`SshError::kind_name`]), so no failure is ever reported as a
-//! bare "exit 255".
+//! kind ([`SshError::kind`], an [`ErrorKind`]), so no failure is ever
+//! reported as a bare "exit 255".
 
 use std::time::Duration;
+
+use crate::known_hosts::HostKeyChanged;
+use crate::output::ErrorKind;
 
 /// Why a host failed (as opposed to a command exiting non-zero, which is a
 /// normal result).
@@ -40,9 +43,19 @@ pub enum SshError {
         reason: String,
     },
     /// The server's key differs from the recorded one (or is revoked):
-    /// possible man-in-the-middle. The message names the file and line.
+    /// possible man-in-the-middle. Names the file and line.
     #[error("{0}")]
-    HostKeyChanged(String),
+    HostKeyChanged(Box<HostKeyChanged>),
+    /// The server's host certificate has a CA signature that does not
+    /// verify: possible man-in-the-middle (kind `host_key_changed`).
+    #[error(
+        "the host certificate of {host} has a CA signature that does not verify: possible \
+         man-in-the-middle attack"
+    )]
+    HostCertificateInvalid {
+        /// `host` or `[host]:port`.
+        host: String,
+    },
     /// A known_hosts file could not be read (a missing file is empty).
     #[error("known_hosts: {0}")]
     KnownHosts(String),
@@ -72,21 +85,24 @@ pub enum SshError {
 }
 
 impl SshError {
-    /// The stable kind name used in JSON output and the summary.
-    pub fn kind_name(&self) -> &'static str {
+    /// The error kind of JSON output and the summary (its one spelling is
+    /// [`ErrorKind::as_str`]).
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            SshError::Dns { .. } => "dns",
-            SshError::ConnectRefused { .. } => "connect_refused",
-            SshError::ConnectTimeout(_) => "connect_timeout",
-            SshError::Handshake(_) => "handshake",
-            SshError::HostKeyUnknown { .. } => "host_key_unknown",
-            SshError::HostKeyChanged { .. } => "host_key_changed",
-            SshError::KnownHosts(_) => "known_hosts",
-            SshError::Auth { .. } => "auth",
-            SshError::CommandTimeout(_) => "command_timeout",
-            SshError::Disconnected(_) => "disconnected",
-            SshError::Channel(_) => "channel",
-            SshError::LocalResource(_) => "local_resource",
+            SshError::Dns { .. } => ErrorKind::Dns,
+            SshError::ConnectRefused { .. } => ErrorKind::ConnectRefused,
+            SshError::ConnectTimeout(_) => ErrorKind::ConnectTimeout,
+            SshError::Handshake(_) => ErrorKind::Handshake,
+            SshError::HostKeyUnknown { .. } => ErrorKind::HostKeyUnknown,
+            SshError::HostKeyChanged(_) | SshError::HostCertificateInvalid { .. } => {
+                ErrorKind::HostKeyChanged
+            }
+            SshError::KnownHosts(_) => ErrorKind::KnownHosts,
+            SshError::Auth { .. } => ErrorKind::Auth,
+            SshError::CommandTimeout(_) => ErrorKind::CommandTimeout,
+            SshError::Disconnected(_) => ErrorKind::Disconnected,
+            SshError::Channel(_) => ErrorKind::Channel,
+            SshError::LocalResource(_) => ErrorKind::LocalResource,
         }
     }
 
@@ -184,7 +200,7 @@ mod tests {
             libc::EADDRNOTAVAIL,
         ] {
             let e = io_error(&std::io::Error::from_raw_os_error(errno), "127.0.0.1:22");
-            assert_eq!(e.kind_name(), "local_resource", "errno {errno}: {e}");
+            assert_eq!(e.kind(), ErrorKind::LocalResource, "errno {errno}: {e}");
             assert!(e.to_string().contains("127.0.0.1:22"), "{e}");
             assert!(e.is_retryable_connect());
         }
@@ -194,8 +210,8 @@ mod tests {
             "{emfile}"
         );
         let refused = std::io::Error::from_raw_os_error(libc::ECONNREFUSED);
-        assert_eq!(io_error(&refused, "a:22").kind_name(), "connect_refused");
+        assert_eq!(io_error(&refused, "a:22").kind(), ErrorKind::ConnectRefused);
         let reset = std::io::Error::from_raw_os_error(libc::ECONNRESET);
-        assert_eq!(io_error(&reset, "a:22").kind_name(), "handshake");
+        assert_eq!(io_error(&reset, "a:22").kind(), ErrorKind::Handshake);
     }
 }

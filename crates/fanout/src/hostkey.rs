@@ -161,12 +161,17 @@ impl HostKeyStore {
                     Ok(Appended::AlreadyThere(_)) => {}
                     // Another writer recorded another key for the name
                     // between our check and our append: the key changed.
-                    Err(e @ KnownHostsError::Conflict { .. }) => {
-                        return Err(SshError::HostKeyChanged(format!(
-                            "REMOTE HOST IDENTIFICATION HAS CHANGED for {name}: possible \
-                             man-in-the-middle attack; server sent {} key {fingerprint}; {e}",
-                            presented.algorithm()
-                        )));
+                    Err(KnownHostsError::Conflict { path, name, line }) => {
+                        return Err(SshError::HostKeyChanged(Box::new(HostKeyChanged {
+                            name,
+                            algorithm: presented.algorithm(),
+                            fingerprint,
+                            path,
+                            line,
+                            offending_type: None,
+                            revoked: false,
+                            certificate_problem: None,
+                        })));
                     }
                     // As ssh ("Failed to add the host to the list of known
                     // hosts"): the key is new and accepted; only recording
@@ -180,15 +185,16 @@ impl HostKeyStore {
                 Ok(())
             }
             Verdict::Changed { .. } | Verdict::Revoked { .. } => {
-                let message = HostKeyChanged::from_verdict(&verdict, presented)
-                    .map_or_else(|| "host key changed".to_owned(), |c| c.to_string());
-                Err(SshError::HostKeyChanged(message))
+                match HostKeyChanged::from_verdict(&verdict, presented) {
+                    Some(changed) => Err(SshError::HostKeyChanged(Box::new(changed))),
+                    None => Err(SshError::Handshake(format!(
+                        "host key verdict without an entry: {verdict:?}"
+                    ))),
+                }
             }
-            Verdict::InvalidCertificate => Err(SshError::HostKeyChanged(format!(
-                "the host certificate of {} has a CA signature that does not verify: \
-                 possible man-in-the-middle attack",
-                host_key_name(&target.address, target.port)
-            ))),
+            Verdict::InvalidCertificate => Err(SshError::HostCertificateInvalid {
+                host: host_key_name(&target.address, target.port),
+            }),
         }
     }
 }

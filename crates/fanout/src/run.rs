@@ -279,23 +279,6 @@ async fn host_job(
     status
 }
 
-fn error_kind(e: &SshError) -> ErrorKind {
-    match e {
-        SshError::Dns { .. } => ErrorKind::Dns,
-        SshError::ConnectRefused { .. } => ErrorKind::ConnectRefused,
-        SshError::ConnectTimeout(_) => ErrorKind::ConnectTimeout,
-        SshError::Handshake(_) => ErrorKind::Handshake,
-        SshError::HostKeyUnknown { .. } => ErrorKind::HostKeyUnknown,
-        SshError::HostKeyChanged(_) => ErrorKind::HostKeyChanged,
-        SshError::KnownHosts(_) => ErrorKind::KnownHosts,
-        SshError::Auth { .. } => ErrorKind::Auth,
-        SshError::CommandTimeout(_) => ErrorKind::CommandTimeout,
-        SshError::Disconnected(_) => ErrorKind::Disconnected,
-        SshError::Channel(_) => ErrorKind::Channel,
-        SshError::LocalResource(_) => ErrorKind::LocalResource,
-    }
-}
-
 /// One pool report as a host result.
 fn to_result(
     host: &str,
@@ -311,7 +294,7 @@ fn to_result(
             error: None,
             elapsed,
         },
-        Outcome::Err(e) => failed(error_kind(&e), e.to_string()),
+        Outcome::Err(e) => failed(e.kind(), e.to_string()),
         Outcome::TimedOut => failed(ErrorKind::CommandTimeout, "timed out".into()),
         Outcome::Panicked(msg) => failed(ErrorKind::Channel, format!("internal error: {msg}")),
         Outcome::Cancelled => failed(
@@ -326,42 +309,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_error_maps_to_its_json_kind() {
-        let errors = [
-            SshError::Dns {
-                host: "x".into(),
-                message: "nx".into(),
-            },
-            SshError::ConnectRefused { addr: "a".into() },
-            SshError::ConnectTimeout(Duration::from_secs(1)),
-            SshError::Handshake("h".into()),
-            SshError::HostKeyUnknown {
-                host: "h".into(),
-                fingerprint: "f".into(),
-                reason: "r".into(),
-            },
-            SshError::HostKeyChanged("c".into()),
-            SshError::KnownHosts("k".into()),
-            SshError::Auth {
-                user: "u".into(),
-                message: "m".into(),
-            },
-            SshError::CommandTimeout(Duration::from_secs(1)),
-            SshError::Disconnected("d".into()),
-            SshError::Channel("c".into()),
-            SshError::LocalResource("l".into()),
-        ];
-        for e in &errors {
-            assert_eq!(error_kind(e).as_str(), e.kind_name());
+    fn every_kind_has_one_spelling_and_errors_keep_their_kind() {
+        for kind in ErrorKind::ALL {
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
         }
-        // Every JSON kind has its error (the lists are kept in step).
-        let mut kinds: Vec<ErrorKind> = errors.iter().map(error_kind).collect();
-        kinds.sort();
-        assert_eq!(kinds, ErrorKind::ALL);
+        let cert = SshError::HostCertificateInvalid { host: "h".into() };
+        assert_eq!(cert.kind(), ErrorKind::HostKeyChanged);
         // A local failure is no command verdict: exit 3, like an unreachable host.
-        let local = to_result("h", Outcome::Err(errors[11].clone()), Duration::ZERO);
+        let local = to_result(
+            "h",
+            Outcome::Err(SshError::LocalResource("l".into())),
+            Duration::ZERO,
+        );
         assert_eq!(local.exit_class(), crate::output::EXIT_UNREACHABLE);
-        let r = to_result("h", Outcome::Err(errors[1].clone()), Duration::ZERO);
+        assert_eq!(local.error.unwrap().kind, ErrorKind::LocalResource);
+        let refused = SshError::ConnectRefused { addr: "a".into() };
+        let r = to_result("h", Outcome::Err(refused), Duration::ZERO);
         assert_eq!(r.exit_class(), crate::output::EXIT_UNREACHABLE);
+        assert_eq!(r.error.unwrap().kind, ErrorKind::ConnectRefused);
     }
 }

@@ -358,8 +358,9 @@ pub struct HostKeyChanged {
     pub path: PathBuf,
     /// 1-based line.
     pub line: usize,
-    /// OpenSSH's type name of the key on that line (`ED25519`, ...).
-    pub offending_type: String,
+    /// OpenSSH's type name of the key on that line (`ED25519`, ...); `None`
+    /// when another writer recorded it while we were appending.
+    pub offending_type: Option<String>,
     /// True for a `@revoked` key rather than a changed one.
     pub revoked: bool,
     /// Why the server's certificate was not accepted, if it sent one.
@@ -384,14 +385,19 @@ impl fmt::Display for HostKeyChanged {
             write!(
                 f,
                 "REMOTE HOST IDENTIFICATION HAS CHANGED for {}: possible man-in-the-middle \
-                 attack; server sent {} key {}; offending {} key in {}:{}",
+                 attack; server sent {} key {}; offending {}key in {}:{}",
                 self.name,
                 self.algorithm,
                 self.fingerprint,
-                self.offending_type,
+                self.offending_type
+                    .as_deref()
+                    .map_or_else(String::new, |t| format!("{t} ")),
                 self.path.display(),
                 self.line
             )?;
+            if self.offending_type.is_none() {
+                f.write_str(" (recorded by another writer meanwhile)")?;
+            }
         }
         if let Some(p) = &self.certificate_problem {
             write!(f, " (host certificate not accepted: {p})")?;
@@ -419,7 +425,7 @@ impl HostKeyChanged {
             fingerprint: presented.fingerprint(),
             path: entry.path.to_path_buf(),
             line: entry.line,
-            offending_type: entry.key.type_name().to_owned(),
+            offending_type: Some(entry.key.type_name().to_owned()),
             revoked,
             certificate_problem: problem,
         })
@@ -448,12 +454,14 @@ impl HostKeyChanged {
              Someone could be eavesdropping on you right now (man-in-the-middle attack)!\n\
              It is also possible that a host key has just been changed.\n\
              The fingerprint for the {} key sent by the remote host {} is\n{}.\n\
-             Offending {} key in {}:{}\n\
+             Offending {}key in {}:{}\n\
              Host key verification failed.",
             self.algorithm,
             self.name,
             self.fingerprint,
-            self.offending_type,
+            self.offending_type
+                .as_deref()
+                .map_or_else(String::new, |t| format!("{t} ")),
             self.path.display(),
             self.line
         )
