@@ -7,6 +7,7 @@
 //! - [`logging`]: `tracing` to stderr, filtered by `RUST_LOG`;
 //! - [`runtime`]: the tokio runtime `main` builds;
 //! - [`signals`]: the first SIGINT/SIGTERM cancels the run, a second exits;
+//! - [`progress`]: indicatif bars that never cut through a record;
 //! - [`prompt`]: a password prompt with echo off that always restores the
 //!   terminal, even when interrupted;
 //! - [`exit`]: the shared exit-code rules and the closed-stdout test;
@@ -19,6 +20,7 @@ pub mod exit;
 pub mod fd_limit;
 pub mod hash;
 pub mod logging;
+pub mod progress;
 pub mod prompt;
 pub mod runtime;
 pub mod signals;

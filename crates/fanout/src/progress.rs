@@ -1,97 +1,45 @@
 //! The progress line on stderr (only when stderr is a terminal and not
-//! `--quiet`).
+//! `--quiet`): an indicatif bar ([`netkit_cli::progress`]) whose message a
+//! ticker in the run replaces every 250 ms.
 //!
 //! The output task owns stdout and stderr, so the progress line must never
 //! end up in the middle of a record. [`Progress::wrap`] gives the output
-//! task writers that erase the progress line (`\r\x1b[K`) before any record
-//! reaches the terminal; a ticker ([`Progress::draw`], every 250 ms) draws
-//! it again. Records therefore stay whole, and the line only ever sits below
-//! the last record.
+//! task writers that hide the bar while a record is written (indicatif's
+//! `suspend`); the bar then redraws below the last record.
 
-use std::io::{self, Write};
-use std::sync::{Arc, Mutex};
+use std::io::Write;
+use std::sync::Arc;
 
-/// Shared state of the progress line.
-#[derive(Debug, Default)]
+use netkit_cli::progress::Suspending;
+
+/// The run's progress line.
+#[derive(Debug)]
 pub struct Progress {
-    shown: Mutex<bool>,
+    bar: indicatif::ProgressBar,
 }
 
-const ERASE: &[u8] = b"\r\x1b[K";
-
 impl Progress {
-    /// A progress line, not yet drawn.
+    /// A progress line on stderr, drawn once there is something to say.
     pub fn new() -> Arc<Progress> {
-        Arc::new(Progress::default())
+        Arc::new(Progress {
+            bar: netkit_cli::progress::bar(true, "{msg}"),
+        })
     }
 
-    /// Draws `text` in place of the current progress line.
+    /// Shows `text` as the progress line.
     pub fn draw(&self, text: &str) {
-        let mut shown = self.shown.lock().unwrap_or_else(|e| e.into_inner());
-        let mut err = io::stderr().lock();
-        let mut record = ERASE.to_vec();
-        record.extend_from_slice(text.as_bytes());
-        if err.write_all(&record).and_then(|()| err.flush()).is_ok() {
-            *shown = true;
-        }
+        self.bar.set_message(text.to_owned());
     }
 
-    /// Erases the progress line if it is shown.
+    /// Erases the progress line for good.
     pub fn clear(&self) {
-        let mut shown = self.shown.lock().unwrap_or_else(|e| e.into_inner());
-        Self::erase(&mut shown);
-    }
-
-    fn erase(shown: &mut bool) {
-        if *shown {
-            let mut err = io::stderr().lock();
-            let _ = err.write_all(ERASE).and_then(|()| err.flush());
-            *shown = false;
-        }
+        self.bar.finish_and_clear();
     }
 
     /// Wraps a writer of the output task so that the progress line is
-    /// erased before anything is written through it.
-    pub fn wrap<W: Write + Send + 'static>(self: &Arc<Self>, inner: W) -> ProgressAware<W> {
-        ProgressAware {
-            inner,
-            progress: self.clone(),
-        }
-    }
-}
-
-/// A writer that erases the progress line before writing.
-#[derive(Debug)]
-pub struct ProgressAware<W> {
-    inner: W,
-    progress: Arc<Progress>,
-}
-
-impl<W: Write> ProgressAware<W> {
-    /// Erases the progress line, then writes while holding the lock, so the
-    /// ticker cannot draw mid-record.
-    fn erased<T>(&mut self, write: impl FnOnce(&mut W) -> io::Result<T>) -> io::Result<T> {
-        let mut shown = self
-            .progress
-            .shown
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        Progress::erase(&mut shown);
-        write(&mut self.inner)
-    }
-}
-
-impl<W: Write> Write for ProgressAware<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.erased(|inner| inner.write(buf))
-    }
-
-    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        self.erased(|inner| inner.write_all(buf))
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
+    /// hidden while anything is written through it.
+    pub fn wrap<W: Write + Send + 'static>(self: &Arc<Self>, inner: W) -> Suspending<W> {
+        Suspending::new(&self.bar, inner)
     }
 }
 
@@ -113,7 +61,7 @@ mod tests {
         let mut w = progress.wrap(Vec::new());
         w.write_all(b"host1: line\n").unwrap();
         w.flush().unwrap();
-        assert_eq!(w.inner, b"host1: line\n");
+        assert_eq!(w.get_ref(), b"host1: line\n");
         let snap = netkit_pool::CountersSnapshot {
             done: 3,
             running: 2,

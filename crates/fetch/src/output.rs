@@ -138,8 +138,9 @@ impl Output {
         Ok(Self(Sink::File { file, committed }))
     }
 
-    /// Standard output: a regular file when it was redirected to one.
-    pub fn stdout() -> Self {
+    /// Standard output: a regular file when it was redirected to one; else
+    /// a stream whose writes hide `bar` (a terminal shows both).
+    pub fn stdout(bar: &indicatif::ProgressBar) -> Self {
         #[cfg(unix)]
         {
             use std::os::fd::AsFd;
@@ -150,7 +151,10 @@ impl Output {
                 return out;
             }
         }
-        Self::stream(Box::new(std::io::stdout()))
+        Self::stream(Box::new(netkit_cli::progress::Suspending::new(
+            bar,
+            std::io::stdout(),
+        )))
     }
 
     /// True when nothing was written before this run (the CSV header is due).

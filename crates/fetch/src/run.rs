@@ -96,9 +96,11 @@ impl RunOutcome {
     }
 }
 
-fn open_output(config: &Config) -> Result<Output, RunError> {
+/// Opens `-o FILE`, or stdout; records written to a terminal hide `bar`
+/// while they are written.
+fn open_output(config: &Config, bar: &indicatif::ProgressBar) -> Result<Output, RunError> {
     let Some(path) = &config.output else {
-        return Ok(Output::stdout());
+        return Ok(Output::stdout(bar));
     };
     let append = config.append || config.skip_done.as_ref() == Some(path);
     let mut opts = OpenOptions::new();
@@ -138,20 +140,6 @@ fn record_from(given: String, f: Fetched, error: Option<RecordError>) -> Record 
         elapsed_ms: 0,
         error,
     }
-}
-
-fn progress_bar(enabled: bool) -> indicatif::ProgressBar {
-    if !enabled {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::new(0);
-    if let Ok(style) = indicatif::ProgressStyle::with_template(
-        "{spinner} {pos}/{len} URLs  {per_sec}  {msg}  ETA {eta}  [{wide_bar}]",
-    ) {
-        bar.set_style(style);
-    }
-    bar.enable_steady_tick(Duration::from_millis(200));
-    bar
 }
 
 /// The next report. Records are batched while reports keep coming: when
@@ -207,7 +195,11 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<RunOutco
         idle_per_host: config.per_host.max(1),
     })
     .map_err(RunError::Client)?;
-    let out = open_output(&config)?;
+    let bar = netkit_cli::progress::bar(
+        config.progress,
+        "{spinner} {pos}/{len} URLs  {per_sec}  {msg}  ETA {eta}  [{wide_bar}]",
+    );
+    let out = open_output(&config, &bar)?;
     let write_error = |source| RunError::Write {
         target: output_name(&config),
         source,
@@ -291,7 +283,6 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<RunOutco
         }
     });
 
-    let bar = progress_bar(config.progress);
     let mut tally = Tally::default();
     loop {
         let report = match next_flushing(&mut reports, &mut writer).await {
