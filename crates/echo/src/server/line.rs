@@ -5,8 +5,8 @@ use bytes::BufMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::conn::{ConnCtx, End, Watch, wait_for_data};
 use super::stats::LocalCounts;
+use super::watch::{ConnCtx, End, Watch, wait_for_data};
 
 /// Most bytes asked for in one read.
 const CHUNK: usize = 16 * 1024;

@@ -10,6 +10,7 @@ mod phase;
 mod raw;
 mod stats;
 mod udp;
+mod watch;
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -97,7 +98,7 @@ impl Server {
         let permits = config.max_connections.map(|n| Arc::new(Semaphore::new(n)));
         let tracker = TaskTracker::new();
         let phases = Arc::new(Phases::default());
-        let ctx = conn::ConnCtx {
+        let ctx = watch::ConnCtx {
             config: Arc::clone(&config),
             stats: Arc::clone(&stats),
             drain: shutdown.clone(),

@@ -18,8 +18,8 @@ use std::task::{Context, Poll, ready};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
-use super::conn::{ConnCtx, End, Watch};
 use super::stats::LocalCounts;
+use super::watch::{ConnCtx, End, Watch};
 
 thread_local! {
     /// The read buffer shared by every connection polled on this thread.
