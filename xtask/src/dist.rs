@@ -190,22 +190,34 @@ mod tests {
         assert!(names.contains(&"share/man/man1/echo-client-bench.1".to_owned()));
     }
 
-    /// bash sources each script, and `complete -p NAME` then shows the
-    /// completion function it registered.
+    /// bash sources each script; `complete -p NAME` then names the function
+    /// it registered, and calling that function as bash would for
+    /// `NAME --PREFIX<TAB>` offers the flag.
     #[test]
-    fn bash_completions_load() {
+    fn bash_completions_load_and_complete_a_flag() {
         let dir = tempfile::tempdir().unwrap();
-        for cmd in commands() {
-            let name = cmd.get_name().to_owned();
-            let script = dir.path().join(&name);
-            std::fs::write(&script, completion(&cmd, Shell::Bash)).unwrap();
+        let cases = [
+            ("ssh-fanout", "--fano", "--fanout"),
+            ("fetch-titles", "--max-b", "--max-body"),
+            ("echo-server", "--lis", "--listen"),
+            ("echo-client", "--time", "--timeout"),
+        ];
+        let commands = commands();
+        for (name, prefix, flag) in cases {
+            let cmd = commands.iter().find(|c| c.get_name() == name).unwrap();
+            let script = dir.path().join(name);
+            std::fs::write(&script, completion(cmd, Shell::Bash)).unwrap();
+            let probe = format!(
+                "source '{}' || exit 1\n\
+                 spec=$(complete -p {name}) || exit 1\n\
+                 fn=${{spec#*-F }}; fn=${{fn%% *}}\n\
+                 COMP_WORDS=({name} {prefix}); COMP_CWORD=1; COMP_LINE='{name} {prefix}'; COMP_POINT=${{#COMP_LINE}}\n\
+                 \"$fn\" {name} {prefix} {name}\n\
+                 printf '%s\\n' \"${{COMPREPLY[@]}}\"\n",
+                script.display()
+            );
             let out = Command::new("bash")
-                .arg("--norc")
-                .arg("-c")
-                .arg(format!(
-                    "source '{}' && complete -p {name}",
-                    script.display()
-                ))
+                .args(["--norc", "--noprofile", "-c", &probe])
                 .output()
                 .unwrap();
             let stdout = String::from_utf8_lossy(&out.stdout);
@@ -214,7 +226,10 @@ mod tests {
                 "{name}: {}",
                 String::from_utf8_lossy(&out.stderr)
             );
-            assert!(stdout.contains(&format!(" {name}")), "{name}: {stdout}");
+            assert!(
+                stdout.lines().any(|l| l == flag),
+                "{name} {prefix}<TAB> should offer {flag}: {stdout:?}"
+            );
         }
     }
 
