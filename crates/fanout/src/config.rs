@@ -308,6 +308,9 @@ impl Resolver<'_> {
                 .or(spec.connect_timeout)
                 .unwrap_or(DEFAULT_CONNECT_TIMEOUT),
             jump,
+            jump_concurrency: spec
+                .jump_concurrency
+                .unwrap_or(crate::target::DEFAULT_JUMP_CONCURRENCY),
         }))
     }
 

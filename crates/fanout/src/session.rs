@@ -22,7 +22,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use russh::client::{self, Handle};
 use russh::keys::{PrivateKeyWithHashAlg, PublicKeyOrCertificate};
-use tokio::sync::{Mutex, OnceCell};
+use tokio::sync::{Mutex, OnceCell, OwnedSemaphorePermit, Semaphore};
 
 use crate::credentials::Credentials;
 use crate::error::{HandlerError, SshError, handshake_error, io_error};
@@ -123,6 +123,24 @@ pub struct Connector {
     creds: Arc<Credentials>,
     hostkeys: Arc<HostKeyStore>,
     jumps: Mutex<HashMap<String, JumpSlot>>,
+    /// Per jump host: permits for the targets tunnelled through it at once
+    /// ([`Target::jump_concurrency`]).
+    jump_permits: std::sync::Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+/// An authenticated connection to one host, holding its place behind its
+/// jump host (if any) until it is dropped.
+pub struct HostConnection {
+    handle: Connection,
+    _jump_permit: Option<OwnedSemaphorePermit>,
+}
+
+impl std::ops::Deref for HostConnection {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        &self.handle
+    }
 }
 
 impl Connector {
@@ -133,17 +151,44 @@ impl Connector {
             creds,
             hostkeys: Arc::new(HostKeyStore::new()),
             jumps: Mutex::new(HashMap::new()),
+            jump_permits: std::sync::Mutex::new(HashMap::new()),
         }
     }
 
     /// TCP + handshake + host key + auth, all under the target's connect
-    /// timeout.
-    pub async fn connect(&self, target: &Arc<Target>) -> Result<Connection, SshError> {
+    /// timeout. A target behind a jump host first waits for a place among
+    /// the jump's [`Target::jump_concurrency`], outside that timeout: a busy
+    /// jump host makes hosts wait, never look unreachable.
+    pub async fn connect(&self, target: &Arc<Target>) -> Result<HostConnection, SshError> {
+        let permit = match &target.jump {
+            Some(jump) => Some(self.jump_place(jump).await?),
+            None => None,
+        };
         let limit = target.connect_timeout;
         match tokio::time::timeout(limit, self.connect_untimed(target)).await {
-            Ok(r) => r,
+            Ok(r) => r.map(|handle| HostConnection {
+                handle,
+                _jump_permit: permit,
+            }),
             Err(_) => Err(SshError::ConnectTimeout(limit)),
         }
+    }
+
+    /// Waits for a place among the targets tunnelled through `jump`.
+    async fn jump_place(&self, jump: &Target) -> Result<OwnedSemaphorePermit, SshError> {
+        let semaphore = {
+            let mut map = self
+                .jump_permits
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            map.entry(jump.connection_key())
+                .or_insert_with(|| Arc::new(Semaphore::new(jump.jump_concurrency.max(1))))
+                .clone()
+        };
+        semaphore
+            .acquire_owned()
+            .await
+            .map_err(|e| SshError::Channel(format!("jump host {}: {e}", jump.name)))
     }
 
     fn connect_untimed<'a>(

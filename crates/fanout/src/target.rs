@@ -28,7 +28,19 @@ pub struct Target {
     pub connect_timeout: Duration,
     /// Jump host to tunnel through (one shared connection per jump host).
     pub jump: Option<Arc<Target>>,
+    /// When this host is a jump host: the most targets tunnelled through
+    /// it at once (inventory `jump_concurrency`, default
+    /// [`DEFAULT_JUMP_CONCURRENCY`]).
+    pub jump_concurrency: usize,
 }
+
+/// Targets tunnelled through one jump host at once unless the inventory
+/// says otherwise: each is a `direct-tcpip` channel, and so one TCP
+/// connection from the jump host, for as long as the target's session
+/// lasts. OpenSSH's sshd has no limit of its own on them (`MaxSessions`
+/// counts sessions, not forwarded channels); 64 matches the default
+/// `--fanout`, so a default run is never held back by it.
+pub const DEFAULT_JUMP_CONCURRENCY: usize = 64;
 
 impl Target {
     /// The key identifying a jump connection: everything that makes two

@@ -1303,6 +1303,76 @@ async fn encrypted_ecdsa_and_rsa_identities_authenticate() {
     }
 }
 
+/// 1,000 targets behind one jump host with `jump_concurrency = 8` and
+/// `--fanout 256`: every target runs, the jump host never forwards more
+/// than 8 at once, and waiting for a place is not counted against the
+/// 2-second connect timeout (the 1,000 hosts take longer than that).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_targets_behind_one_jump_host_wait_for_their_turn() {
+    let fx = fixture();
+    let jump_cfg = FakeConfig {
+        accept_key: Some(fx.client_public()),
+        ..Default::default()
+    };
+    let (peak, jump_connections) = (jump_cfg.forwards_peak.clone(), jump_cfg.connections.clone());
+    let jump = fake_host(host_key(fx.path(), "jump_key"), jump_cfg).await;
+    let target = fake_host(
+        host_key(fx.path(), "hk"),
+        FakeConfig {
+            any_key: true,
+            ..Default::default()
+        },
+    )
+    .await;
+    let text = format!(
+        "[defaults]\nuser = \"t\"\nidentity = \"{}\"\nknown_hosts = \"{}\"\n\n\
+         [hosts.bastion]\naddress = \"127.0.0.1\"\nport = {}\njump_concurrency = 8\n\n\
+         [hosts.\"t[1-1000]\"]\naddress = \"127.0.0.1\"\nport = {}\njump = \"bastion\"\n",
+        fx.client_key.display(),
+        fx.path().join("known_hosts").display(),
+        jump.addr.port(),
+        target.addr.port()
+    );
+    let inv = fx.path().join("jump.toml");
+    std::fs::write(&inv, text).unwrap();
+    let started = Instant::now();
+    let (code, out, err) = run_async(
+        &[
+            "-i",
+            inv.to_str().unwrap(),
+            "-w",
+            "t[1-1000]",
+            "-f",
+            "256",
+            "-t",
+            "2s",
+            "--json",
+            "true",
+        ],
+        &[],
+        None,
+    )
+    .await;
+    let elapsed = started.elapsed();
+    assert_eq!(code, 0, "{err}");
+    let recs = json_lines(&out);
+    let ok = recs
+        .iter()
+        .filter(|r| r["type"] == "result" && r["status"] == "ok")
+        .count();
+    assert_eq!(ok, 1000, "{err}");
+    // The jump host sees a channel close a moment after the client let
+    // its place go (the close crosses the jump connection), so its count
+    // may lag by a few; without the limit it would reach the fanout, 256.
+    let peak = peak.load(Ordering::SeqCst);
+    assert!(
+        (1..=16).contains(&peak),
+        "peak {peak} channels through the jump"
+    );
+    assert_eq!(jump_connections.load(Ordering::SeqCst), 1);
+    eprintln!("1,000 hosts through one jump host, 8 at a time: {elapsed:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_shared_connection_per_jump_host() {
     let fx = fixture();

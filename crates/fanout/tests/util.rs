@@ -414,6 +414,10 @@ pub struct FakeConfig {
     pub accept_key: Option<russh::keys::PublicKey>,
     /// Accept any public key.
     pub any_key: bool,
+    /// Jump host: `direct-tcpip` channels forwarding right now.
+    pub forwards_now: Arc<std::sync::atomic::AtomicUsize>,
+    /// Jump host: the most `direct-tcpip` channels forwarding at once.
+    pub forwards_peak: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// A running in-process SSH server. Commands understood (after the
@@ -571,9 +575,16 @@ impl server::Handler for FakeServer {
             return Ok(());
         };
         reply.accept().await;
+        let (now, peak) = (
+            self.cfg.forwards_now.clone(),
+            self.cfg.forwards_peak.clone(),
+        );
+        let open = now.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        peak.fetch_max(open, std::sync::atomic::Ordering::SeqCst);
         tokio::spawn(async move {
             let mut stream = channel.into_stream();
             let _ = tokio::io::copy_bidirectional(&mut stream, &mut tcp).await;
+            now.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
         });
         Ok(())
     }

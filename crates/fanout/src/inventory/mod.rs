@@ -65,6 +65,9 @@ pub struct HostSpec {
     /// Jump host as written (`bastion`, `user@bastion:2222`); resolve it with
     /// [`crate::hosts::parse_target`] and [`Inventory::resolve`].
     pub jump: Option<String>,
+    /// When this host is a jump host: how many channels (targets) may go
+    /// through it at once (`jump_concurrency`; `None`: the default).
+    pub jump_concurrency: Option<usize>,
 }
 
 /// Why an inventory could not be used. The binary maps these to exit 2.
@@ -120,6 +123,7 @@ struct Settings {
     known_hosts: Option<PathBuf>,
     connect_timeout: Option<Duration>,
     jump: Option<String>,
+    jump_concurrency: Option<usize>,
 }
 
 /// One `[hosts."pattern"]` key: what all of its hosts share.
@@ -165,6 +169,7 @@ const DEFAULT_KEYS: &[&str] = &[
     "known_hosts",
     "connect_timeout",
     "jump",
+    "jump_concurrency",
 ];
 const HOST_KEYS: &[&str] = &[
     "address",
@@ -176,6 +181,7 @@ const HOST_KEYS: &[&str] = &[
     "known_hosts",
     "connect_timeout",
     "jump",
+    "jump_concurrency",
 ];
 
 impl Inventory {
@@ -378,6 +384,7 @@ impl Inventory {
                     known_hosts: s.known_hosts.clone().or_else(|| d.known_hosts.clone()),
                     connect_timeout: s.connect_timeout.or(d.connect_timeout),
                     jump: s.jump.clone().or_else(|| d.jump.clone()),
+                    jump_concurrency: s.jump_concurrency.or(d.jump_concurrency),
                 }
             }
             None => {
@@ -400,6 +407,7 @@ impl Inventory {
                     known_hosts: d.known_hosts.clone(),
                     connect_timeout: d.connect_timeout,
                     jump: c.proxy_jump.or_else(|| d.jump.clone()),
+                    jump_concurrency: d.jump_concurrency,
                 }
             }
         }
@@ -619,7 +627,24 @@ impl Checker<'_> {
                 .map(|s| self.path_value(&s)),
             connect_timeout,
             jump: self.opt_string(table, key, "jump")?,
+            jump_concurrency: self.opt_count(table, key, "jump_concurrency")?,
         })
+    }
+
+    fn opt_count(
+        &self,
+        table: &toml::Table,
+        key: &str,
+        name: &str,
+    ) -> Result<Option<usize>, InventoryError> {
+        match table.get(name) {
+            None => Ok(None),
+            Some(toml::Value::Integer(n)) => match usize::try_from(*n) {
+                Ok(c) if c > 0 => Ok(Some(c)),
+                _ => Err(self.invalid(&format!("{key}.{name}"), "expected a positive integer")),
+            },
+            Some(_) => Err(self.invalid(&format!("{key}.{name}"), "expected an integer")),
+        }
     }
 
     fn opt_string(
