@@ -239,6 +239,10 @@ pub fn expand_names(pattern: &str) -> Result<Vec<String>, PatternError> {
     Ok(expand(pattern)?.iter().map(ToString::to_string).collect())
 }
 
+/// The most globs one `-x` item may expand to (`web[1-4096]*`): each is
+/// tried on every selected host.
+pub const MAX_GLOB_WORDS: u64 = 4096;
+
 /// Removes from `hosts` every host matched by `pattern`.
 ///
 /// Items with `*` or `?` are globs matched against the host name and against
@@ -255,7 +259,14 @@ pub fn exclude(mut hosts: Vec<HostName>, pattern: &str) -> Result<Vec<HostName>,
     let mut exact = Selection::new();
     for item in split_top_level(pattern)? {
         if item.contains(['*', '?']) {
-            globs.push(Glob::new(&item));
+            // `node0[0-4]*`: the ranges are expanded first, then each word
+            // is a glob (node00* ... node04*). Each glob is tried on every
+            // host, so their number is capped.
+            let (segments, _) = sized_item(&item, MAX_GLOB_WORDS)?;
+            for_each_word(&segments, |word| {
+                globs.push(Glob::new(word));
+                Ok(())
+            })?;
         } else {
             exact.add(&item)?;
         }
@@ -1271,6 +1282,11 @@ mod tests {
         let kept = exclude(hosts.clone(), "web[2-3],db*").unwrap();
         let kept: Vec<String> = kept.iter().map(ToString::to_string).collect();
         assert_eq!(kept, ["web1", "web4", "web5"]);
+        // Ranges in a glob item are expanded first: web[2-3]* is web2*, web3*.
+        let kept = exclude(hosts.clone(), "web[2-3]*,d?[1-1]").unwrap();
+        let kept: Vec<String> = kept.iter().map(ToString::to_string).collect();
+        assert_eq!(kept, ["web1", "web4", "web5", "root@db2:2200"]);
+        assert!(exclude(hosts.clone(), "w[1-5000]*").is_err(), "over MAX_GLOB_WORDS");
         // An exclusion with a port only removes that port.
         let kept = exclude(hosts, "db2:2201,db2:2200").unwrap();
         assert_eq!(kept.len(), 6);
