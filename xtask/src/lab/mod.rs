@@ -17,6 +17,7 @@ mod docker;
 mod files;
 mod image;
 mod local;
+pub mod netkit_image;
 mod proc;
 mod smoke;
 
