@@ -36,6 +36,8 @@ commands:
                             the eight SSH test hosts of hosts.toml
   image                     the netkit:VERSION and netkit:latest images (release binaries,
                             CA certificates, non-root user, /bin/sh), offline; prints the size
+  k8s                       validate deploy/kubernetes offline, then run netkit:test as the
+                            Job's 4 pods against a loopback server (part of test)
   dist                      release binaries, shell completions, man pages and SHA256SUMS
                             in target/dist/netkit-VERSION-ARCH-linux/
   bench pool|echo|fetch|fanout [ARGS...]
@@ -50,6 +52,10 @@ fn main() -> ExitCode {
         Some("lab") => lab::run(&args[1..]),
         Some("dist") => dist::run(),
         Some("image") => lab::netkit_image::run(),
+        Some("k8s") => lab::k8s::validate_manifests().and_then(|()| {
+            lab::catch_interrupts();
+            lab::k8s::sharded_run()
+        }),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())
@@ -85,7 +91,8 @@ fn run_tests() -> anyhow::Result<()> {
         ],
     )?;
     shell::step("cargo test --workspace", &["test", "--workspace"])?;
-    lab::smoke_test(&shell::root().join("target/debug"))?;
+    lab::k8s::validate_manifests()?;
+    lab::smoke_test(&shell::target_dir().join("debug"))?;
     println!("xtask: all checks passed");
     Ok(())
 }

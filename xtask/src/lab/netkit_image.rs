@@ -89,7 +89,10 @@ pub fn build(profile: Profile) -> anyhow::Result<Vec<String>> {
         command.args(["-t", tag]);
     }
     command
-        .args(["--label", &format!("org.opencontainers.image.version={version}")])
+        .args([
+            "--label",
+            &format!("org.opencontainers.image.version={version}"),
+        ])
         .arg(&context);
     proc::quiet(
         &format!("docker build -t {} deploy/image", tags.join(" -t ")),
@@ -129,8 +132,11 @@ fn lay_out_context(context: &Path, bin_dir: &Path) -> anyhow::Result<()> {
     std::fs::copy(source.join("Dockerfile"), context.join("Dockerfile"))
         .context("copying deploy/image/Dockerfile")?;
     for name in ["passwd", "group", "nsswitch.conf"] {
-        std::fs::copy(source.join("etc").join(name), context.join("etc").join(name))
-            .with_context(|| format!("copying deploy/image/etc/{name}"))?;
+        std::fs::copy(
+            source.join("etc").join(name),
+            context.join("etc").join(name),
+        )
+        .with_context(|| format!("copying deploy/image/etc/{name}"))?;
     }
     let commands = dist::commands();
     for cmd in &commands {
