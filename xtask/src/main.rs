@@ -12,6 +12,8 @@
 //!   main job on local defaults, with no internet.
 //! - `cargo xtask lab image|up|down|status`: the eight SSH test hosts.
 //! - `cargo xtask bench pool|echo|fetch|fanout`: side-by-side benchmarks.
+//! - `cargo xtask image`: the `netkit:VERSION` / `netkit:latest` container
+//!   image from `deploy/image/Dockerfile`, built offline.
 //! - `cargo xtask dist`: release binaries, completions, man pages and
 //!   SHA-256 sums in one directory.
 
@@ -32,6 +34,10 @@ commands:
   demo                      build release binaries and run each tool on local defaults
   lab image|up [--docker|--local]|status|down
                             the eight SSH test hosts of hosts.toml
+  image                     the netkit:VERSION and netkit:latest images (release binaries,
+                            CA certificates, non-root user, /bin/sh), offline; prints the size
+  k8s                       validate deploy/kubernetes offline, then run netkit:test as the
+                            Job's 4 pods against a loopback server (part of test)
   dist                      release binaries, shell completions, man pages and SHA256SUMS
                             in target/dist/netkit-VERSION-ARCH-linux/
   bench pool|echo|fetch|fanout [ARGS...]
@@ -45,6 +51,11 @@ fn main() -> ExitCode {
         Some("bench") => bench::run(&args[1..]),
         Some("lab") => lab::run(&args[1..]),
         Some("dist") => dist::run(),
+        Some("image") => lab::netkit_image::run(),
+        Some("k8s") => lab::k8s::validate_manifests().and_then(|()| {
+            lab::catch_interrupts();
+            lab::k8s::sharded_run()
+        }),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())
@@ -80,7 +91,8 @@ fn run_tests() -> anyhow::Result<()> {
         ],
     )?;
     shell::step("cargo test --workspace", &["test", "--workspace"])?;
-    lab::smoke_test(&shell::root().join("target/debug"))?;
+    lab::k8s::validate_manifests()?;
+    lab::smoke_test(&shell::target_dir().join("debug"))?;
     println!("xtask: all checks passed");
     Ok(())
 }

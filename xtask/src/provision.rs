@@ -164,6 +164,72 @@ pub fn ensure_cargo_machete() -> anyhow::Result<()> {
     )
 }
 
+/// The kubernetes-validate release the manifest check runs (pinned: it
+/// bundles the schemas up to Kubernetes 1.37).
+const KUBERNETES_VALIDATE_VERSION: &str = "1.37.0";
+
+/// `kubernetes-validate` (PyPI), installed once into a virtual environment
+/// under the target directory; returns the program to run. One already on
+/// PATH at the pinned version is used as it is.
+pub fn ensure_kubernetes_validate() -> anyhow::Result<std::path::PathBuf> {
+    let pinned = |program: &std::path::Path| {
+        Command::new(program)
+            .arg("--version")
+            .output()
+            .is_ok_and(|out| {
+                out.status.success()
+                    && String::from_utf8_lossy(&out.stdout).trim() == KUBERNETES_VALIDATE_VERSION
+            })
+    };
+    let on_path = std::path::PathBuf::from("kubernetes-validate");
+    if pinned(&on_path) {
+        return Ok(on_path);
+    }
+    let venv = shell::target_dir().join("kubernetes-validate");
+    let program = venv.join("bin/kubernetes-validate");
+    if pinned(&program) {
+        return Ok(program);
+    }
+    if !shell::have("python3") {
+        ensure_packages(&[("python3", "python3")])?;
+    }
+    if !Command::new("python3")
+        .args(["-m", "venv", "--help"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+        || !Command::new("python3")
+            .args(["-c", "import ensurepip"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    {
+        // Debian splits venv and ensurepip out of python3.
+        ensure_packages(&[("/usr/share/doc/python3-venv", "python3-venv")])?;
+    }
+    let _ = std::fs::remove_dir_all(&venv);
+    shell::run(
+        "python3 -m venv (for kubernetes-validate)",
+        Command::new("python3").args(["-m", "venv"]).arg(&venv),
+    )?;
+    shell::run(
+        &format!("pip install kubernetes-validate=={KUBERNETES_VALIDATE_VERSION}"),
+        Command::new(venv.join("bin/python"))
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+            ])
+            .arg(format!(
+                "kubernetes-validate=={KUBERNETES_VALIDATE_VERSION}"
+            )),
+    )?;
+    if !pinned(&program) {
+        bail!("{} does not run after pip install", program.display());
+    }
+    Ok(program)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,6 +13,15 @@ pub fn root() -> PathBuf {
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
 
+/// Cargo's target directory: `$CARGO_TARGET_DIR` (relative to the root)
+/// when set, else `target/` in the repository root.
+pub fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) if !dir.is_empty() => root().join(dir),
+        _ => root().join("target"),
+    }
+}
+
 /// Runs `cargo ARGS` in the repository root, failing with the step's name.
 pub fn step(name: &str, args: &[&str]) -> anyhow::Result<()> {
     let mut command = cargo();

@@ -31,6 +31,7 @@ pub struct Args {
     #[arg(long)]
     pub no_dedupe: bool,
     /// Only process shard K of N (K from 0): URLs whose FNV-1a hash mod N is K.
+    /// `index/N` takes K from $JOB_COMPLETION_INDEX (a Kubernetes Indexed Job).
     #[arg(long, value_name = "K/N")]
     pub shard: Option<Shard>,
     /// Skip URLs that already have a record in this earlier jsonl output.

@@ -157,6 +157,11 @@ pub async fn load_done(path: &Path, scheme: Scheme) -> std::io::Result<HashSet<u
         if reader.read_until(b'\n', &mut line).await? == 0 {
             break;
         }
+        if line.last() != Some(&b'\n') {
+            // A last line without its newline is torn (the run that wrote
+            // it was killed mid-write): not done, whatever it holds.
+            break;
+        }
         let Ok(value) = serde_json::from_slice::<serde_json::Value>(&line) else {
             continue;
         };

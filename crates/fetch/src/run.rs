@@ -102,11 +102,12 @@ fn open_output(config: &Config, bar: &indicatif::ProgressBar) -> Result<Output, 
     let Some(path) = &config.output else {
         return Ok(Output::stdout(bar));
     };
-    let append = config.append || config.skip_done.as_ref() == Some(path);
+    let resume = config.skip_done.as_ref() == Some(path);
+    let append = config.append || resume;
     let mut opts = OpenOptions::new();
     opts.create(true);
     if append {
-        opts.append(true);
+        opts.append(true).read(resume);
     } else {
         opts.write(true).truncate(true);
     }
@@ -114,8 +115,47 @@ fn open_output(config: &Config, bar: &indicatif::ProgressBar) -> Result<Output, 
         path: path.clone(),
         source,
     };
-    let file = opts.open(path).map_err(err)?;
+    let mut file = opts.open(path).map_err(err)?;
+    if resume
+        && file.metadata().map_err(err)?.file_type().is_file()
+        && let Some(torn) = cut_torn_tail(&mut file).map_err(err)?
+    {
+        eprintln!(
+            "fetch-titles: {}: removed a torn last line ({torn} bytes, no newline) left by an \
+             interrupted run; its URL is fetched again",
+            path.display()
+        );
+    }
     Output::file(file).map_err(err)
+}
+
+/// Cuts a regular file back to just after its last newline, so that a
+/// resumed run appends after whole lines only. A run killed in the middle
+/// of a write (SIGKILL, OOM, a node lost) can leave a partial last record;
+/// [`load_done`] does not count it as done, and this removes it, so it is
+/// neither glued to the first appended record nor left in mid-file.
+/// Returns the bytes removed, if any.
+fn cut_torn_tail(file: &mut std::fs::File) -> std::io::Result<Option<u64>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let len = file.metadata()?.len();
+    let mut end = len;
+    let mut buf = vec![0u8; 64 * 1024];
+    while end > 0 {
+        let start = end.saturating_sub(buf.len() as u64);
+        let chunk = &mut buf[..usize::try_from(end - start).unwrap_or(0)];
+        file.seek(SeekFrom::Start(start))?;
+        file.read_exact(chunk)?;
+        if let Some(i) = chunk.iter().rposition(|&b| b == b'\n') {
+            end = start + i as u64 + 1;
+            break;
+        }
+        end = start;
+    }
+    if end == len {
+        return Ok(None);
+    }
+    file.set_len(end)?;
+    Ok(Some(len - end))
 }
 
 /// How errors name standard output.
@@ -352,4 +392,41 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<RunOutco
         eprintln!("{}", outcome.tally.render(outcome.wall));
     }
     Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_torn_tail_is_cut_back_to_the_last_newline() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("o.jsonl");
+        for (text, kept, cut) in [
+            ("", "", None),
+            ("{\"a\":1}\n", "{\"a\":1}\n", None),
+            ("{\"a\":1}\n{\"url\":\"http", "{\"a\":1}\n", Some(12)),
+            ("{\"a\":1}\n{\"b\":2}", "{\"a\":1}\n", Some(7)),
+            ("no newline at all", "", Some(17)),
+        ] {
+            std::fs::write(&path, text).unwrap();
+            let mut file = OpenOptions::new()
+                .append(true)
+                .read(true)
+                .open(&path)
+                .unwrap();
+            assert_eq!(cut_torn_tail(&mut file).unwrap(), cut, "{text:?}");
+            assert_eq!(std::fs::read_to_string(&path).unwrap(), kept, "{text:?}");
+        }
+        // Longer than one read chunk, newline far back.
+        let long = format!("x\n{}", "y".repeat(200_000));
+        std::fs::write(&path, &long).unwrap();
+        let mut file = OpenOptions::new()
+            .append(true)
+            .read(true)
+            .open(&path)
+            .unwrap();
+        assert_eq!(cut_torn_tail(&mut file).unwrap(), Some(200_000));
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "x\n");
+    }
 }

@@ -938,6 +938,79 @@ async fn cli_usage_errors_exit_2() {
     }
 }
 
+/// `--shard index/N` reads K from JOB_COMPLETION_INDEX, as an Indexed
+/// Job's pod would, and is a usage error (exit 2) when it is unset or out
+/// of range.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_shard_index_comes_from_job_completion_index() {
+    let server = start_server().await;
+    let urls: Vec<String> = (0..24).map(|i| server.url(&format!("/page/{i}"))).collect();
+    let input = urls.join("\n");
+    let mut union = Vec::new();
+    for k in 0..3 {
+        let out = output_with_stdin(
+            bin()
+                .args(["--shard", "index/3", "--format", "jsonl", "-q", "-"])
+                .env("JOB_COMPLETION_INDEX", k.to_string()),
+            &input,
+        )
+        .await;
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let explicit = output_with_stdin(
+            bin().args(["--shard", &format!("{k}/3"), "--format", "jsonl", "-q", "-"]),
+            &input,
+        )
+        .await;
+        let urls_of = |stdout: &[u8]| -> Vec<String> {
+            let mut v: Vec<String> = String::from_utf8_lossy(stdout)
+                .lines()
+                .map(|l| {
+                    serde_json::from_str::<Value>(l).unwrap()["url"]
+                        .as_str()
+                        .unwrap()
+                        .to_owned()
+                })
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(urls_of(&out.stdout), urls_of(&explicit.stdout), "shard {k}");
+        union.extend(urls_of(&out.stdout));
+    }
+    union.sort();
+    let mut all = urls.clone();
+    all.sort();
+    assert_eq!(union, all);
+
+    for (value, says) in [
+        (None, "JOB_COMPLETION_INDEX"),
+        (Some("3"), "0..3"),
+        (Some("x"), "not a number"),
+    ] {
+        // Stdin stays closed: a usage error exits before reading anything.
+        let mut command = bin();
+        command
+            .args(["--shard", "index/3", "-"])
+            .env_remove("JOB_COMPLETION_INDEX")
+            .stdin(Stdio::null());
+        if let Some(v) = value {
+            command.env("JOB_COMPLETION_INDEX", v);
+        }
+        let out = command.output().await.unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{value:?}: {stderr}");
+        assert!(
+            stderr.contains(says) && stderr.contains("--shard"),
+            "{value:?}: {stderr}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cli_stdin_text_format_and_exit_codes() {
     let server = start_server().await;
@@ -1253,6 +1326,62 @@ async fn cli_disk_full_exits_2_with_whole_records_and_resumes() {
         let all = whole_records(&resumed);
         assert_eq!(all.len(), urls.len());
         assert_eq!(by_url(all).len(), urls.len(), "a URL twice");
+    }
+}
+
+/// What a pod killed mid-write leaves: whole records, then a torn last
+/// line. The resumed run neither counts the torn URL as done nor leaves the
+/// fragment in the file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_skip_done_ignores_then_overwrites_a_torn_last_line() {
+    let server = start_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let urls: Vec<String> = (0..12).map(|i| server.url(&format!("/page/{i}"))).collect();
+    let input = write_urls(dir.path(), "u.txt", &urls);
+    let first = write_urls(dir.path(), "first.txt", &urls[..6]);
+    let out = dir.path().join("o.jsonl");
+    let result = run_bin(
+        bin()
+            .args(["--format", "jsonl", "-q", "--order", "input", "-o"])
+            .arg(&out)
+            .arg(&first),
+    )
+    .await;
+    assert_eq!(result.status.code(), Some(0));
+    // Keep 5 whole records; the 6th loses its newline (a complete JSON
+    // object, but torn all the same), then a fragment of a 7th for good
+    // measure in a second file.
+    let text = std::fs::read_to_string(&out).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 6);
+    for (name, tail) in [
+        ("whole-json.jsonl", lines[5].to_owned()),
+        (
+            "fragment.jsonl",
+            format!("{}\n{}", lines[5], &lines[5][..20]),
+        ),
+    ] {
+        let resumed = dir.path().join(name);
+        std::fs::write(&resumed, format!("{}\n{tail}", lines[..5].join("\n"))).unwrap();
+        let result = run_bin(
+            bin()
+                .args(["--format", "jsonl", "-q", "--skip-done"])
+                .arg(&resumed)
+                .arg("-o")
+                .arg(&resumed)
+                .arg(&input),
+        )
+        .await;
+        let stderr = String::from_utf8_lossy(&result.stderr);
+        assert_eq!(result.status.code(), Some(0), "{stderr}");
+        assert!(stderr.contains("torn last line"), "{stderr}");
+        let all = whole_records(&resumed);
+        assert_eq!(
+            all.len(),
+            urls.len(),
+            "{name}: every URL once, no fragment left"
+        );
+        assert_eq!(by_url(all).len(), urls.len(), "{name}: a URL twice");
     }
 }
 

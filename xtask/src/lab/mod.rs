@@ -16,7 +16,9 @@ mod check;
 mod docker;
 mod files;
 mod image;
+pub mod k8s;
 mod local;
+pub mod netkit_image;
 mod proc;
 mod smoke;
 

@@ -63,6 +63,10 @@ pub fn smoke_test(bin_dir: &Path) -> anyhow::Result<()> {
     files::ensure_keys()?;
     image::build().context("lab smoke test: building the image")?;
 
+    // 3b. The netkit image on the same engine and base, run as the
+    // Kubernetes Job's pods would.
+    super::k8s::sharded_run().context("sharded run of the netkit image")?;
+
     // 4. Up, then ssh-fanout with the key and with the password.
     println!("lab: backend docker, {}", compose.name());
     let _down = DownOnDrop;
