@@ -1286,7 +1286,10 @@ mod tests {
         let kept = exclude(hosts.clone(), "web[2-3]*,d?[1-1]").unwrap();
         let kept: Vec<String> = kept.iter().map(ToString::to_string).collect();
         assert_eq!(kept, ["web1", "web4", "web5", "root@db2:2200"]);
-        assert!(exclude(hosts.clone(), "w[1-5000]*").is_err(), "over MAX_GLOB_WORDS");
+        assert!(
+            exclude(hosts.clone(), "w[1-5000]*").is_err(),
+            "over MAX_GLOB_WORDS"
+        );
         // An exclusion with a port only removes that port.
         let kept = exclude(hosts, "db2:2201,db2:2200").unwrap();
         assert_eq!(kept.len(), 6);
