@@ -24,6 +24,7 @@ mod dist;
 mod lab;
 mod provision;
 mod shell;
+mod stats;
 
 use std::process::ExitCode;
 

@@ -35,12 +35,6 @@ impl Drop for Lab {
     }
 }
 
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
 pub fn keygen(path: &Path) -> anyhow::Result<()> {
     let st = Command::new("ssh-keygen")
         .args(["-q", "-t", "ed25519", "-N", "", "-f"])
@@ -95,7 +89,7 @@ pub fn start_lab(n: usize, extra: &str) -> anyhow::Result<Lab> {
         sshd: Vec::new(),
     };
     for i in 0..n {
-        let port = free_port()?;
+        let port = crate::shell::free_port()?;
         let host_key = lab.dir.path().join(format!("host{i}_key"));
         keygen(&host_key)?;
         let text = template

@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 
 use crate::shell;
+use crate::stats::{median, median_u64};
 
 /// The load points of the issue: (connections, size, pipeline).
 const POINTS: &[(usize, usize, usize)] = &[
@@ -425,21 +426,6 @@ fn rss_mib(pid: u32) -> anyhow::Result<f64> {
         .context("VmRSS")?
         .parse()?;
     Ok(kb / 1024.0)
-}
-
-fn median(values: &[f64]) -> f64 {
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    match v.len() {
-        0 => 0.0,
-        n if n % 2 == 1 => v[n / 2],
-        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-    }
-}
-
-fn median_u64(values: impl Iterator<Item = u64>) -> u64 {
-    let v: Vec<f64> = values.map(|x| x as f64).collect();
-    median(&v).round() as u64
 }
 
 fn print_table(

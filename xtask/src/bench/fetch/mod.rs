@@ -1,0 +1,380 @@
+//! `cargo xtask bench fetch`: fetch-titles side by side with the usual
+//! alternatives, against a local nginx on 127.0.0.1 serving a generated
+//! corpus (sizes 2 KB .. 2 MB, several charsets, titles in the head).
+//!
+//! Contenders, all at the same concurrency (`-c`, default 50):
+//! - `fetch-titles` (release build);
+//! - a Python aiohttp + BeautifulSoup script with a semaphore (installed
+//!   with pip at run time when missing);
+//! - `xargs -P 50 curl` with `sed` title extraction;
+//! - `wrk`, the ceiling: it parses nothing.
+//!
+//! Every contender runs under `/usr/bin/time` for peak RSS and CPU seconds;
+//! each is run `--runs` times (default 3) and medians are reported. The
+//! small-page runs of fetch-titles and wrk, whose rates make a goal,
+//! alternate so that both meet the same load on a shared machine. Extra
+//! checks: bytes read for a 2 MB page whose title is in the head, and peak
+//! RSS with 1,000,000 input URLs.
+//!
+//! Flags: `--pages N` (20000), `--runs N` (3), `-c N` (50), `--wrk-secs N`
+//! (10), `--million N` (1000000, 0 skips), `--skip-python`, `--skip-curl`,
+//! `--slow-subset N` (2000; 0 = all): the Python script and xargs curl are
+//! 100× slower, so by default they fetch the first N URLs of the same
+//! corpus (same size and charset mix) and are compared by URLs/s.
+//! `--small-urls N` (100000): URLs in the small-page run, so that
+//! fetch-titles runs for seconds, like wrk, and its start-up and ramp-up
+//! do not weigh on the rate.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+
+use crate::shell;
+
+mod contenders;
+mod corpus;
+mod measure;
+mod nginx;
+
+use contenders::*;
+use corpus::*;
+use measure::*;
+use nginx::*;
+
+struct Options {
+    pages: usize,
+    runs: usize,
+    concurrency: usize,
+    wrk_secs: u64,
+    million: usize,
+    skip_python: bool,
+    skip_curl: bool,
+    subset: usize,
+    small_urls: usize,
+}
+
+fn parse_args(args: &[String]) -> anyhow::Result<Options> {
+    let mut o = Options {
+        pages: 20_000,
+        runs: 3,
+        concurrency: 50,
+        wrk_secs: 10,
+        million: 1_000_000,
+        skip_python: false,
+        skip_curl: false,
+        subset: 2000,
+        small_urls: 100_000,
+    };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut num = |name: &str| -> anyhow::Result<usize> {
+            it.next()
+                .with_context(|| format!("{name} needs a value"))?
+                .parse()
+                .with_context(|| format!("{name} needs a number"))
+        };
+        match a.as_str() {
+            "--pages" => o.pages = num("--pages")?,
+            "--runs" => o.runs = num("--runs")?.max(1),
+            "-c" | "--concurrency" => o.concurrency = num("-c")?.max(1),
+            "--wrk-secs" => o.wrk_secs = u64::try_from(num("--wrk-secs")?)?,
+            "--million" => o.million = num("--million")?,
+            "--skip-python" => o.skip_python = true,
+            "--skip-curl" => o.skip_curl = true,
+            "--slow-subset" => o.subset = num("--slow-subset")?,
+            "--small-urls" => o.small_urls = num("--small-urls")?.max(1),
+            other => {
+                bail!("unknown flag {other:?} (see the module docs of xtask/src/bench/fetch.rs)")
+            }
+        }
+    }
+    Ok(o)
+}
+
+// ---------------------------------------------------------------- corpus
+
+fn parse_size(s: &str) -> u64 {
+    let (num, mult) = if let Some(n) = s.strip_suffix("GB") {
+        (n, 1u64 << 30)
+    } else if let Some(n) = s.strip_suffix("MB") {
+        (n, 1 << 20)
+    } else if let Some(n) = s.strip_suffix("KB") {
+        (n, 1 << 10)
+    } else {
+        (s.trim_end_matches('B'), 1)
+    };
+    num.parse::<f64>().map_or(0, |n| (n * mult as f64) as u64)
+}
+
+fn write_lines(path: &Path, lines: impl Iterator<Item = String>) -> anyhow::Result<()> {
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
+    for l in lines {
+        writeln!(f, "{l}")?;
+    }
+    f.flush()?;
+    Ok(())
+}
+
+fn print_run(name: &str, r: usize, runs: usize, m: &Measured) {
+    println!(
+        "  {name} run {r}/{runs}: {} URLs in {:.2}s = {:.0} URLs/s, {:.1} MiB read, RSS {:.1} MiB, CPU {:.2}s, titles {}, errors {}",
+        m.urls,
+        m.wall,
+        m.rate(),
+        m.bytes as f64 / 1048576.0,
+        m.rss_kib as f64 / 1024.0,
+        m.cpu,
+        m.titles,
+        m.errors
+    );
+}
+
+fn repeat_runs(
+    name: &str,
+    runs: usize,
+    mut f: impl FnMut() -> anyhow::Result<Measured>,
+) -> anyhow::Result<Measured> {
+    let mut all = Vec::new();
+    for r in 1..=runs {
+        let m = f()?;
+        print_run(name, r, runs, &m);
+        all.push(m);
+    }
+    Ok(median_of(&all))
+}
+
+/// Like [`repeat_runs`] for two contenders whose rates are compared, run
+/// alternately (a, b, a, b, ...) so that both see the same machine load on
+/// a shared box instead of one getting a quieter stretch than the other.
+fn repeat_pairs(
+    names: (&str, &str),
+    runs: usize,
+    mut a: impl FnMut() -> anyhow::Result<Measured>,
+    mut b: impl FnMut() -> anyhow::Result<Measured>,
+) -> anyhow::Result<(Measured, Measured)> {
+    let (mut all_a, mut all_b) = (Vec::new(), Vec::new());
+    for r in 1..=runs {
+        let m = a()?;
+        print_run(names.0, r, runs, &m);
+        all_a.push(m);
+        let m = b()?;
+        print_run(names.1, r, runs, &m);
+        all_b.push(m);
+    }
+    Ok((median_of(&all_a), median_of(&all_b)))
+}
+
+fn row(table: &mut String, name: &str, m: &Measured, reference: Option<&Measured>) {
+    let ratio = reference.map_or_else(
+        || "—".to_owned(),
+        |r| format!("{:.1}×", r.rate() / m.rate().max(1e-9)),
+    );
+    let _ = writeln!(
+        table,
+        "| {name} | {} | {:.0} | {:.1} | {:.1} | {:.2} | {} | {ratio} |",
+        m.urls,
+        m.rate(),
+        m.bytes as f64 / 1048576.0,
+        m.rss_kib as f64 / 1024.0,
+        m.cpu,
+        m.titles,
+    );
+}
+
+const HEADER: &str = "| contender | URLs | URLs/s | MiB read | peak RSS MiB | CPU s | titles | fetch-titles is |\n|---|---:|---:|---:|---:|---:|---:|---:|\n";
+
+pub fn run(args: &[String]) -> anyhow::Result<()> {
+    let o = parse_args(args)?;
+    for tool in ["nginx", "wrk", "curl", "xargs", "/usr/bin/time"] {
+        if !shell::have(tool) {
+            bail!("{tool} is required (apt-get install nginx wrk curl findutils time)");
+        }
+    }
+    shell::step(
+        "build fetch-titles (release)",
+        &["build", "--release", "-p", "netkit-fetch"],
+    )?;
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| shell::root().join("target"), PathBuf::from);
+    let bin = target.join("release/fetch-titles");
+    if !o.skip_python {
+        ensure_python_deps()?;
+    }
+
+    let tmp = tempfile::tempdir()?;
+    let dir = tmp.path();
+    println!(
+        "generating {} pages (2 KB .. 2 MB, 4 charset styles) in {}",
+        o.pages,
+        dir.display()
+    );
+    let corpus = generate_corpus(dir, o.pages)?;
+    println!("corpus: {:.1} MiB", corpus.total_bytes as f64 / 1048576.0);
+    let nginx = start_nginx(dir, &corpus.www)?;
+    let port = nginx.port;
+    println!("nginx on 127.0.0.1:{port}");
+
+    let base = format!("http://127.0.0.1:{port}");
+    let mixed_paths = dir.join("mixed.paths");
+    write_lines(&mixed_paths, (0..o.pages).map(|i| format!("/p/{i}.html")))?;
+    let mixed_urls = dir.join("mixed.urls");
+    write_lines(
+        &mixed_urls,
+        (0..o.pages).map(|i| format!("{base}/p/{i}.html")),
+    )?;
+    let small_n = o.small_urls;
+    let small_paths = dir.join("small.paths");
+    write_lines(
+        &small_paths,
+        (0..small_n).map(|i| format!("/s/{}.html?r={i}", i % 2000)),
+    )?;
+    let small_urls = dir.join("small.urls");
+    write_lines(
+        &small_urls,
+        (0..small_n).map(|i| format!("{base}/s/{}.html?r={i}", i % 2000)),
+    )?;
+
+    let slow_n = if o.subset == 0 {
+        o.pages
+    } else {
+        o.subset.min(o.pages)
+    };
+    let slow_urls = dir.join("slow.urls");
+    write_lines(
+        &slow_urls,
+        (0..slow_n).map(|i| format!("{base}/p/{i}.html")),
+    )?;
+    let c = o.concurrency;
+    // Warm the page cache and nginx.
+    run_fetch_titles(&bin, dir, &mixed_urls, c)?;
+
+    println!("\n## mixed corpus: {} pages, concurrency {c}", o.pages);
+    let ft = repeat_runs("fetch-titles", o.runs, || {
+        run_fetch_titles(&bin, dir, &mixed_urls, c)
+    })?;
+    let py = if o.skip_python {
+        None
+    } else {
+        Some(repeat_runs("aiohttp+bs4", o.runs, || {
+            run_python(dir, &slow_urls, c)
+        })?)
+    };
+    let curl = if o.skip_curl {
+        None
+    } else {
+        Some(repeat_runs("xargs curl", o.runs, || {
+            run_curl(dir, &slow_urls, &corpus.www, c)
+        })?)
+    };
+    let wrk = repeat_runs("wrk", o.runs, || {
+        run_wrk(dir, &mixed_paths, port, c, o.wrk_secs)
+    })?;
+
+    println!("\n## small pages (2 KB): {small_n} URLs, concurrency {c}");
+    let (ft_small, wrk_small) = repeat_pairs(
+        ("fetch-titles", "wrk"),
+        o.runs,
+        || run_fetch_titles(&bin, dir, &small_urls, c),
+        || run_wrk(dir, &small_paths, port, c, o.wrk_secs),
+    )?;
+
+    println!("\n## one 2 MB page with its title in the head");
+    let big_urls = dir.join("big.urls");
+    write_lines(&big_urls, std::iter::once(format!("{base}/big2mb.html")))?;
+    let big = run_fetch_titles(&bin, dir, &big_urls, 1)?;
+    println!("  bytes read: {} (goal <= 65536)", big.bytes);
+
+    let million = if o.million > 0 {
+        println!("\n## {} input URLs (peak RSS)", o.million);
+        let urls = dir.join("million.urls");
+        write_lines(
+            &urls,
+            (0..o.million).map(|i| format!("{base}/s/{}.html?m={i}", i % 2000)),
+        )?;
+        let m = run_fetch_titles(&bin, dir, &urls, c)?;
+        println!(
+            "  {} URLs in {:.1}s ({:.0}/s), peak RSS {:.1} MiB (goal <= 256 MiB)",
+            m.urls,
+            m.wall,
+            m.rate(),
+            m.rss_kib as f64 / 1024.0
+        );
+        Some(m)
+    } else {
+        None
+    };
+    drop(nginx);
+
+    let mut table = String::new();
+    let _ = writeln!(
+        table,
+        "Mixed corpus ({} pages, {:.0} MiB, 2 KB..2 MB, concurrency {c}, median of {} runs; \
+         the Python script and xargs curl fetch the first {slow_n} of them):\n",
+        o.pages,
+        corpus.total_bytes as f64 / 1048576.0,
+        o.runs
+    );
+    table.push_str(HEADER);
+    row(&mut table, "fetch-titles", &ft, None);
+    if let Some(py) = &py {
+        row(&mut table, "aiohttp + BeautifulSoup", py, Some(&ft));
+    }
+    if let Some(curl) = &curl {
+        row(&mut table, "xargs -P curl + sed", curl, Some(&ft));
+    }
+    row(&mut table, "wrk (ceiling, no parsing)", &wrk, Some(&ft));
+    let _ = writeln!(
+        table,
+        "\nSmall pages (2 KB, {small_n} URLs, median of {} runs):\n",
+        o.runs
+    );
+    table.push_str(HEADER);
+    row(&mut table, "fetch-titles", &ft_small, None);
+    row(
+        &mut table,
+        "wrk (ceiling, no parsing)",
+        &wrk_small,
+        Some(&ft_small),
+    );
+    let _ = writeln!(table, "\nGoals:");
+    if let Some(py) = &py {
+        let _ = writeln!(
+            table,
+            "- vs aiohttp + BeautifulSoup: {:.1}× (goal >= 20×)",
+            ft.rate() / py.rate().max(1e-9)
+        );
+    }
+    if let Some(curl) = &curl {
+        let _ = writeln!(
+            table,
+            "- vs xargs curl: {:.1}× (goal >= 3×)",
+            ft.rate() / curl.rate().max(1e-9)
+        );
+    }
+    let _ = writeln!(
+        table,
+        "- small pages vs wrk: {:.0}% of wrk's rate (goal >= 50%)",
+        100.0 * ft_small.rate() / wrk_small.rate().max(1e-9)
+    );
+    let _ = writeln!(
+        table,
+        "- 2 MB page, title in head: {} bytes read (goal <= 65536)",
+        big.bytes
+    );
+    if let Some(m) = &million {
+        let _ = writeln!(
+            table,
+            "- {} input URLs: peak RSS {:.1} MiB (goal <= 256 MiB), {:.0} URLs/s",
+            m.urls,
+            m.rss_kib as f64 / 1024.0,
+            m.rate()
+        );
+    }
+    println!("\n{table}");
+    let report = target.join("bench-fetch.md");
+    std::fs::write(&report, &table)?;
+    println!("(also written to {})", report.display());
+    Ok(())
+}
