@@ -20,6 +20,9 @@
 //!
 //! Options: `--runs N`, `--hosts 16,64` (`''` skips the sshd part), `--sim N`
 //! (default 500, 0 skips), `--tools fanout,pssh,pdsh,clush,asyncssh`.
+//!
+//! `--scale N [--fanout 256,1024] [--connect-timeout 5s]` runs only the
+//! 10,000-host case of issue 18 instead (`fanout_scale.rs`).
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -33,7 +36,8 @@ use crate::shell;
 
 #[path = "../sshd_lab.rs"]
 mod sshd_lab;
-use sshd_lab::{Lab, keygen, start_lab};
+pub(super) use sshd_lab::keygen;
+use sshd_lab::{Lab, start_lab};
 
 const ASYNCSSH_SCRIPT: &str = r#"
 import asyncio, sys, asyncssh
@@ -156,7 +160,7 @@ impl BenchFiles for Lab {
 }
 
 /// User+sys CPU of waited-for children of this process, in seconds.
-fn children_cpu() -> anyhow::Result<f64> {
+pub(super) fn children_cpu() -> anyhow::Result<f64> {
     let stat = std::fs::read_to_string("/proc/self/stat")?;
     let after = stat.rsplit_once(") ").map(|(_, r)| r).unwrap_or_default();
     let fields: Vec<&str> = after.split_whitespace().collect();
@@ -260,7 +264,7 @@ fn measure(mut cmd: Command) -> anyhow::Result<Sample> {
     })
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
+pub(super) fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v.get(v.len() / 2).copied().unwrap_or(0.0)
 }
@@ -280,7 +284,7 @@ fn ensure_asyncssh() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn arg<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
+pub(super) fn arg<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
     args.iter()
         .position(|a| a == name)
         .and_then(|i| args.get(i + 1))
@@ -318,6 +322,9 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         .unwrap_or_else(|| shell::root().join("target"));
     let bin = target.join("release/ssh-fanout");
     let sim_bin = target.join("release/examples/sim_hosts");
+    if arg(args, "--scale").is_some() {
+        return super::fanout_scale::run(args, &bin, &sim_bin);
+    }
     if tools.contains(&"asyncssh") {
         ensure_asyncssh()?;
     }

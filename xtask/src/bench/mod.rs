@@ -3,6 +3,7 @@
 
 mod echo;
 mod fanout;
+mod fanout_scale;
 mod fetch;
 mod pool;
 
