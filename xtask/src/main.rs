@@ -53,10 +53,7 @@ fn main() -> ExitCode {
         Some("lab") => lab::run(&args[1..]),
         Some("dist") => dist::run(),
         Some("image") => lab::netkit_image::run(),
-        Some("k8s") => lab::k8s::validate_manifests().and_then(|()| {
-            lab::catch_interrupts();
-            lab::k8s::sharded_run()
-        }),
+        Some("k8s") => lab::k8s::check(),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())

@@ -33,6 +33,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 
 use crate::shell;
+use crate::stats::median;
 
 #[path = "../sshd_lab.rs"]
 mod sshd_lab;
@@ -264,11 +265,6 @@ fn measure(mut cmd: Command) -> anyhow::Result<Sample> {
     })
 }
 
-pub(super) fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v.get(v.len() / 2).copied().unwrap_or(0.0)
-}
-
 fn ensure_asyncssh() -> anyhow::Result<()> {
     let ok = Command::new("python3")
         .args(["-c", "import asyncssh"])
@@ -354,9 +350,10 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
                     samples.push(measure(lab.command(tool, &bin, n, cmd))?);
                 }
                 let s = Sample {
-                    wall: median(samples.iter().map(|s| s.wall).collect()),
-                    cpu: median(samples.iter().map(|s| s.cpu).collect()),
-                    rss_kb: median(samples.iter().map(|s| s.rss_kb as f64).collect()) as u64,
+                    wall: median(&samples.iter().map(|s| s.wall).collect::<Vec<_>>()),
+                    cpu: median(&samples.iter().map(|s| s.cpu).collect::<Vec<_>>()),
+                    rss_kb: median(&samples.iter().map(|s| s.rss_kb as f64).collect::<Vec<_>>())
+                        as u64,
                     procs: samples.iter().map(|s| s.procs).max().unwrap_or(0),
                 };
                 println!(
@@ -424,9 +421,9 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
             let samples: Vec<Sample> = (0..runs)
                 .map(|_| measure(fanout_cmd(cmd)))
                 .collect::<Result<_, _>>()?;
-            let wall = median(samples.iter().map(|s| s.wall).collect());
-            let cpu = median(samples.iter().map(|s| s.cpu).collect());
-            let rss = median(samples.iter().map(|s| s.rss_kb as f64).collect());
+            let wall = median(&samples.iter().map(|s| s.wall).collect::<Vec<_>>());
+            let cpu = median(&samples.iter().map(|s| s.cpu).collect::<Vec<_>>());
+            let rss = median(&samples.iter().map(|s| s.rss_kb as f64).collect::<Vec<_>>());
             out.push_str(&format!(
                 "| `{cmd}` | {wall:.2} | {:.0} | {:.2} | {:.0} |\n",
                 sim as f64 / wall,

@@ -35,7 +35,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
-use super::fanout::{arg, children_cpu, keygen, median};
+use super::fanout::{arg, children_cpu, keygen};
+use crate::stats::median;
 
 /// The simulator's address. Its ports come from the ephemeral range (bound
 /// to port 0), which on 127.0.0.1 it shares with the client's side of every
@@ -483,7 +484,7 @@ pub fn run(args: &[String], bin: &Path, sim_bin: &Path) -> anyhow::Result<()> {
             let v: Vec<f64> = samples.iter().map(get).collect();
             let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
             let hi = v.iter().copied().fold(0.0, f64::max);
-            (median(v), lo, hi)
+            (median(&v), lo, hi)
         };
         let wall = col(&|s| s.wall);
         let cpu = col(&|s| s.cpu * 1000.0 / n as f64);

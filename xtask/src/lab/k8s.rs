@@ -64,6 +64,22 @@ const URLS: usize = 400;
 /// The container the restart check kills.
 const KILLED: &str = "netkit-k8s-test-killed";
 
+/// `cargo xtask k8s`: the manifests, then the pods, on the running Docker
+/// engine or on a dockerd started (and stopped again) for the check, as
+/// the smoke test does.
+pub fn check() -> anyhow::Result<()> {
+    validate_manifests()?;
+    proc::catch_interrupts();
+    let _dockerd = match super::docker::engine() {
+        Ok(()) => None,
+        Err(why) => {
+            println!("lab: {why}; starting dockerd for the check");
+            Some(super::docker::Dockerd::start(Duration::from_secs(90))?)
+        }
+    };
+    sharded_run()
+}
+
 /// Builds [`TEST_TAG`] from the debug binaries and runs the pod checks.
 pub fn sharded_run() -> anyhow::Result<()> {
     let start = Instant::now();
