@@ -41,7 +41,7 @@ commands:
                             Job's 4 pods against a loopback server (part of test)
   dist                      release binaries, shell completions, man pages and SHA256SUMS
                             in target/dist/netkit-VERSION-ARCH-linux/
-  bench pool|echo|fetch|fanout [ARGS...]
+  bench pool|echo|fetch|fetch-input|fanout [ARGS...]
                             side-by-side benchmarks (not part of the tests)";
 
 fn main() -> ExitCode {

@@ -7,7 +7,7 @@
 //! here, before anything reaches the pool. Dedupe keeps one 64-bit hash per
 //! distinct URL, so a million URLs cost about 16 MiB.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -17,6 +17,7 @@ use futures::Stream;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, BufReader};
 use url::Url;
 
+use crate::hash_set::HashSet64;
 use crate::shard::{Shard, fnv1a64};
 
 /// Lines longer than this are rejected (and skipped without buffering them).
@@ -147,10 +148,10 @@ pub fn url_hash(url: &Url) -> u64 {
 
 /// Reads an earlier jsonl output and returns the hashes of every URL that
 /// already has a record. Half-written lines are ignored.
-pub async fn load_done(path: &Path, scheme: Scheme) -> std::io::Result<HashSet<u64>> {
+pub async fn load_done(path: &Path, scheme: Scheme) -> std::io::Result<HashSet64> {
     let file = tokio::fs::File::open(path).await?;
     let mut reader = BufReader::new(file);
-    let mut done = HashSet::new();
+    let mut done = HashSet64::new();
     let mut line = Vec::new();
     loop {
         line.clear();
@@ -184,7 +185,7 @@ pub struct InputFilter {
     /// Only this shard.
     pub shard: Option<Shard>,
     /// Skip these (from `--skip-done`).
-    pub done: HashSet<u64>,
+    pub done: HashSet64,
     /// Counts jobs emitted (for the progress bar's total).
     pub emitted: Arc<AtomicU64>,
     /// Counts URLs skipped by dedupe / shard / skip-done.
@@ -217,7 +218,7 @@ struct State {
     line_no: u64,
     buf: Vec<u8>,
     filter: InputFilter,
-    seen: HashSet<u64>,
+    seen: HashSet64,
 }
 
 enum Line {
@@ -304,7 +305,7 @@ impl State {
                     let hash = url_hash(&url);
                     // Shard first, so other shards' URLs never enter the dedupe set.
                     let skip = self.filter.shard.is_some_and(|s| !s.contains(url.as_str()))
-                        || self.filter.done.contains(&hash)
+                        || self.filter.done.contains(hash)
                         || (self.filter.dedupe && !self.seen.insert(hash));
                     if skip {
                         self.filter.skipped.fetch_add(1, Ordering::Relaxed);
@@ -345,7 +346,7 @@ pub fn job_stream(
         line_no: 0,
         buf: Vec::new(),
         filter,
-        seen: HashSet::new(),
+        seen: HashSet64::new(),
     };
     Box::pin(futures::stream::unfold(state, |mut st| async move {
         let job = st.next_job().await?;

@@ -1,7 +1,7 @@
 //! One run: input stream -> pool (concurrency, per-host limit, rate,
 //! retries) -> fetch -> record -> output, with a progress bar and a summary.
 
-use std::collections::HashSet;
+use crate::hash_set::HashSet64;
 use std::fs::OpenOptions;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -215,7 +215,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<RunOutco
                     source,
                 })?
         }
-        _ => HashSet::new(),
+        _ => HashSet64::new(),
     };
     let sources = open_sources(&config.sources)
         .await

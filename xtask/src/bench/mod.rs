@@ -5,6 +5,7 @@ mod echo;
 mod fanout;
 mod fanout_scale;
 mod fetch;
+mod fetch_input;
 mod pool;
 
 use anyhow::bail;
@@ -15,7 +16,8 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         Some("pool") => pool::run(rest),
         Some("echo") => echo::run(rest),
         Some("fetch") => fetch::run(rest),
+        Some("fetch-input") => fetch_input::run(rest),
         Some("fanout") => fanout::run(rest),
-        _ => bail!("usage: cargo xtask bench pool|echo|fetch|fanout [ARGS...]"),
+        _ => bail!("usage: cargo xtask bench pool|echo|fetch|fetch-input|fanout [ARGS...]"),
     }
 }
