@@ -271,7 +271,8 @@ impl TitleExtractor {
         }
         if self.head.len() < PRESCAN_LEN {
             let take = (PRESCAN_LEN - self.head.len()).min(bytes.len());
-            self.head.extend_from_slice(bytes.get(..take).unwrap_or_default());
+            self.head
+                .extend_from_slice(bytes.get(..take).unwrap_or_default());
         }
         if !self.non_ascii_seen && !bytes.is_ascii() {
             self.non_ascii_seen = true;

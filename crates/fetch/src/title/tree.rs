@@ -337,7 +337,13 @@ impl TreeSink for Sink {
     fn set_quirks_mode(&self, _mode: QuirksMode) {}
 
     fn append_before_sibling(&self, sibling: &Id, new_node: NodeOrText<Id>) {
-        let Some(parent) = self.arena.borrow().nodes.get(*sibling).and_then(|n| n.parent) else {
+        let Some(parent) = self
+            .arena
+            .borrow()
+            .nodes
+            .get(*sibling)
+            .and_then(|n| n.parent)
+        else {
             return;
         };
         match new_node {
