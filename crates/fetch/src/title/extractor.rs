@@ -384,16 +384,30 @@ impl TitleExtractor {
         if !self.open_seen {
             return;
         }
-        let len = self.text.len();
-        let doubled = len >= self.parsed_len.saturating_mul(2);
         let open_title = self.last.as_ref().is_some_and(|p| p.title_open)
-            && len >= self.parsed_len.saturating_add(OPEN_TITLE_STEP);
-        if !(doubled && (self.close_pending || open_title)) {
+            && self.text.len() >= self.parsed_len.saturating_add(OPEN_TITLE_STEP);
+        if !(self.close_pending || open_title) {
+            return;
+        }
+        // Parse a prefix that ends just after the last `</title…>`: a prefix
+        // of the stream is a valid state of an incremental parse, and the
+        // common page is decided after a few hundred bytes.
+        let len = if open_title {
+            self.text.len()
+        } else {
+            self.cut_after_last_close()
+        };
+        let doubled = len >= self.parsed_len.saturating_mul(2);
+        if !doubled {
             return;
         }
         self.close_pending = false;
         self.parsed_len = len;
-        let parsed = parse(&self.text, false, self.opts.max_title_len);
+        let parsed = parse(
+            self.text.get(..len).unwrap_or(&self.text),
+            false,
+            self.opts.max_title_len,
+        );
         if parsed.is_final {
             self.done = true;
         }
@@ -433,6 +447,23 @@ impl TitleExtractor {
             title_truncated,
             encoding,
             charset_source,
+        }
+    }
+
+    /// The end of the text just after the `>` that follows the last
+    /// `</title` (ASCII case-insensitive), or all of it.
+    fn cut_after_last_close(&self) -> usize {
+        let bytes = self.text.as_bytes();
+        let last = bytes
+            .windows(7)
+            .rposition(|w| w.eq_ignore_ascii_case(b"</title"));
+        match last {
+            Some(at) => bytes
+                .iter()
+                .skip(at)
+                .position(|&b| b == b'>')
+                .map_or(bytes.len(), |off| at + off + 1),
+            None => bytes.len(),
         }
     }
 
