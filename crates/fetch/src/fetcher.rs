@@ -434,7 +434,7 @@ async fn attempt(
         return Err(fail(
             ErrorKind::BodyTooLarge,
             format!(
-                "no title or body content in the first {} bytes (--max-body)",
+                "no title in the first {} bytes (--max-body)",
                 limits.max_body
             ),
             progress,

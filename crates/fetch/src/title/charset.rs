@@ -1,5 +1,5 @@
-//! Charset resolution, in the order the issue (and, mostly, the WHATWG
-//! encoding sniffing algorithm) prescribes:
+//! Charset vocabulary. The extractor applies the order the issue (and,
+//! mostly, the WHATWG encoding sniffing algorithm) prescribes:
 //!
 //! 1. a byte-order mark;
 //! 2. the `charset` parameter of the HTTP `Content-Type` header — except
@@ -9,7 +9,7 @@
 //! 4. detection with chardetng (Firefox's detector) when anything beyond
 //!    ASCII was seen, otherwise UTF-8.
 
-use encoding_rs::{Encoding, REPLACEMENT, UTF_8};
+use encoding_rs::{Encoding, REPLACEMENT};
 
 /// Where the chosen encoding came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -90,43 +90,6 @@ fn utf8_width(b: u8) -> usize {
         0xe0..=0xef => 3,
         0xf0..=0xf4 => 4,
         _ => 0,
-    }
-}
-
-/// Everything known when the charset must be decided.
-pub(crate) struct Evidence<'a> {
-    pub bom: Option<&'static Encoding>,
-    pub header: Option<&'static Encoding>,
-    pub meta: Option<&'static Encoding>,
-    pub utf8_invalid: bool,
-    pub non_ascii_seen: bool,
-    pub detector: Option<&'a chardetng::EncodingDetector>,
-}
-
-/// Applies the precedence rules.
-pub(crate) fn resolve(ev: &Evidence<'_>) -> (&'static Encoding, CharsetSource) {
-    if let Some(enc) = ev.bom {
-        return (enc, CharsetSource::Bom);
-    }
-    if let Some(enc) = ev.header {
-        if enc == UTF_8
-            && ev.utf8_invalid
-            && let Some(meta) = ev.meta
-            && meta != UTF_8
-        {
-            return (meta, CharsetSource::Meta);
-        }
-        return (enc, CharsetSource::Header);
-    }
-    if let Some(enc) = ev.meta {
-        return (enc, CharsetSource::Meta);
-    }
-    match ev.detector {
-        Some(d) if ev.non_ascii_seen => (
-            d.guess(None, chardetng::Utf8Detection::Allow),
-            CharsetSource::Detected,
-        ),
-        _ => (UTF_8, CharsetSource::Default),
     }
 }
 

@@ -1,19 +1,83 @@
 //! The streaming title extractor: feed it body chunks as they arrive, stop
 //! reading as soon as it says it has enough, then ask for the result.
 //!
-//! It keeps at most the first 1024 bytes (for the `<meta>` prescan) and the
-//! raw title bytes (capped); everything else is looked at once and dropped.
+//! # How the title is found
+//!
+//! `document.title` is computed from the tree html5ever builds (see
+//! [`super::tree`]): the first HTML-namespace `title` element in tree order
+//! among the nodes attached to the document (template contents are not),
+//! its text with ASCII whitespace stripped and collapsed. There is no
+//! heuristic about where the head ends: text before the doctype, titles in
+//! the body, after tables, lists, formatting elements or 200 KB of script
+//! all count, and foster parenting, `svg`/`math`, raw-text and RCDATA
+//! elements, `plaintext`, `noscript` (scripting enabled) and `</html>` are
+//! the tree builder's business.
+//!
+//! # Streaming without a `Send` parser
+//!
+//! html5ever's parser holds `StrTendril`s, which are not `Send`, and the
+//! fetcher keeps the extractor across `.await`s in tasks that must be
+//! `Send`. So the extractor keeps the *decoded text* (a `String`) instead of
+//! a live parser, and runs the tree builder over the text read so far, from
+//! the start, only when the answer may have become final:
+//!
+//! - a title element can only come from a `<title` start tag, so nothing is
+//!   parsed until the decoded text contains `<title` (ASCII case-insensitive);
+//!   a page without one costs a substring search, not a parse;
+//! - after that, a parse runs when a new `</title` has arrived (or, while
+//!   the first title is still open, every time the text doubles), and never
+//!   before the text has doubled since the previous parse, so the total work
+//!   is at most about twice one full parse and reading overshoots the
+//!   earliest possible stop by at most a factor of two.
+//!
+//! Reading may stop when the first title in tree order is closed (its end
+//! tag was seen, or its text already exceeds the cap), it is attached to the
+//! document, no ancestor is a `table` (foster parenting could still put a
+//! later title in front: `<table><caption><title>A</title></caption><title>B`
+//! gives B), and, if it is inside `body`, the tree builder's frameset-ok
+//! flag is surely "not ok" (otherwise `<frameset>` could still remove the
+//! body). Otherwise the caller reads to the end of the body or `--max-body`.
+//! [`TitleExtractor::finish`] parses once more with end-of-input semantics.
+//!
+//! Memory: the decoded text read so far (bounded by `--max-body` in the
+//! fetcher) plus, during a parse, a small arena of element nodes.
+//!
+//! # Encoding
+//!
+//! The precedence is BOM > `Content-Type` charset > the WHATWG `<meta>`
+//! prescan of the first 1024 bytes > chardetng > UTF-8. The tree builder
+//! needs text, so bytes are decoded as soon as the encoding is decided:
+//!
+//! - a BOM or a non-UTF-8 header charset decides at once;
+//! - otherwise the bytes are passed through as long as they are ASCII
+//!   without ESC (such bytes decode identically in every encoding the
+//!   prescan or chardetng can return), and held from the first byte that
+//!   is not, until the decision: the prescan once 1024 bytes (or the whole
+//!   body) are in; if it finds nothing, chardetng over the first
+//!   [`DETECTION_WINDOW`] bytes (or the whole body), UTF-8 if they were all
+//!   ASCII;
+//! - a `Content-Type: charset=utf-8` header loses to a different prescan
+//!   `<meta>` only if the bytes turn out not to be UTF-8 within the first
+//!   [`DETECTION_WINDOW`] bytes.
+//!
+//! A `<meta charset>` that the tree builder meets after the prescan window
+//! does not change the decoding (a browser would restart the parse with the
+//! new encoding; this extractor does not), and a prescan `<meta>` naming the
+//! replacement encoding is ignored.
 
-use encoding_rs::{Decoder, Encoding, UTF_8, UTF_16BE, UTF_16LE};
+use encoding_rs::{CoderResult, Decoder, Encoding, REPLACEMENT, UTF_8};
 
-use super::charset::{CharsetSource, Evidence, Utf8Validity, resolve};
+use super::charset::{CharsetSource, Utf8Validity};
 use super::prescan::{PRESCAN_LEN, prescan};
-use super::scanner::{Scanner, Verdict};
-use super::text::finish_title;
+use super::tree::{Parsed, parse};
 
-/// When nothing declares the charset and the title is not pure ASCII, keep
-/// reading up to this many bytes so chardetng has enough text to work with.
+/// When nothing declares the charset and non-ASCII bytes appear, at most
+/// this many bytes are held back so chardetng has enough text to work with.
 pub const DETECTION_WINDOW: usize = 16 * 1024;
+
+/// While the first title is open (no end tag yet), parse again no sooner
+/// than this much text later.
+const OPEN_TITLE_STEP: usize = 32 * 1024;
 
 /// Knobs for one extraction.
 #[derive(Debug, Clone, Copy)]
@@ -39,9 +103,10 @@ impl Default for ExtractOptions {
 pub enum ScanEnd {
     /// The first title element was found.
     TitleFound,
-    /// Body content started before any title.
+    /// Kept for compatibility; no longer produced: body content does not
+    /// end the search (issue 15).
     BodyStarted,
-    /// The input ended (or the caller stopped) while still searching.
+    /// No title in what was read (the input ended, or the caller stopped).
     Incomplete,
 }
 
@@ -65,58 +130,97 @@ pub struct TitleExtractor {
     opts: ExtractOptions,
     started: bool,
     start: Vec<u8>,
-    bom: Option<&'static Encoding>,
-    utf16: Option<Decoder>,
-    transcoded: String,
+    decided: Option<(&'static Encoding, CharsetSource)>,
+    decoder: Option<Decoder>,
+    /// The first [`PRESCAN_LEN`] bytes, while the encoding is undecided.
     head: Vec<u8>,
-    meta: Option<Option<&'static Encoding>>,
-    scanner: Scanner,
-    validity: Utf8Validity,
+    /// Bytes not yet decoded (from the first non-ASCII or ESC byte on).
+    held: Vec<u8>,
+    /// Stream offset of `held[0]`.
+    held_start: usize,
+    /// Bytes seen (after a BOM).
+    seen: usize,
     non_ascii_seen: bool,
-    /// Created only when nothing declares the charset and non-ASCII bytes
-    /// appear: declared pages never pay for detection.
+    validity: Utf8Validity,
     detector: Option<Box<chardetng::EncodingDetector>>,
-    detector_fed: usize,
+    /// Decoded text so far.
+    text: String,
+    /// How far `text` has been searched for `<title` / `</title`.
+    searched: usize,
+    open_seen: bool,
+    close_pending: bool,
+    /// `text.len()` at the last parse.
+    parsed_len: usize,
+    last: Option<Parsed>,
+    done: bool,
 }
 
 impl std::fmt::Debug for TitleExtractor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TitleExtractor")
             .field("opts", &self.opts)
-            .field("verdict", &self.scanner.verdict())
+            .field("decided", &self.decided.map(|(e, s)| (e.name(), s)))
+            .field("text_len", &self.text.len())
+            .field("done", &self.done)
             .finish_non_exhaustive()
     }
+}
+
+fn decode_into(decoder: &mut Decoder, mut bytes: &[u8], out: &mut String, last: bool) {
+    loop {
+        let need = decoder
+            .max_utf8_buffer_length(bytes.len())
+            .unwrap_or(bytes.len().saturating_mul(3).saturating_add(16));
+        out.reserve(need.max(4));
+        let (res, read, _) = decoder.decode_to_string(bytes, out, last);
+        bytes = bytes.get(read..).unwrap_or_default();
+        if res == CoderResult::InputEmpty {
+            return;
+        }
+    }
+}
+
+/// Finds `needle` (lowercase ASCII) in `hay`, ASCII case-insensitively.
+fn contains_ci(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle))
 }
 
 impl TitleExtractor {
     /// A fresh extractor.
     pub fn new(opts: ExtractOptions) -> Self {
-        let max_title_len = opts.max_title_len.max(1);
-        // Raw bytes per character: up to 4 in UTF-8, more for entities.
-        let title_cap = max_title_len.saturating_mul(8).saturating_add(64);
         Self {
             opts: ExtractOptions {
-                max_title_len,
+                max_title_len: opts.max_title_len.max(1),
                 ..opts
             },
             started: false,
             start: Vec::new(),
-            bom: None,
-            utf16: None,
-            transcoded: String::new(),
+            decided: None,
+            decoder: None,
             head: Vec::new(),
-            meta: None,
-            scanner: Scanner::new(title_cap),
-            validity: Utf8Validity::default(),
+            held: Vec::new(),
+            held_start: 0,
+            seen: 0,
             non_ascii_seen: false,
+            validity: Utf8Validity::default(),
             detector: None,
-            detector_fed: 0,
+            text: String::new(),
+            searched: 0,
+            open_seen: false,
+            close_pending: false,
+            parsed_len: 0,
+            last: None,
+            done: false,
         }
     }
 
     /// Feeds the next chunk of the body. Returns `true` while more input
     /// could still change the result; `false` means stop reading.
     pub fn feed(&mut self, chunk: &[u8]) -> bool {
+        if self.done {
+            return false;
+        }
         if !self.started {
             self.start.extend_from_slice(chunk);
             if self.start.len() < 3 {
@@ -127,144 +231,187 @@ impl TitleExtractor {
         } else {
             self.process(chunk);
         }
-        self.wants_more()
+        self.maybe_parse();
+        !self.done
     }
 
     fn begin(&mut self, start: &[u8]) {
         self.started = true;
         let mut body = start;
         if let Some((enc, len)) = Encoding::for_bom(start) {
-            self.bom = Some(enc);
-            body = &start[len..];
+            self.decide(enc, CharsetSource::Bom);
+            body = start.get(len..).unwrap_or_default();
+        } else if let Some(h) = self.opts.header_charset
+            && h != UTF_8
+        {
+            self.decide(h, CharsetSource::Header);
         }
-        let utf16 = match (self.bom, self.opts.header_charset) {
-            (Some(enc), _) | (None, Some(enc)) if enc == UTF_16LE || enc == UTF_16BE => Some(enc),
-            _ => None,
-        };
-        self.utf16 = utf16.map(Encoding::new_decoder_without_bom_handling);
         self.process(body);
+    }
+
+    fn decide(&mut self, enc: &'static Encoding, source: CharsetSource) {
+        let mut decoder = enc.new_decoder_without_bom_handling();
+        let held = std::mem::take(&mut self.held);
+        decode_into(&mut decoder, &held, &mut self.text, false);
+        self.decoder = Some(decoder);
+        self.decided = Some((enc, source));
+        self.head = Vec::new();
+        self.detector = None;
     }
 
     fn process(&mut self, bytes: &[u8]) {
         if bytes.is_empty() {
             return;
         }
-        let take = self.fill_head(bytes);
-        if self.opts.header_charset == Some(UTF_8) {
-            self.validity.feed(bytes);
+        let offset = self.seen;
+        self.seen += bytes.len();
+        if let Some(decoder) = self.decoder.as_mut() {
+            decode_into(decoder, bytes, &mut self.text, false);
+            return;
+        }
+        if self.head.len() < PRESCAN_LEN {
+            let take = (PRESCAN_LEN - self.head.len()).min(bytes.len());
+            self.head
+                .extend_from_slice(bytes.get(..take).unwrap_or_default());
         }
         if !self.non_ascii_seen && !bytes.is_ascii() {
             self.non_ascii_seen = true;
         }
-        self.feed_detector(&bytes[take..]);
-        if self.scanner.verdict() != Verdict::Searching {
+        if self.opts.header_charset == Some(UTF_8) {
+            self.validity.feed(bytes);
+        }
+        if self.held.is_empty() {
+            let pass = bytes
+                .iter()
+                .position(|&b| b >= 0x80 || b == 0x1B)
+                .unwrap_or(bytes.len());
+            let (ascii, rest) = bytes.split_at(pass);
+            // ASCII: one byte per char, identical in every candidate encoding.
+            self.text.extend(ascii.iter().map(|&b| char::from(b)));
+            self.held_start = offset + pass;
+            self.held.extend_from_slice(rest);
+            if let Some(d) = self.detector.as_mut() {
+                d.feed(ascii, false);
+            }
+            self.feed_detector_held(0);
+        } else {
+            let before = self.held.len();
+            self.held.extend_from_slice(bytes);
+            self.feed_detector_held(before);
+        }
+        self.try_decide(false);
+    }
+
+    /// Feeds chardetng the held bytes from `from` on that lie beyond the
+    /// prescan window (the window itself went in when it was created).
+    fn feed_detector_held(&mut self, from: usize) {
+        if let Some(d) = self.detector.as_mut() {
+            let skip = PRESCAN_LEN.saturating_sub(self.held_start).max(from);
+            if let Some(rest) = self.held.get(skip..)
+                && !rest.is_empty()
+            {
+                d.feed(rest, false);
+            }
+        }
+    }
+
+    fn meta(&self) -> Option<&'static Encoding> {
+        prescan(&self.head).filter(|e| *e != REPLACEMENT)
+    }
+
+    /// Decides the encoding once enough is known; at `eof`, always decides.
+    fn try_decide(&mut self, eof: bool) {
+        if self.decided.is_some() || (self.held.is_empty() && !eof) {
             return;
         }
-        if let Some(decoder) = self.utf16.as_mut() {
-            self.transcoded.clear();
-            let need = decoder
-                .max_utf8_buffer_length(bytes.len())
-                .unwrap_or(bytes.len().saturating_mul(3).saturating_add(8));
-            self.transcoded.reserve(need);
-            let _ = decoder.decode_to_string(bytes, &mut self.transcoded, false);
-            let text = std::mem::take(&mut self.transcoded);
-            self.scanner.feed(text.as_bytes());
-            self.transcoded = text;
-        } else {
-            self.scanner.feed(bytes);
+        let prescan_done = eof || self.head.len() >= PRESCAN_LEN;
+        if !prescan_done {
+            return;
         }
-    }
-
-    /// Appends to the 1024-byte prescan window; returns how many bytes of
-    /// `bytes` went into it.
-    fn fill_head(&mut self, bytes: &[u8]) -> usize {
-        if self.head.len() >= PRESCAN_LEN {
-            return 0;
+        let window_done = eof || self.seen >= DETECTION_WINDOW;
+        let meta = self.meta();
+        if self.opts.header_charset == Some(UTF_8) {
+            match meta {
+                Some(m) if m != UTF_8 => {
+                    if self.validity.is_invalid() {
+                        self.decide(m, CharsetSource::Meta);
+                    } else if window_done {
+                        self.decide(UTF_8, CharsetSource::Header);
+                    }
+                }
+                _ => self.decide(UTF_8, CharsetSource::Header),
+            }
+            return;
         }
-        let take = (PRESCAN_LEN - self.head.len()).min(bytes.len());
-        self.head.extend_from_slice(&bytes[..take]);
-        take
-    }
-
-    /// True when only detection can name the charset.
-    fn undeclared(&mut self) -> bool {
-        self.bom.is_none()
-            && self.utf16.is_none()
-            && self.opts.header_charset.is_none()
-            && self.meta().is_none()
-    }
-
-    /// Feeds chardetng, creating it (with the prescan window) the first time
-    /// it is needed. `rest` is the part of the chunk beyond the window.
-    fn feed_detector(&mut self, rest: &[u8]) {
-        if self.detector_fed >= DETECTION_WINDOW * 4 {
+        if let Some(m) = meta {
+            self.decide(m, CharsetSource::Meta);
+            return;
+        }
+        if !self.non_ascii_seen {
+            if window_done {
+                self.decide(UTF_8, CharsetSource::Default);
+            }
             return;
         }
         if self.detector.is_none() {
-            let head_done = self.head.len() >= PRESCAN_LEN;
-            if !(head_done && self.non_ascii_seen && self.undeclared()) {
-                return;
+            let mut d = Box::new(chardetng::EncodingDetector::new(
+                chardetng::Iso2022JpDetection::Deny,
+            ));
+            d.feed(&self.head, false);
+            self.detector = Some(d);
+            self.feed_detector_held(0);
+        }
+        if window_done && let Some(d) = self.detector.as_ref() {
+            let guess = d.guess(None, chardetng::Utf8Detection::Allow);
+            self.decide(guess, CharsetSource::Detected);
+        }
+    }
+
+    /// Searches the new text for `<title` / `</title`, and parses when the
+    /// answer may have become final (see the module docs).
+    fn maybe_parse(&mut self) {
+        let bytes = self.text.as_bytes();
+        let from = self.searched.saturating_sub(7);
+        if let Some(new) = bytes.get(from..) {
+            if !self.open_seen && contains_ci(new, b"<title") {
+                self.open_seen = true;
             }
-            self.start_detector();
-        }
-        if let Some(d) = self.detector.as_mut()
-            && !rest.is_empty()
-        {
-            d.feed(rest, false);
-            self.detector_fed += rest.len();
-        }
-    }
-
-    fn start_detector(&mut self) {
-        let mut d = Box::new(chardetng::EncodingDetector::new(
-            chardetng::Iso2022JpDetection::Deny,
-        ));
-        d.feed(&self.head, false);
-        self.detector_fed = self.head.len();
-        self.detector = Some(d);
-    }
-
-    fn meta(&mut self) -> Option<&'static Encoding> {
-        if self.bom.is_some() || self.utf16.is_some() {
-            return None;
-        }
-        match self.meta {
-            Some(m) => m,
-            None => {
-                let m = prescan(&self.head);
-                if self.head.len() >= PRESCAN_LEN {
-                    self.meta = Some(m);
-                }
-                m
+            if self.open_seen && contains_ci(new, b"</title") {
+                self.close_pending = true;
             }
         }
-    }
-
-    fn wants_more(&mut self) -> bool {
-        match self.scanner.verdict() {
-            Verdict::Searching => true,
-            Verdict::BodyStarted => false,
-            Verdict::TitleDone => !self.charset_settled(),
+        self.searched = bytes.len();
+        if !self.open_seen {
+            return;
         }
-    }
-
-    fn charset_settled(&mut self) -> bool {
-        if self.utf16.is_some() || self.bom.is_some() || self.scanner.title_bytes().is_ascii() {
-            return true;
+        let open_title = self.last.as_ref().is_some_and(|p| p.title_open)
+            && self.text.len() >= self.parsed_len.saturating_add(OPEN_TITLE_STEP);
+        if !(self.close_pending || open_title) {
+            return;
         }
-        let header = self.opts.header_charset;
-        if let Some(h) = header
-            && !(h == UTF_8 && self.validity.is_invalid())
-        {
-            return true;
+        // Parse a prefix that ends just after the last `</title…>`: a prefix
+        // of the stream is a valid state of an incremental parse, and the
+        // common page is decided after a few hundred bytes.
+        let len = if open_title {
+            self.text.len()
+        } else {
+            self.cut_after_last_close()
+        };
+        let doubled = len >= self.parsed_len.saturating_mul(2);
+        if !doubled {
+            return;
         }
-        if self.head.len() < PRESCAN_LEN {
-            return false;
+        self.close_pending = false;
+        self.parsed_len = len;
+        let parsed = parse(
+            self.text.get(..len).unwrap_or(&self.text),
+            false,
+            self.opts.max_title_len,
+        );
+        if parsed.is_final {
+            self.done = true;
         }
-        if header.is_some() || self.meta().is_some() {
-            return true;
-        }
-        self.detector_fed >= DETECTION_WINDOW
+        self.last = Some(parsed);
     }
 
     /// Ends the input (EOF or the caller gave up) and returns the result.
@@ -273,59 +420,62 @@ impl TitleExtractor {
             let start = std::mem::take(&mut self.start);
             self.begin(&start);
         }
-        if let Some(decoder) = self.utf16.as_mut() {
-            // Room for a trailing U+FFFD from an incomplete code unit.
-            let mut tail = String::with_capacity(16);
-            let _ = decoder.decode_to_string(&[], &mut tail, true);
-            if !tail.is_empty() {
-                self.scanner.feed(tail.as_bytes());
+        self.try_decide(true);
+        if !self.done {
+            if let Some(decoder) = self.decoder.as_mut() {
+                decode_into(decoder, &[], &mut self.text, true);
             }
+            self.maybe_parse_search_only();
+            self.last = if self.open_seen {
+                Some(parse(&self.text, true, self.opts.max_title_len))
+            } else {
+                None
+            };
         }
-        self.scanner.finish();
-        if self.detector.is_none() && self.non_ascii_seen && self.undeclared() {
-            self.start_detector();
-        }
-        let meta = self.meta();
-        let (encoding, charset_source) = if self.utf16.is_some() && self.bom.is_none() {
-            (
-                self.opts.header_charset.unwrap_or(UTF_16LE),
-                CharsetSource::Header,
-            )
-        } else {
-            resolve(&Evidence {
-                bom: self.bom,
-                header: self.opts.header_charset,
-                meta,
-                utf8_invalid: self.validity.is_invalid(),
-                non_ascii_seen: self.non_ascii_seen,
-                detector: self.detector.as_deref(),
-            })
-        };
-        let (end, title, title_truncated) = match self.scanner.verdict() {
-            Verdict::TitleDone => {
-                let raw = self.scanner.title_bytes();
-                let decoded = if self.utf16.is_some() {
-                    String::from_utf8_lossy(raw)
-                } else {
-                    encoding.decode_without_bom_handling(raw).0
-                };
-                let (title, cut) = finish_title(&decoded, self.opts.max_title_len);
-                (
-                    ScanEnd::TitleFound,
-                    Some(title),
-                    cut || self.scanner.title_truncated(),
-                )
-            }
-            Verdict::BodyStarted => (ScanEnd::BodyStarted, None, false),
-            Verdict::Searching => (ScanEnd::Incomplete, None, false),
+        let (encoding, charset_source) = self.decided.unwrap_or((UTF_8, CharsetSource::Default));
+        let (title, title_truncated) = match self.last.and_then(|p| p.title) {
+            Some((t, cut)) => (Some(t), cut),
+            None => (None, false),
         };
         Extraction {
+            end: if title.is_some() {
+                ScanEnd::TitleFound
+            } else {
+                ScanEnd::Incomplete
+            },
             title,
             title_truncated,
             encoding,
             charset_source,
-            end,
         }
+    }
+
+    /// The end of the text just after the `>` that follows the last
+    /// `</title` (ASCII case-insensitive), or all of it.
+    fn cut_after_last_close(&self) -> usize {
+        let bytes = self.text.as_bytes();
+        let last = bytes
+            .windows(7)
+            .rposition(|w| w.eq_ignore_ascii_case(b"</title"));
+        match last {
+            Some(at) => bytes
+                .iter()
+                .skip(at)
+                .position(|&b| b == b'>')
+                .map_or(bytes.len(), |off| at + off + 1),
+            None => bytes.len(),
+        }
+    }
+
+    fn maybe_parse_search_only(&mut self) {
+        let from = self.searched.saturating_sub(7);
+        if !self.open_seen
+            && let Some(new) = self.text.as_bytes().get(from..)
+            && contains_ci(new, b"<title")
+        {
+            self.open_seen = true;
+        }
+        self.searched = self.text.len();
     }
 }
 
@@ -339,7 +489,9 @@ pub fn extract_title(body: &[u8], opts: ExtractOptions) -> Extraction {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use encoding_rs::{BIG5, EUC_JP, EUC_KR, GBK, ISO_8859_7, SHIFT_JIS, WINDOWS_1251};
+    use encoding_rs::{
+        BIG5, EUC_JP, EUC_KR, GBK, ISO_8859_7, SHIFT_JIS, UTF_16BE, UTF_16LE, WINDOWS_1251,
+    };
 
     fn opts(header: Option<&'static Encoding>) -> ExtractOptions {
         ExtractOptions {
@@ -508,7 +660,7 @@ mod tests {
     #[test]
     fn no_title_and_empty_input() {
         assert_eq!(extract_title(b"", opts(None)).title, None);
-        assert_eq!(extract_title(b"<p>x", opts(None)).end, ScanEnd::BodyStarted);
+        assert_eq!(extract_title(b"<p>x", opts(None)).end, ScanEnd::Incomplete);
         assert_eq!(
             extract_title(b"<title></title>", opts(None))
                 .title

@@ -1,17 +1,17 @@
 //! The title engine: a pure, streaming, panic-free library that turns the
-//! first bytes of an HTML body into `document.title`.
+//! bytes of an HTML body into `document.title`.
 //!
-//! - [`scanner`] finds the first HTML-namespace `<title>` on raw bytes;
+//! - [`tree`] is a minimal html5ever tree sink: the tree an HTML5 parser
+//!   builds, reduced to what `document.title` depends on;
 //! - [`prescan`] is the WHATWG `<meta>` prescan of the first 1024 bytes;
-//! - [`charset`] applies BOM > header > meta > chardetng > UTF-8;
-//! - [`text`] decodes entities and collapses whitespace;
+//! - [`charset`] holds the charset vocabulary (BOM > header > meta >
+//!   chardetng > UTF-8 is applied by the extractor);
 //! - [`extractor`] ties them together, fed chunk by chunk.
 
 mod charset;
 mod extractor;
 mod prescan;
-mod scanner;
-mod text;
+mod tree;
 
 pub use charset::{CharsetSource, charset_from_content_type};
 pub use extractor::{
