@@ -179,11 +179,7 @@ impl HashSet64 {
     /// Bytes held by the tables.
     pub fn heap_bytes(&self) -> usize {
         self.shards.capacity() * std::mem::size_of::<Table>()
-            + self
-                .shards
-                .iter()
-                .map(|t| t.slots() * 8)
-                .sum::<usize>()
+            + self.shards.iter().map(|t| t.slots() * 8).sum::<usize>()
     }
 }
 

@@ -403,11 +403,10 @@ impl TitleExtractor {
         }
         self.close_pending = false;
         self.parsed_len = len;
-        let parsed = parse(
-            self.text.get(..len).unwrap_or(&self.text),
-            false,
-            self.opts.max_title_len,
-        );
+        let prefix = self.text.get(..len).unwrap_or(&self.text);
+        // The common head is decided without a tree (see `fast.rs`).
+        let parsed = super::fast::head_title(prefix, self.opts.max_title_len)
+            .unwrap_or_else(|| parse(prefix, false, self.opts.max_title_len));
         if parsed.is_final {
             self.done = true;
         }

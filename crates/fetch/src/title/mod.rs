@@ -10,6 +10,7 @@
 
 mod charset;
 mod extractor;
+mod fast;
 mod prescan;
 mod tree;
 

@@ -25,7 +25,7 @@ const IGNORED: Id = 1;
 
 /// Collapsed, capped text of one `title` element.
 #[derive(Debug, Default, Clone)]
-struct TitleText {
+pub(super) struct TitleText {
     out: String,
     chars: usize,
     pending_space: bool,
@@ -34,7 +34,7 @@ struct TitleText {
 }
 
 impl TitleText {
-    fn push(&mut self, s: &str, max_chars: usize) {
+    pub(super) fn push(&mut self, s: &str, max_chars: usize) {
         for c in s.chars() {
             if self.full {
                 return;
@@ -481,18 +481,25 @@ fn evaluate(a: &Arena, eof: bool, max_chars: usize) -> Parsed {
             up = pn.parent;
         }
     }
-    let mut out = text.out;
-    let truncated = text.full;
-    if truncated {
-        if let Some((idx, _)) = out.char_indices().nth(max_chars) {
-            out.truncate(idx);
-        }
-        let trimmed = out.trim_end_matches(' ').len();
-        out.truncate(trimmed);
-    }
     Parsed {
-        title: Some((out, truncated)),
+        title: Some(text.finish(max_chars)),
         is_final,
         title_open: !done,
+    }
+}
+
+impl TitleText {
+    /// The collapsed text, cut at `max_chars`, and whether it was cut.
+    pub(super) fn finish(self, max_chars: usize) -> (String, bool) {
+        let mut out = self.out;
+        let truncated = self.full;
+        if truncated {
+            if let Some((idx, _)) = out.char_indices().nth(max_chars) {
+                out.truncate(idx);
+            }
+            let trimmed = out.trim_end_matches(' ').len();
+            out.truncate(trimmed);
+        }
+        (out, truncated)
     }
 }

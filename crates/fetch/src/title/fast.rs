@@ -1,0 +1,238 @@
+//! The common page, decided without building a tree.
+//!
+//! Most pages open with a doctype, `<html>`, `<head>`, some `<meta>`,
+//! `<link>` and `<style>`, and then `<title>`. For exactly that shape the
+//! HTML standard's tree construction is fixed: every one of those tokens is
+//! handled by the "before html", "before head" and "in head" insertion
+//! modes, which put the elements into the `head`, so the title is the
+//! first title in tree order, and nothing later can be inserted in front of
+//! it (later head elements are appended after it; foster parenting and
+//! `<frameset>` only touch the body). [`head_title`] tokenizes that prefix
+//! as the standard's tokenizer does and returns the final answer; on
+//! anything else (text, `<script>`, `<template>`, an end tag, a character
+//! reference or NUL in the title, an unusual comment, a tag it does not
+//! list) it returns `None`, and html5ever's tree builder decides
+//! ([`super::tree::parse`]). The differential tests in `tests/titles.rs`
+//! compare both paths with html5ever's full tree.
+
+use super::tree::{Parsed, TitleText};
+
+/// Start tags the fast path understands before the title: the void head
+/// elements and the containers of the head.
+const HEAD_TAGS: &[&str] = &[
+    "html", "head", "meta", "link", "base", "basefont", "bgsound",
+];
+/// Raw-text head elements (scripting enabled: `noscript` is raw text).
+const RAW_TEXT: &[&str] = &["style", "noscript"];
+
+fn is_space(b: u8) -> bool {
+    matches!(b, b'\t' | b'\n' | b'\x0c' | b'\r' | b' ')
+}
+
+/// `document.title` when `text` (a prefix of the decoded document) starts
+/// with only head content and a complete `<title>…</title>`; `None` when
+/// the tree builder must decide (or more text is needed).
+pub(super) fn head_title(text: &str, max_chars: usize) -> Option<Parsed> {
+    let b = text.as_bytes();
+    let mut i = 0;
+    loop {
+        while b.get(i).copied().is_some_and(is_space) {
+            i += 1;
+        }
+        if b.get(i) != Some(&b'<') {
+            return None;
+        }
+        let rest = b.get(i..)?;
+        if rest.starts_with(b"<!--") {
+            // `<!-->` and `<!--->` end at once, and `--!>` also ends a
+            // comment: leave those to the tree builder.
+            let body = rest.get(4..)?;
+            if body.starts_with(b">") || body.starts_with(b"->") {
+                return None;
+            }
+            let end = find(body, b"-->")?;
+            if find(body.get(..end)?, b"--!>").is_some() {
+                return None;
+            }
+            i += 4 + end + 3;
+            continue;
+        }
+        if starts_with_ci(rest, b"<!doctype") {
+            // The first `>` ends a doctype, even inside quotes.
+            i += find(rest, b">")? + 1;
+            continue;
+        }
+        let (name, after) = tag_name(rest)?;
+        let tag_end = i + skip_attributes(rest, after)?;
+        if name == "title" {
+            return title_text(b, tag_end, max_chars);
+        }
+        if RAW_TEXT.contains(&name.as_str()) {
+            i = end_of_raw_text(b, tag_end, &name)?;
+            continue;
+        }
+        if !HEAD_TAGS.contains(&name.as_str()) {
+            return None;
+        }
+        i = tag_end;
+    }
+}
+
+/// The lowercase name of the start tag at `b[0] == b'<'` and the index
+/// after it; `None` for anything but `<` + ASCII letter.
+fn tag_name(b: &[u8]) -> Option<(String, usize)> {
+    if !b.get(1)?.is_ascii_alphabetic() {
+        return None;
+    }
+    let mut j = 1;
+    while let Some(&c) = b.get(j) {
+        if is_space(c) || c == b'/' || c == b'>' {
+            break;
+        }
+        if !c.is_ascii_alphanumeric() {
+            return None;
+        }
+        j += 1;
+    }
+    b.get(j)?;
+    let name = std::str::from_utf8(b.get(1..j)?).ok()?.to_ascii_lowercase();
+    Some((name, j))
+}
+
+/// Skips a tag's attributes from `j` as the tokenizer does (quoted values
+/// may hold `>`); returns the index after the closing `>`.
+fn skip_attributes(b: &[u8], mut j: usize) -> Option<usize> {
+    loop {
+        while b.get(j).copied().is_some_and(|c| is_space(c) || c == b'/') {
+            j += 1;
+        }
+        match *b.get(j)? {
+            b'>' => return Some(j + 1),
+            _ => {
+                // The name (a leading `=` belongs to it).
+                j += 1;
+                while let Some(&c) = b.get(j) {
+                    if is_space(c) || matches!(c, b'/' | b'>' | b'=') {
+                        break;
+                    }
+                    j += 1;
+                }
+                while b.get(j).copied().is_some_and(is_space) {
+                    j += 1;
+                }
+                if b.get(j) != Some(&b'=') {
+                    continue;
+                }
+                j += 1;
+                while b.get(j).copied().is_some_and(is_space) {
+                    j += 1;
+                }
+                match *b.get(j)? {
+                    q @ (b'"' | b'\'') => j += 1 + find(b.get(j + 1..)?, &[q])? + 1,
+                    b'>' => return Some(j + 1),
+                    _ => {
+                        while let Some(&c) = b.get(j) {
+                            if is_space(c) || c == b'>' {
+                                break;
+                            }
+                            j += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Where an appropriate end tag `</name` followed by a space, `/` or `>`
+/// starts at or after `from`.
+fn end_tag(b: &[u8], from: usize, name: &str) -> Option<usize> {
+    let mut k = from;
+    loop {
+        let at = k + find(b.get(k..)?, b"</")?;
+        let after = at + 2 + name.len();
+        if b.get(at + 2..after)
+            .is_some_and(|n| n.eq_ignore_ascii_case(name.as_bytes()))
+        {
+            let next = *b.get(after)?;
+            if is_space(next) || next == b'/' || next == b'>' {
+                return Some(at);
+            }
+        }
+        k = at + 2;
+    }
+}
+
+/// The index after a raw-text element's end tag.
+fn end_of_raw_text(b: &[u8], from: usize, name: &str) -> Option<usize> {
+    let at = end_tag(b, from, name)?;
+    skip_attributes(b, at + 2 + name.len())
+}
+
+/// The title's text, when its end tag is there and nothing in it needs the
+/// tokenizer (a character reference or NUL).
+fn title_text(b: &[u8], from: usize, max_chars: usize) -> Option<Parsed> {
+    let at = end_tag(b, from, "title")?;
+    // The end tag must be complete too, or the tokenizer is still in it.
+    skip_attributes(b, at + 2 + "title".len())?;
+    let raw = std::str::from_utf8(b.get(from..at)?).ok()?;
+    if raw.contains(['&', '\0']) {
+        return None;
+    }
+    let mut text = TitleText::default();
+    text.push(raw, max_chars);
+    Some(Parsed {
+        title: Some(text.finish(max_chars)),
+        is_final: true,
+        title_open: false,
+    })
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn starts_with_ci(b: &[u8], prefix: &[u8]) -> bool {
+    b.get(..prefix.len())
+        .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn title(text: &str) -> Option<String> {
+        head_title(text, 1024).and_then(|p| p.title.map(|(t, _)| t))
+    }
+
+    #[test]
+    fn the_common_head_is_decided_here() {
+        let page = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+                    <!-- a comment --><link rel=stylesheet href='a>b.css'>\
+                    <style>p > a { x: \"</styles>\" }</style><title> Real\n  Title </title>";
+        assert_eq!(title(page).as_deref(), Some("Real Title"));
+        assert_eq!(title("<TITLE>x</TITLE >").as_deref(), Some("x"));
+        assert_eq!(title("<title></title>").as_deref(), Some(""));
+    }
+
+    #[test]
+    fn everything_else_goes_to_the_tree_builder() {
+        for page in [
+            "<b>Warning</b>: notice <!DOCTYPE html><title>A</title>",
+            "<script>x='<title>no</title>'</script><title>A</title>",
+            "<template><title>T</title></template><title>A</title>",
+            "<title>a &amp; b</title>",
+            "<title>a\0b</title>",
+            "<!--><title>A</title>",
+            "<!-- a --!> b --><title>A</title>",
+            "</head><title>A</title>",
+            "<svg><title>A</title>",
+            "text<title>A</title>",
+            "<title>open",
+            "<title>A</title",
+            "<meta",
+        ] {
+            assert_eq!(head_title(page, 1024), None, "{page}");
+        }
+    }
+}
