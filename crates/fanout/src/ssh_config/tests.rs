@@ -1,0 +1,176 @@
+use super::*;
+
+fn cfg(text: &str) -> SshConfig {
+    SshConfig::parse_with_home(text, Some(PathBuf::from("/home/me")))
+}
+
+#[test]
+fn first_value_wins_and_identity_files_accumulate() {
+    let c = cfg("Host web1\n  Port 2201\n  IdentityFile ~/.ssh/web\n\
+             Host web*\n  Port 2299\n  User deploy\n  IdentityFile /keys/%h\n\
+             Host *\n  User nobody\n  Port 22\n");
+    let h = c.lookup("web1");
+    assert_eq!(h.port, Some(2201));
+    assert_eq!(h.user.as_deref(), Some("deploy"));
+    assert_eq!(
+        h.identity_files,
+        [
+            PathBuf::from("/home/me/.ssh/web"),
+            PathBuf::from("/keys/web1")
+        ]
+    );
+    let other = c.lookup("db");
+    assert_eq!(other.port, Some(22));
+    assert_eq!(other.user.as_deref(), Some("nobody"));
+    assert!(other.identity_files.is_empty());
+}
+
+#[test]
+fn hostname_percent_h_and_case_insensitive_keywords() {
+    let c = cfg("HOST *.lab\n  hostname=%h.example.test\nhost bastion\n  HostName 127.0.0.9\n");
+    assert_eq!(
+        c.lookup("a.lab").hostname.as_deref(),
+        Some("a.lab.example.test")
+    );
+    assert_eq!(c.lookup("bastion").hostname.as_deref(), Some("127.0.0.9"));
+    // `Host` matches the name as typed, case-sensitively, as ssh does.
+    assert_eq!(c.lookup("BASTION").hostname, None);
+    assert_eq!(c.lookup("other").hostname, None);
+}
+
+#[test]
+fn negation_and_question_mark() {
+    let c = cfg("Host h? !h3\n  User u\n");
+    assert_eq!(c.lookup("h1").user.as_deref(), Some("u"));
+    assert_eq!(c.lookup("h3").user, None);
+    assert_eq!(c.lookup("h10").user, None);
+    // A block with only negations matches nothing.
+    let c = cfg("Host !x\n  User u\n");
+    assert_eq!(c.lookup("y").user, None);
+}
+
+#[test]
+fn options_before_first_host_apply_to_all() {
+    let c = cfg("User top\nHost a\n  User a-user\n");
+    assert_eq!(c.lookup("a").user.as_deref(), Some("top"));
+}
+
+#[test]
+fn proxy_jump_and_none() {
+    let c = cfg(
+        "Host inner\n  ProxyJump bastion:2222\nHost direct\n  ProxyJump none\nHost *\n  ProxyJump fallback\n",
+    );
+    assert_eq!(
+        c.lookup("inner").proxy_jump.as_deref(),
+        Some("bastion:2222")
+    );
+    assert_eq!(c.lookup("direct").proxy_jump, None);
+    assert_eq!(c.lookup("x").proxy_jump.as_deref(), Some("fallback"));
+}
+
+#[test]
+fn bad_port_is_refused_with_file_and_line() {
+    let e = SshConfig::try_parse_with_home("Host a\n  Port nope\n", None)
+        .and_then(|c| c.try_lookup("a"));
+    let e = e.unwrap_err().to_string();
+    assert!(e.contains("(config):2") && e.contains("Bad port"), "{e}");
+    let e = SshConfig::try_parse_with_home("Bogus x\n", None).and_then(|c| c.try_lookup("a"));
+    assert!(
+        e.unwrap_err()
+            .to_string()
+            .contains("Bad configuration option: bogus")
+    );
+    let ok = cfg("IgnoreUnknown bog*\nBogus x\nHost a\n  User u # c\n");
+    assert_eq!(ok.lookup("a").user.as_deref(), Some("u"));
+}
+
+#[test]
+fn match_blocks_and_final_pass() {
+    let c = cfg(
+        "Match host a originalhost a !user x\n  User first\nHost b\n  HostName real.invalid\nMatch final host real.invalid\n  Port 2022\nMatch !final\n  User early\n",
+    );
+    assert_eq!(c.lookup("a").user.as_deref(), Some("first"));
+    let b = c.lookup("b");
+    assert_eq!(b.port, Some(2022));
+    assert_eq!(b.user.as_deref(), Some("early"));
+    let c = cfg("Match exec \"test %h = yes\"\n  User ran\n");
+    assert_eq!(c.lookup("yes").user.as_deref(), Some("ran"));
+    assert_eq!(c.lookup("no").user, None);
+    let c = cfg("Match tagged x\n  User t\n");
+    let r = c.lookup("a");
+    assert_eq!(r.user, None);
+    assert!(r.warnings[0].contains("(config):1"), "{:?}", r.warnings);
+}
+
+#[test]
+fn host_comment_is_not_a_pattern() {
+    let c = cfg("Host bastion # the jump box\n  User j\nHost the\n  User t\n");
+    assert_eq!(c.lookup("bastion").user.as_deref(), Some("j"));
+    assert_eq!(c.lookup("box").user, None);
+}
+
+#[test]
+fn quoted_values_and_comments() {
+    let c = cfg("# comment\nHost \"q\"\n  IdentityFile \"/path with space/key\"\n");
+    assert_eq!(
+        c.lookup("q").identity_files,
+        [PathBuf::from("/path with space/key")]
+    );
+}
+
+#[test]
+fn host_key_options() {
+    let c = cfg(
+        "Host a\n  StrictHostKeyChecking Accept-New\n  HostKeyAlias Web.Lab\n\
+             UserKnownHostsFile ~/kh1 /kh/%h_%r\n  GlobalKnownHostsFile none\n  User bob\n\
+             Host *\n  StrictHostKeyChecking yes\n  UserKnownHostsFile /never\n\
+             GlobalKnownHostsFile ~/g1 /g2\n",
+    );
+    let a = c.lookup("a");
+    assert_eq!(
+        a.strict_host_key_checking,
+        Some(StrictHostKeyChecking::AcceptNew)
+    );
+    assert_eq!(a.host_key_alias.as_deref(), Some("Web.Lab"));
+    assert_eq!(
+        a.user_known_hosts_files,
+        Some(vec![
+            PathBuf::from("/home/me/kh1"),
+            PathBuf::from("/kh/a_bob")
+        ])
+    );
+    assert_eq!(a.global_known_hosts_files, Some(vec![]));
+    let b = c.lookup("b");
+    assert_eq!(b.strict_host_key_checking, Some(StrictHostKeyChecking::Yes));
+    assert_eq!(
+        b.global_known_hosts_files,
+        Some(vec![PathBuf::from("/home/me/g1"), PathBuf::from("/g2")])
+    );
+    assert_eq!(b.host_key_alias, None);
+    assert_eq!(cfg("").lookup("x").user_known_hosts_files, None);
+    assert_eq!(
+        StrictHostKeyChecking::parse("off"),
+        StrictHostKeyChecking::No
+    );
+    assert_eq!(
+        StrictHostKeyChecking::parse("FALSE"),
+        StrictHostKeyChecking::No
+    );
+    assert_eq!(
+        StrictHostKeyChecking::parse("ask"),
+        StrictHostKeyChecking::Ask
+    );
+    assert_eq!(StrictHostKeyChecking::try_parse("bogus"), None);
+}
+
+#[test]
+fn tilde() {
+    let home = Path::new("/h");
+    assert_eq!(expand_tilde("~", Some(home)), PathBuf::from("/h"));
+    assert_eq!(expand_tilde("~/k", Some(home)), PathBuf::from("/h/k"));
+    assert_eq!(
+        expand_tilde("~other/k", Some(home)),
+        PathBuf::from("~other/k")
+    );
+    assert_eq!(expand_tilde("~/k", None), PathBuf::from("~/k"));
+}
