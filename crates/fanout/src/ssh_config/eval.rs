@@ -407,7 +407,14 @@ impl Pass<'_> {
                 }
             }
             "proxycommand" => {
-                if self.o.proxy_jump.is_none() {
+                // Empirically (ssh -G 9.2): `ProxyJump none` does not
+                // block a later ProxyCommand; a real jump host does.
+                let jump_blocks = self
+                    .o
+                    .proxy_jump
+                    .as_ref()
+                    .is_some_and(|(j, _)| !j.eq_ignore_ascii_case("none"));
+                if !jump_blocks {
                     set(&mut self.o.proxy_command, on, line.rest.clone(), origin);
                 }
             }
@@ -702,6 +709,10 @@ impl Pass<'_> {
             identity_agent: o.identity_agent.map(|x| x.0),
             proxy_jump: jump,
             proxy_command,
+            proxy_command_template: o
+                .proxy_command
+                .map(|x| x.0)
+                .filter(|c| !c.eq_ignore_ascii_case("none")),
             connect_timeout: o.connect_timeout.map(|x| Duration::from_secs(x.0)),
             strict_host_key_checking: o.strict.map(|x| x.0),
             user_known_hosts_files,

@@ -119,6 +119,8 @@ pub struct SshHostConfig {
     /// `ProxyCommand` (`none` yields `None`), tokens expanded (`%h %n %p
     /// %r %%`).
     pub proxy_command: Option<String>,
+    /// `ProxyCommand` as written (what `ssh -G` prints).
+    pub proxy_command_template: Option<String>,
     /// `ConnectTimeout` (`none` yields `None`).
     pub connect_timeout: Option<Duration>,
     /// `StrictHostKeyChecking`.
