@@ -174,3 +174,102 @@ fn tilde() {
     );
     assert_eq!(expand_tilde("~/k", None), PathBuf::from("~/k"));
 }
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn include_applies_only_inside_a_matching_block_and_nests() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    write(
+        dir,
+        "a.conf",
+        &format!("Port 2001\nInclude {}/b.conf\n", dir.display()),
+    );
+    write(dir, "b.conf", "User from-b\nHost other\n  HostName never\n");
+    let main = write(
+        dir,
+        "config",
+        &format!(
+            "Host web\n  Include {0}/a*.conf\n  HostName web.invalid\nHost *\n  Port 9\n  User last\n",
+            dir.display()
+        ),
+    );
+    let c = SshConfig::load(&main).unwrap();
+    let web = c.try_lookup("web").unwrap();
+    assert_eq!(web.port, Some(2001));
+    assert_eq!(web.user.as_deref(), Some("from-b"));
+    // The `Host other` inside b.conf does not end the including block.
+    assert_eq!(web.hostname.as_deref(), Some("web.invalid"));
+    let db = c.try_lookup("db").unwrap();
+    assert_eq!(db.port, Some(9));
+    assert_eq!(db.user.as_deref(), Some("last"));
+}
+
+#[test]
+fn include_depth_is_limited_and_errors_name_the_line() {
+    let d = tempfile::tempdir().unwrap();
+    let main = write(
+        d.path(),
+        "loop",
+        &format!("Include {}/loop\n", d.path().display()),
+    );
+    let e = SshConfig::load(&main).unwrap_err().to_string();
+    assert!(e.contains("too many recursive"), "{e}");
+    let bad = write(d.path(), "bad", "Host a\n  User \"x\n");
+    let e = SshConfig::load(&bad).unwrap_err().to_string();
+    assert!(e.contains("bad:2") && e.contains("invalid quotes"), "{e}");
+    assert!(SshConfig::load(&d.path().join("missing")).is_err());
+}
+
+#[test]
+fn dash_f_reads_no_system_file_and_none_reads_nothing() {
+    let d = tempfile::tempdir().unwrap();
+    let user = write(d.path(), "user", "Host a\n  Port 1\n");
+    let system = write(d.path(), "system", "Host *\n  User sys\n  Port 2\n");
+    let both = SshConfig::load_default_files(std::slice::from_ref(&user), &system).unwrap();
+    let a = both.try_lookup("a").unwrap();
+    assert_eq!((a.port, a.user.as_deref()), (Some(1), Some("sys")));
+    let only = SshConfig::for_flag(Some(&user))
+        .unwrap()
+        .try_lookup("a")
+        .unwrap();
+    assert_eq!((only.port, only.user), (Some(1), None));
+    let none = SshConfig::for_flag(Some(Path::new("none"))).unwrap();
+    assert_eq!(none.try_lookup("a").unwrap(), SshHostConfig::default());
+}
+
+#[test]
+fn match_exec_runs_once_per_distinct_command() {
+    let d = tempfile::tempdir().unwrap();
+    let log = d.path().join("log");
+    let c = cfg(&format!(
+        "Match exec \"echo %h >> {0}\"\n  Port 1\nMatch exec \"echo %h >> {0}\"\n  User u\n",
+        log.display()
+    ));
+    assert_eq!(c.lookup("a").port, Some(1));
+    assert_eq!(c.lookup("a").user.as_deref(), Some("u"));
+    assert_eq!(c.lookup("b").port, Some(1));
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), "a\nb\n");
+}
+
+#[test]
+fn proxy_command_and_jump_first_wins() {
+    let c = cfg(
+        "Host a\n  ProxyCommand ssh -W %h:%p j\n  ProxyJump j2\nHost b\n  ProxyCommand none\n  ProxyJump j2\nHost c\n  ProxyJump j3\n  ProxyCommand nc %h %p\n",
+    );
+    let a = c.lookup("a");
+    assert_eq!(a.proxy_command.as_deref(), Some("ssh -W a:22 j"));
+    assert_eq!(a.proxy_jump, None);
+    let b = c.lookup("b");
+    assert_eq!((b.proxy_command, b.proxy_jump), (None, None));
+    let cc = c.lookup("c");
+    assert_eq!(
+        (cc.proxy_command, cc.proxy_jump.as_deref()),
+        (None, Some("j3"))
+    );
+}
