@@ -5,6 +5,8 @@
 //! `SSHCFG_ORACLE_CONFIGS=N` changes the number of configs (default 500);
 //! the agreement rate is printed (`--nocapture`).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
