@@ -414,6 +414,13 @@ struct Resolver<'a> {
 
 impl Resolver<'_> {
     fn target(&mut self, name: &HostName, depth: usize) -> Result<Arc<Target>, ConfigError> {
+        // A refused ssh config stops here, naming file:line, before the
+        // inventory reads it.
+        let ssh = self
+            .inventory
+            .ssh_config()
+            .try_lookup_for(&name.host, name.user.as_deref(), name.port)
+            .map_err(|e| ConfigError::Usage(format!("{}: {e}", name.host)))?;
         let spec = self.inventory.resolve(name);
         let jump = match &spec.jump {
             None => None,
@@ -453,11 +460,6 @@ impl Resolver<'_> {
                 via
             }
         };
-        let ssh = self
-            .inventory
-            .ssh_config()
-            .try_lookup(&name.host)
-            .map_err(|e| ConfigError::Usage(format!("{}: {e}", name.host)))?;
         if let Some(cmd) = &ssh.proxy_command
             && !self.dry_run
         {

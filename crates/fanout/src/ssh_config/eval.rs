@@ -168,7 +168,12 @@ fn set<T>(slot: &mut Set<T>, active: bool, value: T, origin: &Origin) {
 }
 
 /// Resolves `host` as `ssh -G` does.
-pub fn resolve(config: &SshConfig, host: &str) -> Result<SshHostConfig, SshConfigError> {
+pub fn resolve(
+    config: &SshConfig,
+    host: &str,
+    typed_user: Option<&str>,
+    typed_port: Option<u16>,
+) -> Result<SshHostConfig, SshConfigError> {
     let fallback = LocalUser {
         name: super::local_user().unwrap_or_else(|| "root".into()),
         uid: 0,
@@ -185,6 +190,16 @@ pub fn resolve(config: &SshConfig, host: &str) -> Result<SshHostConfig, SshConfi
         o: Opts::default(),
         warnings: Vec::new(),
     };
+    let typed = Origin {
+        file: std::sync::Arc::from(std::path::Path::new("(typed)")),
+        line: 0,
+    };
+    if let Some(u) = typed_user {
+        pass.o.user = Some((u.to_owned(), typed.clone()));
+    }
+    if let Some(p) = typed_port {
+        pass.o.port = Some((p, typed));
+    }
     pass.run()?;
     let mut host2 = match &pass.o.hostname {
         Some((h, origin)) => {
@@ -199,10 +214,7 @@ pub fn resolve(config: &SshConfig, host: &str) -> Result<SshHostConfig, SshConfi
         *h = host2.clone();
     }
     if pass.want_final {
-        if pass.o.hostname.is_none() {
-            // ssh sets options.hostname to the host before the final pass.
-            pass.o.hostname = None;
-        }
+        // ssh sets options.hostname to the host before the final pass.
         pass.host = host2.clone();
         pass.final_pass = true;
         let hostname_before = pass.o.hostname.take();

@@ -291,7 +291,19 @@ impl SshConfig {
     /// The options that apply to `host`; errors (a refused line, a failed
     /// `Match exec`, a bad token) name `file:line`.
     pub fn try_lookup(&self, host: &str) -> Result<SshHostConfig, SshConfigError> {
-        eval::resolve(self, host)
+        eval::resolve(self, host, None, None)
+    }
+
+    /// [`Self::try_lookup`] for `user@host:port` as typed: like `ssh -l
+    /// user -p port`, the typed values are set before the files are read,
+    /// so `Match user` and `%r`/`%p` see them (and they win).
+    pub fn try_lookup_for(
+        &self,
+        host: &str,
+        user: Option<&str>,
+        port: Option<u16>,
+    ) -> Result<SshHostConfig, SshConfigError> {
+        eval::resolve(self, host, user, port)
     }
 
     /// [`Self::try_lookup`], an error logged and read as no options.

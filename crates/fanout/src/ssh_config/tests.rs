@@ -273,3 +273,18 @@ fn proxy_command_and_jump_first_wins() {
         (None, Some("j3"))
     );
 }
+
+#[test]
+fn typed_user_and_port_are_seen_by_match_and_tokens() {
+    let c = cfg(
+        "Match user alice\n  HostName a.invalid\nHost *\n  IdentityFile /k/%r\n  User bob\n  Port 1\n",
+    );
+    let typed = c.try_lookup_for("h", Some("alice"), Some(2200)).unwrap();
+    assert_eq!(typed.hostname.as_deref(), Some("a.invalid"));
+    assert_eq!(typed.user.as_deref(), Some("alice"));
+    assert_eq!(typed.port, Some(2200));
+    assert_eq!(typed.identity_files, [PathBuf::from("/k/alice")]);
+    let plain = c.try_lookup("h").unwrap();
+    assert_eq!(plain.hostname, None);
+    assert_eq!(plain.identity_files, [PathBuf::from("/k/bob")]);
+}
