@@ -37,6 +37,7 @@ const HOSTS: &[&str] = &[
     "10.0.0.5",
     "bastion",
     "x",
+    "alice@web1.invalid",
 ];
 
 fn pattern(r: &mut Rng) -> String {
@@ -212,7 +213,14 @@ fn ssh_g(cfg: &Path, host: &str) -> Option<HashMap<String, Vec<String>>> {
 }
 
 fn ours(cfg: &Path, host: &str, home: &Path, me: &str) -> Option<HashMap<String, Vec<String>>> {
-    let c = SshConfig::load(cfg).ok()?.try_lookup(host).ok()?;
+    let (user, host) = match host.split_once('@') {
+        Some((u, h)) => (Some(u), h),
+        None => (None, host),
+    };
+    let c = SshConfig::load(cfg)
+        .ok()?
+        .try_lookup_for(host, user, None)
+        .ok()?;
     let mut m: HashMap<String, Vec<String>> = HashMap::new();
     let lower = if host.parse::<std::net::IpAddr>().is_ok() {
         host.to_owned()
