@@ -144,6 +144,7 @@ struct Opts {
     global_files: Set<Vec<String>>,
     host_key_alias: Set<String>,
     ignore_unknown: Option<String>,
+    canonicalize: Set<bool>,
 }
 
 struct Pass<'a> {
@@ -212,6 +213,11 @@ pub fn resolve(
     }
     if let Some((h, _)) = &mut pass.o.hostname {
         *h = host2.clone();
+    }
+    // CanonicalizeHostname yes/always asks for the final pass too (ssh.c);
+    // the name is not looked up in the DNS here, so it stays `host2`.
+    if pass.o.canonicalize.as_ref().is_some_and(|(c, _)| *c) {
+        pass.want_final = true;
     }
     if pass.want_final {
         // ssh sets options.hostname to the host before the final pass.
@@ -429,6 +435,15 @@ impl Pass<'_> {
                 if !jump_blocks {
                     set(&mut self.o.proxy_command, on, line.rest.clone(), origin);
                 }
+            }
+            "canonicalizehostname" => {
+                let v = one("CanonicalizeHostname")?;
+                let on_off = match v.to_ascii_lowercase().as_str() {
+                    "yes" | "true" | "always" => true,
+                    "no" | "false" | "none" => false,
+                    _ => return Err(err(origin, format!("unsupported option \"{v}\""))),
+                };
+                set(&mut self.o.canonicalize, on, on_off, origin);
             }
             k if KNOWN.contains(&k) => {}
             k => {

@@ -24,8 +24,9 @@
 //!   line was seen, a second pass reads the files again with the host set
 //!   to the (lowercased, `%h`-expanded) `HostName`, keeping every value
 //!   already set (first value wins); `canonical` and `final` match in that
-//!   pass. Host name canonicalisation (`CanonicalizeHostname`) is not done,
-//!   so `canonical` behaves as `final`. `exec` runs through `$SHELL -c`
+//!   pass. `CanonicalizeHostname yes`/`always` also asks for that second
+//!   pass, but the name is not looked up in the DNS (it stays the
+//!   `HostName`), so `canonical` behaves as `final`. `exec` runs through `$SHELL -c`
 //!   (else `/bin/sh`) with stdin and stdout on `/dev/null`, at most once per
 //!   distinct expanded command for the life of the [`SshConfig`].
 //!   Criteria of later OpenSSH versions (`tagged`, `localnetwork`,

@@ -288,3 +288,14 @@ fn typed_user_and_port_are_seen_by_match_and_tokens() {
     assert_eq!(plain.hostname, None);
     assert_eq!(plain.identity_files, [PathBuf::from("/k/bob")]);
 }
+
+#[test]
+fn canonicalize_hostname_asks_for_the_final_pass_without_dns() {
+    let c = cfg(
+        "CanonicalizeHostname yes\nHost a\n  HostName b.invalid\nMatch canonical host b.invalid\n  User canon\nHost b.invalid\n  Port 7\n",
+    );
+    let a = c.lookup("a");
+    assert_eq!(a.user.as_deref(), Some("canon"));
+    assert_eq!(a.port, Some(7));
+    assert!(cfg("CanonicalizeHostname maybe\n").try_lookup("a").is_err());
+}
