@@ -84,8 +84,10 @@ impl RunConfig {
             // main.rs calls only from_args: the dry run ends here.
             match Self::dry_run_report(args, &inventory) {
                 Ok(report) => {
-                    print!("{report}");
-                    std::process::exit(0);
+                    use std::io::Write;
+                    let mut out = std::io::stdout().lock();
+                    let written = out.write_all(report.as_bytes()).and_then(|()| out.flush());
+                    std::process::exit(if written.is_ok() { 0 } else { 1 });
                 }
                 Err(e) => return Err(e),
             }
