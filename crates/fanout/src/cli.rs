@@ -105,6 +105,13 @@ pub struct Args {
     #[arg(short = 'F', long = "ssh-config", value_name = "FILE")]
     pub ssh_config: Option<PathBuf>,
 
+    /// Connect to nothing: print, per selected host, the resolved target
+    /// (address, port, user, identities, jump chain, proxy command,
+    /// known_hosts files, host-key policy, timeout, and the ssh_config
+    /// `file:line` that set each value), then exit 0. No command needed.
+    #[arg(long)]
+    pub dry_run: bool,
+
     /// Ask for a password once (on the terminal) and use it for hosts where
     /// keys fail. Passwords are never accepted on the command line.
     #[arg(long)]

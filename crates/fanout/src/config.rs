@@ -71,17 +71,180 @@ impl RunConfig {
             Some(path) => Inventory::load(path)?,
             None => Inventory::discover()?.unwrap_or_else(Inventory::empty),
         };
-        let inventory = match &args.ssh_config {
-            Some(path) if path.as_os_str() == "none" => {
-                inventory.with_ssh_config(SshConfig::default())
+        // As `ssh`: -F FILE is the user file and then no system file;
+        // -F none reads none; else ~/.ssh/config then /etc/ssh/ssh_config.
+        let ssh = SshConfig::for_flag(args.ssh_config.as_deref()).map_err(|e| {
+            match &args.ssh_config {
+                Some(path) => ConfigError::Usage(format!("-F {}: {e}", path.display())),
+                None => ConfigError::Usage(e.to_string()),
             }
-            Some(path) => inventory.with_ssh_config(
-                SshConfig::load(path)
-                    .map_err(|e| ConfigError::Usage(format!("-F {}: {e}", path.display())))?,
-            ),
-            None => inventory,
-        };
+        })?;
+        let inventory = inventory.with_ssh_config(ssh);
+        if args.dry_run {
+            // main.rs calls only from_args: the dry run ends here.
+            match Self::dry_run_report(args, &inventory) {
+                Ok(report) => {
+                    use std::io::Write;
+                    let mut out = std::io::stdout().lock();
+                    let written = out.write_all(report.as_bytes()).and_then(|()| out.flush());
+                    std::process::exit(if written.is_ok() { 0 } else { 1 });
+                }
+                Err(e) => return Err(e),
+            }
+        }
         Self::with_inventory(args, &inventory)
+    }
+
+    /// `--dry-run`: the resolution of every selected host, as text (or JSON
+    /// lines with `--json`), connecting to nothing.
+    pub fn dry_run_report(args: &Args, inventory: &Inventory) -> Result<String, ConfigError> {
+        let names = select_hosts(args, inventory)?;
+        let mut resolver = Resolver {
+            inventory,
+            cli_timeout: args.connect_timeout,
+            cli_policy: args.host_key_policy,
+            default_user_files: default_user_files(crate::ssh_config::home_dir().as_deref()),
+            jumps: HashMap::new(),
+            dry_run: true,
+        };
+        let mut out = String::new();
+        for name in &names {
+            let t = resolver.target(name, 0)?;
+            let c = inventory
+                .ssh_config()
+                .try_lookup(&name.host)
+                .map_err(|e| ConfigError::Usage(format!("{}: {e}", name.host)))?;
+            let from = |key: &str, matches: bool| -> String {
+                match (matches, c.origins.get(key)) {
+                    (true, Some(o)) => format!("  ({o})"),
+                    _ => String::new(),
+                }
+            };
+            let mut chain = Vec::new();
+            let mut via = t.jump.clone();
+            while let Some(j) = via {
+                chain.push(format!("{}@{}:{}", j.user, j.address, j.port));
+                via = j.jump.clone();
+            }
+            chain.reverse();
+            let files = |v: &[PathBuf]| {
+                if v.is_empty() {
+                    "none".to_owned()
+                } else {
+                    v.iter()
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                }
+            };
+            if args.json {
+                let v = serde_json::json!({
+                    "host": t.name,
+                    "address": t.address,
+                    "port": t.port,
+                    "user": t.user,
+                    "identities": t.identities.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+                    "jump": chain,
+                    "proxy_command": c.proxy_command,
+                    "user_known_hosts": t.host_keys.user_files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+                    "global_known_hosts": t.host_keys.global_files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+                    "host_key_alias": t.host_keys.alias,
+                    "host_key_policy": policy_name(t.host_keys.policy),
+                    "host_key_policy_origin": t.host_keys.policy_origin,
+                    "connect_timeout_secs": t.connect_timeout.as_secs_f64(),
+                    "origins": c.origins.iter().map(|(k, o)| (k.clone(), o.to_string())).collect::<std::collections::BTreeMap<_, _>>(),
+                    "warnings": c.warnings,
+                });
+                out.push_str(&v.to_string());
+                out.push('\n');
+                continue;
+            }
+            out.push_str(&format!("{}\n", t.name));
+            out.push_str(&format!(
+                "  address          {}{}\n",
+                t.address,
+                from(
+                    "hostname",
+                    c.hostname.as_deref() == Some(t.address.as_str())
+                )
+            ));
+            out.push_str(&format!(
+                "  port             {}{}\n",
+                t.port,
+                from("port", c.port == Some(t.port))
+            ));
+            out.push_str(&format!(
+                "  user             {}{}\n",
+                t.user,
+                from("user", c.user.as_deref() == Some(t.user.as_str()))
+            ));
+            out.push_str(&format!(
+                "  identities       {}{}\n",
+                files(&t.identities),
+                from(
+                    "identityfile",
+                    !t.identities.is_empty() && c.identity_files == t.identities
+                )
+            ));
+            out.push_str(&format!(
+                "  jump             {}{}\n",
+                if chain.is_empty() {
+                    "none".to_owned()
+                } else {
+                    chain.join(" -> ")
+                },
+                from("proxyjump", !chain.is_empty() && c.proxy_jump.is_some())
+            ));
+            if let Some(p) = &c.proxy_command {
+                out.push_str(&format!(
+                    "  proxy_command    {p}{}  [not supported: a run fails this host]\n",
+                    from("proxycommand", true)
+                ));
+            }
+            out.push_str(&format!(
+                "  user_known_hosts {}{}\n",
+                files(&t.host_keys.user_files),
+                from(
+                    "userknownhostsfile",
+                    c.user_known_hosts_files.as_deref() == Some(&t.host_keys.user_files[..])
+                )
+            ));
+            out.push_str(&format!(
+                "  global_known_hosts {}{}\n",
+                files(&t.host_keys.global_files),
+                from(
+                    "globalknownhostsfile",
+                    c.global_known_hosts_files.as_deref() == Some(&t.host_keys.global_files[..])
+                )
+            ));
+            if let Some(a) = &t.host_keys.alias {
+                out.push_str(&format!(
+                    "  host_key_alias   {a}{}\n",
+                    from("hostkeyalias", true)
+                ));
+            }
+            out.push_str(&format!(
+                "  host_key_policy  {} ({}){}\n",
+                policy_name(t.host_keys.policy),
+                t.host_keys.policy_origin,
+                from(
+                    "stricthostkeychecking",
+                    args.host_key_policy.is_none() && c.strict_host_key_checking.is_some()
+                )
+            ));
+            out.push_str(&format!(
+                "  connect_timeout  {}s{}\n",
+                t.connect_timeout.as_secs_f64(),
+                from(
+                    "connecttimeout",
+                    c.connect_timeout == Some(t.connect_timeout)
+                )
+            ));
+            for w in &c.warnings {
+                out.push_str(&format!("  warning          {w}\n"));
+            }
+        }
+        Ok(out)
     }
 
     /// [`RunConfig::from_args`] with an already loaded inventory.
@@ -106,6 +269,7 @@ impl RunConfig {
             cli_policy: args.host_key_policy,
             default_user_files: default_user_files(crate::ssh_config::home_dir().as_deref()),
             jumps: HashMap::new(),
+            dry_run: false,
         };
         let mut targets = Vec::with_capacity(names.len());
         for name in &names {
@@ -246,10 +410,19 @@ struct Resolver<'a> {
     /// `~/.ssh/known_hosts ~/.ssh/known_hosts2` (empty without `$HOME`).
     default_user_files: Vec<PathBuf>,
     jumps: HashMap<String, Arc<Target>>,
+    /// `--dry-run`: a ProxyCommand host is shown, not refused.
+    dry_run: bool,
 }
 
 impl Resolver<'_> {
     fn target(&mut self, name: &HostName, depth: usize) -> Result<Arc<Target>, ConfigError> {
+        // A refused ssh config stops here, naming file:line, before the
+        // inventory reads it.
+        let ssh = self
+            .inventory
+            .ssh_config()
+            .try_lookup_for(&name.host, name.user.as_deref(), name.port)
+            .map_err(|e| ConfigError::Usage(format!("{}: {e}", name.host)))?;
         let spec = self.inventory.resolve(name);
         let jump = match &spec.jump {
             None => None,
@@ -289,6 +462,20 @@ impl Resolver<'_> {
                 via
             }
         };
+        if let Some(cmd) = &ssh.proxy_command
+            && !self.dry_run
+        {
+            let at = ssh
+                .origins
+                .get("proxycommand")
+                .map(|o| format!(" ({o})"))
+                .unwrap_or_default();
+            return Err(ConfigError::Usage(format!(
+                "{}: ProxyCommand{at} `{cmd}` is not supported by ssh-fanout yet; \
+                 use ProxyJump, or `ProxyCommand none` for this host (never connected directly)",
+                name.host
+            )));
+        }
         let host_keys = self.host_keys(&name.host, spec.known_hosts.clone())?;
         let display = if name.user.is_some() || name.port.is_some() {
             name.to_string()
@@ -306,6 +493,7 @@ impl Resolver<'_> {
             connect_timeout: self
                 .cli_timeout
                 .or(spec.connect_timeout)
+                .or(ssh.connect_timeout)
                 .unwrap_or(DEFAULT_CONNECT_TIMEOUT),
             jump,
             jump_concurrency: spec
@@ -327,7 +515,11 @@ impl Resolver<'_> {
         host: &str,
         inventory_file: Option<PathBuf>,
     ) -> Result<HostKeySettings, ConfigError> {
-        let from_config = self.inventory.ssh_config().lookup(host);
+        let from_config = self
+            .inventory
+            .ssh_config()
+            .try_lookup(host)
+            .map_err(|e| ConfigError::Usage(format!("{host}: {e}")))?;
         let (policy, policy_origin) = match (self.cli_policy, from_config.strict_host_key_checking)
         {
             (Some(p), _) => (p, format!("--host-key-policy {}", policy_name(p))),

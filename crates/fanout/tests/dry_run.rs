@@ -1,0 +1,110 @@
+//! `ssh-fanout --dry-run` and ssh_config refusals, through the binary.
+//! Every name is under `.invalid` or an IP literal: nothing is resolved.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn fanout(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ssh-fanout"))
+        .args(args)
+        .current_dir(dir)
+        .env("XDG_CONFIG_HOME", dir)
+        .env_remove("SSH_AUTH_SOCK")
+        .output()
+        .unwrap_or_else(|e| panic!("ssh-fanout: {e}"))
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn dry_run_prints_the_resolution_with_file_and_line_and_connects_to_nothing() {
+    let d = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let cfg = d.path().join("cfg");
+    let inc = d.path().join("inc.conf");
+    std::fs::write(&inc, "Host web*\n  Port 2222\n").unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        &cfg,
+        format!(
+            "Include {}\nHost web* # the jump box\n  HostName 127.0.0.1\n  User = \"deploy\"\n  \
+             ConnectTimeout 7\n  StrictHostKeyChecking yes\nHost inner.invalid\n  ProxyJump u@192.0.2.1:2200\n\
+             Host pc.invalid\n  ProxyCommand nc %h %p\n",
+            inc.display()
+        ),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let cfg_s = cfg.display().to_string();
+    let out = fanout(
+        d.path(),
+        &[
+            "--dry-run",
+            "-F",
+            &cfg_s,
+            "-w",
+            "web1,inner.invalid,pc.invalid",
+        ],
+    );
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    assert!(
+        stdout.contains("address          127.0.0.1  (") && stdout.contains("cfg:3)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("port             2222  (") && stdout.contains("inc.conf:2)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("user             deploy"), "{stdout}");
+    assert!(stdout.contains("connect_timeout  7s"), "{stdout}");
+    assert!(stdout.contains("host_key_policy  strict"), "{stdout}");
+    assert!(
+        stdout.contains("jump             u@192.0.2.1:2200"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("proxy_command    nc pc.invalid 22"),
+        "{stdout}"
+    );
+
+    let json = fanout(
+        d.path(),
+        &["--dry-run", "--json", "-F", &cfg_s, "-w", "web1"],
+    );
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", text(&json.stdout)));
+    assert_eq!(v["port"], 2222);
+    assert_eq!(v["user"], "deploy");
+
+    // A ProxyCommand host is refused by name, never connected directly.
+    let run = fanout(d.path(), &["-F", &cfg_s, "-w", "pc.invalid", "true"]);
+    assert_eq!(run.status.code(), Some(2));
+    assert!(
+        text(&run.stderr).contains("ProxyCommand"),
+        "{}",
+        text(&run.stderr)
+    );
+}
+
+#[test]
+fn a_config_ssh_refuses_is_refused_with_file_and_line() {
+    let d = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let cfg = d.path().join("cfg");
+    std::fs::write(&cfg, "Host *\n  Port 22\n  NoSuchKeyword yes\n")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let cfg_s = cfg.display().to_string();
+    let out = fanout(d.path(), &["--dry-run", "-F", &cfg_s, "-w", "a.invalid"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("cfg:3") && err.contains("nosuchkeyword"),
+        "{err}"
+    );
+    // IgnoreUnknown makes it acceptable, as for ssh.
+    std::fs::write(&cfg, "IgnoreUnknown NoSuch*\nHost *\n  NoSuchKeyword yes\n")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let out = fanout(d.path(), &["--dry-run", "-F", &cfg_s, "-w", "a.invalid"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
