@@ -67,6 +67,18 @@ impl RunConfig {
     /// Checks `args` and resolves hosts through the inventory (explicit,
     /// discovered, or none) and `~/.ssh/config`.
     pub fn from_args(args: &Args) -> Result<RunConfig, ConfigError> {
+        Self::with_inventory(args, &Self::load(args)?)
+    }
+
+    /// `--dry-run` for `args`: the report [`RunConfig::dry_run_report`]
+    /// writes, from the same inventory and ssh config a run would read.
+    pub fn dry_run(args: &Args) -> Result<String, ConfigError> {
+        Self::dry_run_report(args, &Self::load(args)?)
+    }
+
+    /// The inventory (explicit, discovered, or none) with the ssh config
+    /// `-F` selects.
+    fn load(args: &Args) -> Result<Inventory, ConfigError> {
         let inventory = match &args.inventory {
             Some(path) => Inventory::load(path)?,
             None => Inventory::discover()?.unwrap_or_else(Inventory::empty),
@@ -79,20 +91,7 @@ impl RunConfig {
                 None => ConfigError::Usage(e.to_string()),
             }
         })?;
-        let inventory = inventory.with_ssh_config(ssh);
-        if args.dry_run {
-            // main.rs calls only from_args: the dry run ends here.
-            match Self::dry_run_report(args, &inventory) {
-                Ok(report) => {
-                    use std::io::Write;
-                    let mut out = std::io::stdout().lock();
-                    let written = out.write_all(report.as_bytes()).and_then(|()| out.flush());
-                    std::process::exit(if written.is_ok() { 0 } else { 1 });
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        Self::with_inventory(args, &inventory)
+        Ok(inventory.with_ssh_config(ssh))
     }
 
     /// `--dry-run`: the resolution of every selected host, as text (or JSON

@@ -34,6 +34,7 @@
 pub mod cli;
 pub mod config;
 pub mod credentials;
+pub mod dry_run;
 pub mod error;
 pub mod excerpt;
 pub mod exec;

@@ -17,6 +17,9 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> ExitCode {
     let args = Args::parse();
     netkit_cli::init_tracing();
+    if args.dry_run {
+        return ExitCode::from(netkit_fanout::dry_run::print(&args).code());
+    }
     let mut config = match RunConfig::from_args(&args) {
         Ok(c) => c,
         Err(e) => {
