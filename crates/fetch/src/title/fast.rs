@@ -9,11 +9,18 @@
 //! it (later head elements are appended after it; foster parenting and
 //! `<frameset>` only touch the body). [`head_title`] tokenizes that prefix
 //! as the standard's tokenizer does and returns the final answer; on
-//! anything else (text, `<script>`, `<template>`, an end tag, a character
-//! reference or NUL in the title, an unusual comment, a tag it does not
-//! list) it returns `None`, and html5ever's tree builder decides
+//! anything else (text, `<script>`, `<template>`, an end tag, an unusual
+//! comment, a tag it does not list) it returns `None`, and html5ever's tree builder decides
 //! ([`super::tree::parse`]). The differential tests in `tests/titles.rs`
 //! compare both paths with html5ever's full tree.
+
+use std::cell::RefCell;
+
+use html5ever::tendril::StrTendril;
+use html5ever::tokenizer::states::{RawKind, State};
+use html5ever::tokenizer::{
+    BufferQueue, Token, TokenSink, TokenSinkResult, Tokenizer, TokenizerOpts,
+};
 
 use super::tree::{Parsed, TitleText};
 
@@ -169,23 +176,59 @@ fn end_of_raw_text(b: &[u8], from: usize, name: &str) -> Option<usize> {
     skip_attributes(b, at + 2 + name.len())
 }
 
-/// The title's text, when its end tag is there and nothing in it needs the
-/// tokenizer (a character reference or NUL).
+/// The title's text, when its end tag is there.
 fn title_text(b: &[u8], from: usize, max_chars: usize) -> Option<Parsed> {
     let at = end_tag(b, from, "title")?;
     // The end tag must be complete too, or the tokenizer is still in it.
     skip_attributes(b, at + 2 + "title".len())?;
     let raw = std::str::from_utf8(b.get(from..at)?).ok()?;
-    if raw.contains(['&', '\0']) {
-        return None;
-    }
     let mut text = TitleText::default();
-    text.push(raw, max_chars);
+    if raw.contains(['&', '\0']) {
+        text.push(&rcdata(raw), max_chars);
+    } else {
+        text.push(raw, max_chars);
+    }
     Some(Parsed {
         title: Some(text.finish(max_chars)),
         is_final: true,
         title_open: false,
     })
+}
+
+/// Collects the characters html5ever's tokenizer emits.
+#[derive(Default)]
+struct TextSink {
+    text: RefCell<String>,
+}
+
+impl TokenSink for TextSink {
+    type Handle = ();
+
+    fn process_token(&self, token: Token, _line: u64) -> TokenSinkResult<()> {
+        match token {
+            Token::CharacterTokens(t) => self.text.borrow_mut().push_str(&t),
+            Token::NullCharacterToken => self.text.borrow_mut().push('\u{FFFD}'),
+            _ => {}
+        }
+        TokenSinkResult::Continue
+    }
+}
+
+/// A title's raw text as the tokenizer's RCDATA state emits it: character
+/// references decoded (legacy semicolon-less ones included), NUL as
+/// U+FFFD.
+fn rcdata(raw: &str) -> String {
+    let opts = TokenizerOpts {
+        initial_state: Some(State::RawData(RawKind::Rcdata)),
+        last_start_tag_name: Some("title".to_owned()),
+        ..TokenizerOpts::default()
+    };
+    let tokenizer = Tokenizer::new(TextSink::default(), opts);
+    let queue = BufferQueue::default();
+    queue.push_back(StrTendril::from_slice(raw));
+    let _ = tokenizer.feed(&queue);
+    tokenizer.end();
+    tokenizer.sink.text.take()
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
@@ -213,6 +256,10 @@ mod tests {
         assert_eq!(title(page).as_deref(), Some("Real Title"));
         assert_eq!(title("<TITLE>x</TITLE >").as_deref(), Some("x"));
         assert_eq!(title("<title></title>").as_deref(), Some(""));
+        assert_eq!(
+            title("<title>a &amp; b &eacute &#x263A;\0</title>").as_deref(),
+            Some("a & b \u{e9} \u{263a}\u{fffd}")
+        );
     }
 
     #[test]
@@ -221,8 +268,6 @@ mod tests {
             "<b>Warning</b>: notice <!DOCTYPE html><title>A</title>",
             "<script>x='<title>no</title>'</script><title>A</title>",
             "<template><title>T</title></template><title>A</title>",
-            "<title>a &amp; b</title>",
-            "<title>a\0b</title>",
             "<!--><title>A</title>",
             "<!-- a --!> b --><title>A</title>",
             "</head><title>A</title>",
