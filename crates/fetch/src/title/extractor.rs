@@ -147,6 +147,8 @@ pub struct TitleExtractor {
     text: String,
     /// How far `text` has been searched for `<title` / `</title`.
     searched: usize,
+    /// The text's length at the last try of the head fast path.
+    fast_tried: usize,
     open_seen: bool,
     close_pending: bool,
     /// `text.len()` at the last parse.
@@ -181,9 +183,19 @@ fn decode_into(decoder: &mut Decoder, mut bytes: &[u8], out: &mut String, last: 
 }
 
 /// Finds `needle` (lowercase ASCII) in `hay`, ASCII case-insensitively.
+/// Whether `hay` contains `needle`, whose first byte is `<` (ASCII case
+/// ignored): only the places of a `<` are compared.
+/// How much text the head fast path looks at, at most.
+const FAST_PATH_WINDOW: usize = 64 * 1024;
+
 fn contains_ci(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len())
-        .any(|w| w.eq_ignore_ascii_case(needle))
+    hay.iter()
+        .enumerate()
+        .filter(|&(_, &b)| b == b'<')
+        .any(|(i, _)| {
+            hay.get(i..i + needle.len())
+                .is_some_and(|w| w.eq_ignore_ascii_case(needle))
+        })
 }
 
 impl TitleExtractor {
@@ -207,6 +219,7 @@ impl TitleExtractor {
             detector: None,
             text: String::new(),
             searched: 0,
+            fast_tried: 0,
             open_seen: false,
             close_pending: false,
             parsed_len: 0,
@@ -281,13 +294,22 @@ impl TitleExtractor {
             self.validity.feed(bytes);
         }
         if self.held.is_empty() {
-            let pass = bytes
-                .iter()
-                .position(|&b| b >= 0x80 || b == 0x1B)
-                .unwrap_or(bytes.len());
+            // The common chunk is all ASCII without ESC: two word-at-a-time
+            // scans (`is_ascii`, memchr) instead of a byte loop.
+            let pass = if bytes.is_ascii() && !bytes.contains(&0x1B) {
+                bytes.len()
+            } else {
+                bytes
+                    .iter()
+                    .position(|&b| b >= 0x80 || b == 0x1B)
+                    .unwrap_or(bytes.len())
+            };
             let (ascii, rest) = bytes.split_at(pass);
             // ASCII: one byte per char, identical in every candidate encoding.
-            self.text.extend(ascii.iter().map(|&b| char::from(b)));
+            match std::str::from_utf8(ascii) {
+                Ok(text) => self.text.push_str(text),
+                Err(_) => self.text.extend(ascii.iter().map(|&b| char::from(b))),
+            }
             self.held_start = offset + pass;
             self.held.extend_from_slice(rest);
             if let Some(d) = self.detector.as_mut() {
@@ -370,6 +392,20 @@ impl TitleExtractor {
     /// Searches the new text for `<title` / `</title`, and parses when the
     /// answer may have become final (see the module docs).
     fn maybe_parse(&mut self) {
+        // The common head is decided without searching or a tree (see
+        // `fast.rs`); it reads only the prefix up to the first title's end,
+        // and is tried again only once the text has doubled, and not past
+        // the first 64 KiB, so its cost stays linear.
+        if self.text.len() <= FAST_PATH_WINDOW
+            && self.text.len() >= self.fast_tried.saturating_mul(2)
+        {
+            self.fast_tried = self.text.len().max(1);
+            if let Some(parsed) = super::fast::head_title(&self.text, self.opts.max_title_len) {
+                self.done = true;
+                self.last = Some(parsed);
+                return;
+            }
+        }
         let bytes = self.text.as_bytes();
         let from = self.searched.saturating_sub(7);
         if let Some(new) = bytes.get(from..) {
@@ -404,7 +440,7 @@ impl TitleExtractor {
         self.close_pending = false;
         self.parsed_len = len;
         let prefix = self.text.get(..len).unwrap_or(&self.text);
-        // The common head is decided without a tree (see `fast.rs`).
+        // A long head (beyond the window above) may still be the common one.
         let parsed = super::fast::head_title(prefix, self.opts.max_title_len)
             .unwrap_or_else(|| parse(prefix, false, self.opts.max_title_len));
         if parsed.is_final {
@@ -454,8 +490,16 @@ impl TitleExtractor {
     fn cut_after_last_close(&self) -> usize {
         let bytes = self.text.as_bytes();
         let last = bytes
-            .windows(7)
-            .rposition(|w| w.eq_ignore_ascii_case(b"</title"));
+            .iter()
+            .enumerate()
+            .rev()
+            .filter(|&(_, &b)| b == b'<')
+            .find(|&(i, _)| {
+                bytes
+                    .get(i..i + 7)
+                    .is_some_and(|w| w.eq_ignore_ascii_case(b"</title"))
+            })
+            .map(|(i, _)| i);
         match last {
             Some(at) => bytes
                 .iter()
