@@ -24,13 +24,14 @@
 //!   the origin of the URL as given unless `--location-trusted`
 //!   ([`fetcher::Credentials`]). Non-HTML responses are recorded without
 //!   reading their body.
-//! - **Titles** ([`title`]) are found by a byte-level streaming scanner fed
-//!   chunk by chunk, which stops as soon as the first HTML `<title>` is
-//!   complete or body content starts, and never reads more than
-//!   `--max-body`. The charset is resolved BOM > HTTP header > `<meta>`
-//!   prescan > chardetng > UTF-8, then the title bytes are decoded with
-//!   encoding_rs, entities are decoded by html5ever's tokenizer, and ASCII
-//!   whitespace is collapsed as `document.title` does.
+//! - **Titles** ([`title`]) are `document.title`: the first HTML-namespace
+//!   `title` in tree order of the tree html5ever's tree builder makes, fed
+//!   chunk by chunk; reading stops once no later input can change it (or
+//!   at `--max-body`), and the common head is decided by the standard's
+//!   tokenizer rules without a tree. The charset is resolved BOM > HTTP
+//!   header > `<meta>` prescan > chardetng > UTF-8 before the text reaches
+//!   the parser, and ASCII whitespace is collapsed as `document.title`
+//!   does.
 //! - **Output** ([`output`]) writes text, jsonl or csv, whole records in
 //!   batches flushed whenever the run is about to wait. Text and CSV
 //!   neutralise C0/C1 controls and bidi overrides, jsonl escapes them; a

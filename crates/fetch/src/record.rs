@@ -26,7 +26,7 @@ pub enum ErrorKind {
     /// headers, or a response head over hyper's limits: about 400 KiB or
     /// 100 header fields).
     HttpStatus,
-    /// `--max-body` bytes were read and neither a title nor body content was found.
+    /// `--max-body` bytes were read and the title was not yet decided.
     BodyTooLarge,
     /// The connection failed while reading the body, or a local I/O failure.
     Io,
