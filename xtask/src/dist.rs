@@ -108,22 +108,32 @@ fn sha256_line(prefix: &Path, relative: &Path) -> anyhow::Result<String> {
     Ok(format!("{hex}  {}\n", relative.display()))
 }
 
+/// Builds the four binaries (`release`: `--release --locked`), as dist,
+/// the image and the sharded-run check all need them.
+pub fn build_binaries(release: bool) -> anyhow::Result<()> {
+    let mut args = vec!["build"];
+    if release {
+        args.extend(["--release", "--locked"]);
+    }
+    args.extend([
+        "--bins",
+        "-p",
+        "netkit-echo",
+        "-p",
+        "netkit-fetch",
+        "-p",
+        "netkit-fanout",
+    ]);
+    let name = if release {
+        "build the release binaries"
+    } else {
+        "build the debug binaries"
+    };
+    shell::step(name, &args)
+}
+
 pub fn run() -> anyhow::Result<()> {
-    shell::step(
-        "build the release binaries",
-        &[
-            "build",
-            "--release",
-            "--locked",
-            "--bins",
-            "-p",
-            "netkit-echo",
-            "-p",
-            "netkit-fetch",
-            "-p",
-            "netkit-fanout",
-        ],
-    )?;
+    build_binaries(true)?;
     let root = shell::root();
     let version = env!("CARGO_PKG_VERSION");
     let prefix = root

@@ -98,14 +98,7 @@ impl RunConfig {
     /// lines with `--json`), connecting to nothing.
     pub fn dry_run_report(args: &Args, inventory: &Inventory) -> Result<String, ConfigError> {
         let names = select_hosts(args, inventory)?;
-        let mut resolver = Resolver {
-            inventory,
-            cli_timeout: args.connect_timeout,
-            cli_policy: args.host_key_policy,
-            default_user_files: default_user_files(crate::ssh_config::home_dir().as_deref()),
-            jumps: HashMap::new(),
-            dry_run: true,
-        };
+        let mut resolver = Resolver::new(args, inventory, true);
         let mut out = String::new();
         for name in &names {
             let t = resolver.target(name, 0)?;
@@ -262,14 +255,7 @@ impl RunConfig {
             )));
         }
         let names = select_hosts(args, inventory)?;
-        let mut resolver = Resolver {
-            inventory,
-            cli_timeout: args.connect_timeout,
-            cli_policy: args.host_key_policy,
-            default_user_files: default_user_files(crate::ssh_config::home_dir().as_deref()),
-            jumps: HashMap::new(),
-            dry_run: false,
-        };
+        let mut resolver = Resolver::new(args, inventory, false);
         let mut targets = Vec::with_capacity(names.len());
         for name in &names {
             targets.push(resolver.target(name, 0)?);
@@ -413,7 +399,19 @@ struct Resolver<'a> {
     dry_run: bool,
 }
 
-impl Resolver<'_> {
+impl<'a> Resolver<'a> {
+    /// A resolver for one run's (or one dry run's) hosts.
+    fn new(args: &Args, inventory: &'a Inventory, dry_run: bool) -> Self {
+        Resolver {
+            inventory,
+            cli_timeout: args.connect_timeout,
+            cli_policy: args.host_key_policy,
+            default_user_files: default_user_files(crate::ssh_config::home_dir().as_deref()),
+            jumps: HashMap::new(),
+            dry_run,
+        }
+    }
+
     fn target(&mut self, name: &HostName, depth: usize) -> Result<Arc<Target>, ConfigError> {
         // A refused ssh config stops here, naming file:line, before the
         // inventory reads it.

@@ -84,19 +84,7 @@ pub fn check() -> anyhow::Result<()> {
 pub fn sharded_run() -> anyhow::Result<()> {
     let start = Instant::now();
     println!("==> sharded run: {SHARDS} pods of {TEST_TAG} against a loopback server");
-    shell::step(
-        "cargo build --bins (the binaries of the test image)",
-        &[
-            "build",
-            "--bins",
-            "-p",
-            "netkit-echo",
-            "-p",
-            "netkit-fetch",
-            "-p",
-            "netkit-fanout",
-        ],
-    )?;
+    crate::dist::build_binaries(false)?;
     netkit_image::build(Profile::Debug)?;
     let server = Server::start()?;
     let dir = tempfile::Builder::new()

@@ -39,21 +39,7 @@ pub enum Profile {
 pub fn run() -> anyhow::Result<()> {
     super::catch_interrupts();
     docker::engine().map_err(|why| anyhow::anyhow!("cargo xtask image: {why}"))?;
-    shell::step(
-        "build the release binaries",
-        &[
-            "build",
-            "--release",
-            "--locked",
-            "--bins",
-            "-p",
-            "netkit-echo",
-            "-p",
-            "netkit-fetch",
-            "-p",
-            "netkit-fanout",
-        ],
-    )?;
+    dist::build_binaries(true)?;
     let tags = build(Profile::Release)?;
     let size = size_bytes(&tags[0])?;
     println!(
