@@ -9,14 +9,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::cli::{Args, HostKeyPolicy};
+use crate::connect::known_hosts::{DEFAULT_GLOBAL_FILES, default_user_files};
 use crate::excerpt::excerpt;
-use crate::exec::ExecSpec;
-use crate::hosts::{self, HostName};
-use crate::inventory::{Inventory, InventoryError};
-use crate::known_hosts::{DEFAULT_GLOBAL_FILES, default_user_files};
+use crate::jobs::exec::ExecSpec;
 use crate::output::{Mode, OutputConfig};
-use crate::ssh_config::{SshConfig, StrictHostKeyChecking};
-use crate::target::{HostKeySettings, Target};
+use crate::select::hosts::{self, HostName};
+use crate::select::inventory::{Inventory, InventoryError};
+use crate::select::ssh_config::{SshConfig, StrictHostKeyChecking};
+use crate::select::target::{HostKeySettings, Target};
 
 /// Default connect timeout when neither the flag nor the inventory sets one.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -406,7 +406,9 @@ impl<'a> Resolver<'a> {
             inventory,
             cli_timeout: args.connect_timeout,
             cli_policy: args.host_key_policy,
-            default_user_files: default_user_files(crate::ssh_config::home_dir().as_deref()),
+            default_user_files: default_user_files(
+                crate::select::ssh_config::home_dir().as_deref(),
+            ),
             jumps: HashMap::new(),
             dry_run,
         }
@@ -495,7 +497,7 @@ impl<'a> Resolver<'a> {
             jump,
             jump_concurrency: spec
                 .jump_concurrency
-                .unwrap_or(crate::target::DEFAULT_JUMP_CONCURRENCY),
+                .unwrap_or(crate::select::target::DEFAULT_JUMP_CONCURRENCY),
         }))
     }
 
@@ -669,7 +671,10 @@ mod tests {
                    Host ask\n  StrictHostKeyChecking ask\nHost no\n  StrictHostKeyChecking no\n\
                    Host new\n  StrictHostKeyChecking accept-new\nHost none\n  UserKnownHostsFile none\n";
         let inv = Inventory::load(&inv_path).unwrap().with_ssh_config(
-            crate::ssh_config::SshConfig::parse_with_home(ssh, Some(PathBuf::from("/home/me"))),
+            crate::select::ssh_config::SshConfig::parse_with_home(
+                ssh,
+                Some(PathBuf::from("/home/me")),
+            ),
         );
         let hosts = "strict1,ask,no,new,inv,none,other";
         let cfg = RunConfig::with_inventory(&args(&["-w", hosts, "true"]), &inv).unwrap();

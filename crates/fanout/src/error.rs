@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::known_hosts::HostKeyChanged;
+use crate::connect::known_hosts::HostKeyChanged;
 use crate::output::ErrorKind;
 
 /// Why a host failed (as opposed to a command exiting non-zero, which is a

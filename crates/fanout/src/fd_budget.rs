@@ -15,7 +15,7 @@ use std::collections::HashSet;
 use netkit_cli::FdLimit;
 
 use crate::config::RunConfig;
-use crate::target::Target;
+use crate::select::target::Target;
 
 /// Descriptors kept spare on top of those already open and the hosts'.
 pub const MARGIN: u64 = 64;

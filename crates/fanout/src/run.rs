@@ -21,13 +21,13 @@ use netkit_pool::{CancellationToken, Outcome, Pool, Retry, RetryPolicy};
 use tokio::io::AsyncReadExt;
 
 use crate::config::RunConfig;
-use crate::credentials::{CredentialError, Credentials};
+use crate::connect::credentials::{CredentialError, Credentials};
+use crate::connect::session::Connector;
 use crate::error::SshError;
-use crate::exec::{self, CommandStatus, HostEnv, HostOutput};
+use crate::jobs::exec::{self, CommandStatus, HostEnv, HostOutput};
 use crate::output::{ErrorKind, Event, HostError, HostResult, Output, Summary};
 use crate::progress::Progress;
-use crate::session::Connector;
-use crate::target::Target;
+use crate::select::target::Target;
 
 /// Errors that stop the whole run before or after hosts run.
 #[derive(Debug, thiserror::Error)]
@@ -143,7 +143,7 @@ async fn run_inner(
                 .lock()
                 .map(|m| m.values().map(|s| s.to_string()).collect())
                 .unwrap_or_default();
-            let folded = crate::hosts::fold(&names);
+            let folded = crate::select::hosts::fold(&names);
             let _ = tx
                 .send(Event::Notice(format!(
                     "ssh-fanout: interrupted: starting no more hosts; {} still running ({}), \

@@ -25,7 +25,7 @@ use std::hash::{DefaultHasher, Hasher};
 use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
 
-use crate::hosts::{fold, natural_cmp};
+use crate::select::hosts::{fold, natural_cmp};
 
 use super::Stream;
 
@@ -93,6 +93,7 @@ impl GatherSink {
     }
 
     /// Bytes currently held in memory by all transcripts.
+    #[cfg(test)]
     pub fn in_memory(&self) -> usize {
         self.in_memory
     }

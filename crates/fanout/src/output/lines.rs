@@ -95,6 +95,7 @@ impl LineSplitter {
     }
 
     /// Bytes currently buffered across all hosts.
+    #[cfg(test)]
     pub fn buffered(&self) -> usize {
         self.partial.values().map(|b| b[0].len() + b[1].len()).sum()
     }

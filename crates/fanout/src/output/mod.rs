@@ -20,7 +20,7 @@
 //!    hosts, and adds it to the [`Summary`].
 //!
 //! [`Output::finish`] prints the gathered groups, the summary (stderr) and
-//! writes `--failed-hosts`. [`exit_code`] / [`Summary::exit_code`] give the
+//! writes `--failed-hosts`. [`Summary::exit_code`] gives the
 //! process exit code: 0 all ok, 1 some command failed, 3 some host errored
 //! (precedence over 1); 2 (usage/inventory) is the binary's.
 
@@ -41,13 +41,12 @@ use bytes::Bytes;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
-pub use files::{FileSink, file_name};
+pub use files::FileSink;
 pub use gather::GatherSink;
 pub use json::JsonSink;
 pub use lines::LineSplitter;
 pub use result::{
     EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, ErrorKind, HostError, HostResult, Status,
-    exit_code,
 };
 pub use stream::StreamSink;
 pub use summary::Summary;
@@ -298,11 +297,6 @@ impl Output {
         }
         self.summary.add(&result);
         self.flush()
-    }
-
-    /// The summary so far.
-    pub fn summary(&self) -> &Summary {
-        &self.summary
     }
 
     /// Prints gathered groups, the summary and `--failed-hosts`; flushes.

@@ -203,17 +203,6 @@ impl HostResult {
     }
 }
 
-/// The process exit code for a run: 0 if every host is ok, 3 if any host has
-/// an error (unreachable, host key, auth, timeout, disconnect, channel), else
-/// 1 if any command exited non-zero or was signalled.
-pub fn exit_code<'a>(results: impl IntoIterator<Item = &'a HostResult>) -> u8 {
-    results
-        .into_iter()
-        .map(HostResult::exit_class)
-        .max()
-        .unwrap_or(EXIT_OK)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -233,20 +222,6 @@ mod tests {
         assert_eq!(no_status.status(), Status::Failed);
         let e = HostResult::failed("h", HostError::new(ErrorKind::Auth, "denied"), D);
         assert_eq!(e.status(), Status::Error);
-    }
-
-    #[test]
-    fn exit_code_precedence() {
-        let ok = HostResult::exited("a", 0, D);
-        let bad = HostResult::exited("b", 1, D);
-        let sig = HostResult::signalled("c", "TERM", D);
-        let err = HostResult::failed("d", HostError::new(ErrorKind::ConnectTimeout, "t"), D);
-        assert_eq!(exit_code([]), 0);
-        assert_eq!(exit_code([&ok, &ok]), 0);
-        assert_eq!(exit_code([&ok, &bad]), 1);
-        assert_eq!(exit_code([&sig]), 1);
-        assert_eq!(exit_code([&bad, &err, &ok]), 3);
-        assert_eq!(exit_code([&err, &bad]), 3);
     }
 
     #[test]

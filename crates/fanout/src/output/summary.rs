@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::path::Path;
 
-use crate::hosts::{fold, natural_cmp};
+use crate::select::hosts::{fold, natural_cmp};
 
 use super::{EXIT_OK, HostResult, Status};
 
@@ -184,6 +184,13 @@ mod tests {
         assert_eq!(s.exit_code(), 0);
         s.add(&HostResult::exited("b", 2, d));
         assert_eq!(s.exit_code(), 1);
+        s.add(&HostResult::signalled("c", "TERM", d));
+        assert_eq!(s.exit_code(), 1);
+        let err = HostError::new(ErrorKind::ConnectTimeout, "t");
+        s.add(&HostResult::failed("d", err, d));
+        assert_eq!(s.exit_code(), 3, "an error outranks a failed command");
+        s.add(&HostResult::exited("e", 1, d));
+        assert_eq!(s.exit_code(), 3);
     }
 
     #[test]
@@ -196,7 +203,7 @@ mod tests {
             std::fs::read_to_string(&path).unwrap(),
             "host3\nhost5\nhost6\nhost7\n"
         );
-        let again = crate::hosts::expand_names(&format!("^{}", path.display())).unwrap();
+        let again = crate::select::hosts::expand_names(&format!("^{}", path.display())).unwrap();
         assert_eq!(again, ["host3", "host5", "host6", "host7"]);
     }
 }

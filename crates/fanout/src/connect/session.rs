@@ -3,14 +3,14 @@
 //!
 //! CPU per host is the design constraint: a few `Arc<client::Config>`s for
 //! the run, one per host key algorithm order (OpenSSH's: the types on file
-//! for the host first, see [`crate::known_hosts::host_key_order`]; hosts
+//! for the host first, see [`crate::connect::known_hosts::host_key_order`]; hosts
 //! with nothing on file get ed25519 first), curve25519-sha256 first,
 //! identities parsed once
 //! ([`Credentials`]) and ed25519 ones signed without re-deriving the key
-//! ([`crate::signer`]), IP literals and `.invalid` names never go through
+//! ([`crate::connect::signer`]), IP literals and `.invalid` names never go through
 //! the resolver, and no
 //! per-host threads or processes. Latency: the socket ACKs OpenSSH servers
-//! at once ([`crate::tcp`]), which saves a 40 ms delayed-ACK stall per
+//! at once ([`crate::connect::tcp`]), which saves a 40 ms delayed-ACK stall per
 //! connection.
 
 use std::borrow::Cow;
@@ -24,12 +24,12 @@ use russh::client::{self, Handle};
 use russh::keys::{PrivateKeyWithHashAlg, PublicKeyOrCertificate};
 use tokio::sync::{Mutex, OnceCell, OwnedSemaphorePermit, Semaphore};
 
-use crate::credentials::Credentials;
+use crate::connect::credentials::Credentials;
+use crate::connect::hostkey::HostKeyStore;
+use crate::connect::known_hosts::HostKeyOrder;
+use crate::connect::tcp::host_stream;
 use crate::error::{HandlerError, SshError, handshake_error, io_error};
-use crate::hostkey::HostKeyStore;
-use crate::known_hosts::HostKeyOrder;
-use crate::target::Target;
-use crate::tcp::host_stream;
+use crate::select::target::Target;
 
 /// An authenticated SSH connection.
 pub type Connection = Handle<ClientHandler>;
@@ -47,7 +47,7 @@ async fn rsa_signature_hash(
 }
 
 /// The russh client configuration for hosts offered host key algorithms
-/// in `order` (see [`crate::known_hosts::host_key_order`]; the default is
+/// in `order` (see [`crate::connect::known_hosts::host_key_order`]; the default is
 /// OpenSSH's order: certificates, then plain keys, no `ssh-rsa`, which
 /// OpenSSH 9.2 no longer offers).
 pub fn client_config(order: &HostKeyOrder) -> client::Config {

@@ -66,7 +66,7 @@ impl std::str::FromStr for HostName {
 }
 
 /// Why a host pattern could not be expanded. Quoted patterns are
-/// [`excerpt`]s: at most 200 characters of the text at fault.
+/// excerpts: at most 200 characters of the text at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum PatternError {
     /// The pattern (or one item of it) is empty.

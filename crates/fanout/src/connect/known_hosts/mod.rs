@@ -65,7 +65,7 @@
 //!   `@?*#[]|'"\`.
 //!
 //! The policy (`strict`, `accept-new`) is applied on top, by
-//! [`crate::hostkey`].
+//! `connect::hostkey`.
 //!
 //! # Appending
 //!

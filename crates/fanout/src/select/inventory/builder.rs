@@ -15,7 +15,7 @@ use super::{
     Checker, DEFAULT_KEYS, Document, Entry, HOST_KEYS, Inventory, InventoryError, Rule, Settings,
     quote_key,
 };
-use crate::hosts;
+use crate::select::hosts;
 
 /// An inventory under construction.
 pub(super) struct Builder<'a> {

@@ -25,9 +25,9 @@ use russh::ChannelMsg;
 
 use tokio::sync::mpsc::Sender;
 
+use crate::connect::session::Connection;
 use crate::error::{SshError, session_error};
 use crate::output::{Event, Stream};
-use crate::session::Connection;
 
 /// Where one host's output goes: the run's single output task.
 #[derive(Debug, Clone)]

@@ -8,7 +8,7 @@
 //! keep file order), then every value is checked by hand so that each error
 //! names the file and the exact key, e.g. `hosts.toml: hosts."web[1-3]".port:
 //! expected an integer`. Unknown keys anywhere are errors. Host keys are
-//! patterns expanded with [`crate::hosts::expand`]; `port_base` gives the
+//! patterns expanded with [`crate::select::hosts::expand`]; `port_base` gives the
 //! i-th host of a pattern `port_base + i`. Paths (`identity`, `known_hosts`)
 //! are `~` expanded and relative to the inventory file's directory.
 //!
@@ -37,8 +37,8 @@ use serde::Deserialize;
 use serde::de::{MapAccess, Visitor};
 
 use crate::excerpt::excerpt;
-use crate::hosts::{self, HostName};
-use crate::ssh_config::{SshConfig, expand_tilde, home_dir, local_user};
+use crate::select::hosts::{self, HostName};
+use crate::select::ssh_config::{SshConfig, expand_tilde, home_dir, local_user};
 use builder::Builder;
 
 /// Everything needed to connect to one host.
@@ -63,7 +63,7 @@ pub struct HostSpec {
     /// Connect timeout from the inventory (the CLI flag wins over it).
     pub connect_timeout: Option<Duration>,
     /// Jump host as written (`bastion`, `user@bastion:2222`); resolve it with
-    /// [`crate::hosts::parse_target`] and [`Inventory::resolve`].
+    /// [`crate::select::hosts::parse_target`] and [`Inventory::resolve`].
     pub jump: Option<String>,
     /// When this host is a jump host: how many channels (targets) may go
     /// through it at once (`jump_concurrency`; `None`: the default).

@@ -2,7 +2,7 @@
 //!
 //! - Identity files are parsed once (deduplicated by path) into `Arc`'d
 //!   keys; no per-host file reading or key parsing. ed25519 keys are also
-//!   prepared for signing once ([`crate::signer`]). An encrypted key's
+//!   prepared for signing once ([`crate::connect::signer`]). An encrypted key's
 //!   passphrase comes from `$NETKIT_SSH_PASSPHRASE`, or is asked once on
 //!   the terminal and reused for every encrypted key.
 //! - The ssh-agent (`SSH_AUTH_SOCK`) is asked for its identities once; each
@@ -20,7 +20,7 @@ use std::sync::Arc;
 use russh::keys::{PrivateKey, PublicKey};
 use tokio_util::sync::CancellationToken;
 
-use crate::signer::Ed25519Identity;
+use crate::connect::signer::Ed25519Identity;
 
 /// Environment variable holding the passphrase of encrypted identity files.
 pub const PASSPHRASE_ENV: &str = "NETKIT_SSH_PASSPHRASE";
@@ -80,20 +80,6 @@ pub struct Identity {
     pub key: Arc<PrivateKey>,
     /// The same key prepared for signing, when it is ed25519.
     pub ed25519: Option<Arc<Ed25519Identity>>,
-}
-
-/// The default identity files, like OpenSSH: `~/.ssh/id_ed25519`,
-/// `id_ecdsa`, `id_rsa`, those that exist.
-pub fn default_identities() -> Vec<PathBuf> {
-    let Some(home) = std::env::var_os("HOME") else {
-        return Vec::new();
-    };
-    let dir = Path::new(&home).join(".ssh");
-    ["id_ed25519", "id_ecdsa", "id_rsa"]
-        .iter()
-        .map(|name| dir.join(name))
-        .filter(|p| p.is_file())
-        .collect()
 }
 
 impl Credentials {

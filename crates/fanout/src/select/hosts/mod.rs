@@ -19,7 +19,7 @@
 //!   ignored); files may include other files up to a small depth. Reads are
 //!   bounded: [`MAX_LINE_BYTES`] per line, [`MAX_FILE_BYTES`] for all the
 //!   files of a selection, so `^/dev/zero` fails at once with file and line.
-//!   Errors quote at most 200 characters ([`crate::excerpt`]).
+//!   Errors quote at most 200 characters (`excerpt.rs`).
 //! - `[::1]` is an IPv6 literal, not a range: a bracket group whose content is
 //!   not made of digits, `-`, `,` and `/` but contains `:` is kept verbatim.
 //! - [`exclude`] removes hosts given by another pattern (globs `*`/`?` allowed).

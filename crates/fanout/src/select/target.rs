@@ -60,9 +60,10 @@ impl Target {
     pub fn known_hosts_name(&self) -> String {
         match &self.host_keys.alias {
             Some(alias) => alias.clone(),
-            None => {
-                crate::known_hosts::host_key_name(&self.address.to_ascii_lowercase(), self.port)
-            }
+            None => crate::connect::known_hosts::host_key_name(
+                &self.address.to_ascii_lowercase(),
+                self.port,
+            ),
         }
     }
 }

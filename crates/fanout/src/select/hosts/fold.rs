@@ -159,7 +159,7 @@ fn ranges(values: &BTreeSet<u64>, width: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hosts::expand_names;
+    use crate::select::hosts::expand_names;
 
     fn f(names: &[&str]) -> String {
         fold(names)

@@ -1,7 +1,7 @@
 //! Host key policy, applied from the russh handler's `check_server_key`,
 //! and the host key algorithms offered to each host.
 //!
-//! The known_hosts rules live in [`crate::known_hosts`] (the verdict is
+//! The known_hosts rules live in [`crate::connect::known_hosts`] (the verdict is
 //! OpenSSH 9.2's); this file keeps one parsed file per path for the whole
 //! run (500 hosts do not re-read a file 500 times), gathers a host's files
 //! (user files, then global files) and decides what a verdict means under
@@ -16,12 +16,12 @@ use std::sync::{Arc, Mutex};
 use russh::keys::PublicKeyOrCertificate;
 
 use crate::cli::HostKeyPolicy;
-use crate::error::SshError;
-use crate::known_hosts::{
+use crate::connect::known_hosts::{
     Appended, HostKeyChanged, HostKeyEntry, HostKeyOrder, HostQuery, KnownHosts, KnownHostsError,
     Presented, Verdict, host_key_name, host_key_order, verify_files,
 };
-use crate::target::Target;
+use crate::error::SshError;
+use crate::select::target::Target;
 
 /// The known_hosts files of a run, parsed on first use.
 #[derive(Debug, Default)]
