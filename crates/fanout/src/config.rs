@@ -407,7 +407,7 @@ impl<'a> Resolver<'a> {
             cli_timeout: args.connect_timeout,
             cli_policy: args.host_key_policy,
             default_user_files: default_user_files(
-                crate::select::ssh_config::home_dir().as_deref(),
+                crate::select::local_user::home_dir().as_deref(),
             ),
             jumps: HashMap::new(),
             dry_run,

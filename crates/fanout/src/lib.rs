@@ -47,6 +47,7 @@ mod output;
 mod progress;
 mod run;
 mod select;
+mod wildcard;
 
 pub use connect::known_hosts;
 pub use select::{hosts, ssh_config};

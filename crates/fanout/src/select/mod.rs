@@ -4,5 +4,6 @@
 
 pub mod hosts;
 pub(crate) mod inventory;
+pub(crate) mod local_user;
 pub mod ssh_config;
 pub(crate) mod target;

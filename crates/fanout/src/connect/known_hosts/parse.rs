@@ -17,12 +17,10 @@ use russh::keys::ssh_key::{Algorithm, Certificate, EcdsaCurve};
 use sha1::Sha1;
 
 use super::{KnownKey, Marker};
+use crate::wildcard::{MAX_SUBPATTERN, Match, match_pattern_list};
 
 /// `HASH_MAGIC` in `hostfile.h`.
 const HASH_MAGIC: &[u8] = b"|1|";
-/// `match_pattern_list` copies each sub-pattern into a 1024-byte buffer and
-/// fails the whole list for one of 1023 bytes or more.
-const MAX_SUBPATTERN: usize = 1023;
 
 /// A parsed, valid line.
 #[derive(Clone, Debug)]
@@ -311,7 +309,8 @@ impl HostNames {
         match self {
             HostNames::Hashed { salt, field } => hash_name(name, salt).as_bytes() == &field[..],
             HostNames::Patterns(list) => {
-                match_pattern_list(name.to_ascii_lowercase().as_bytes(), list) == Match::Positive
+                match_pattern_list(name.to_ascii_lowercase().as_bytes(), list, true)
+                    == Match::Positive
             }
         }
     }
@@ -357,103 +356,9 @@ pub fn hash_name(name: &str, salt: &[u8]) -> String {
     format!("|1|{}|{}", BASE64.encode(salt), BASE64.encode(&digest))
 }
 
-/// The result of [`match_pattern_list`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Match {
-    None,
-    Positive,
-    Negative,
-}
-
-/// `match_pattern_list(string, pattern, dolower = 1)`: comma-separated
-/// sub-patterns, each optionally `!`-negated; a matching negation wins.
-pub(crate) fn match_pattern_list(string: &[u8], list: &[u8]) -> Match {
-    let mut positive = false;
-    let mut i = 0;
-    while i < list.len() {
-        let negated = list[i] == b'!';
-        if negated {
-            i += 1;
-        }
-        let start = i;
-        while i < list.len() && list[i] != b',' {
-            i += 1;
-        }
-        let sub = &list[start..i];
-        if sub.len() >= MAX_SUBPATTERN {
-            return Match::None;
-        }
-        if i < list.len() {
-            i += 1; // the comma
-        }
-        if match_pattern(string, &sub.to_ascii_lowercase()) {
-            if negated {
-                return Match::Negative;
-            }
-            positive = true;
-        }
-    }
-    if positive {
-        Match::Positive
-    } else {
-        Match::None
-    }
-}
-
-/// `match_pattern`: `*` any run, `?` any one byte, everything else
-/// literal (bytes, no character classes).
-pub(crate) fn match_pattern(s: &[u8], p: &[u8]) -> bool {
-    let (mut si, mut pi) = (0usize, 0usize);
-    let mut star: Option<(usize, usize)> = None;
-    while si < s.len() {
-        match p.get(pi) {
-            Some(b'*') => {
-                star = Some((pi, si));
-                pi += 1;
-            }
-            Some(&c) if c == b'?' || c == s[si] => {
-                pi += 1;
-                si += 1;
-            }
-            _ => match star {
-                Some((sp, ss)) => {
-                    pi = sp + 1;
-                    si = ss + 1;
-                    star = Some((sp, ss + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    p[pi..].iter().all(|&c| c == b'*')
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn patterns_follow_match_c() {
-        assert!(match_pattern(b"web1.lab", b"*.lab"));
-        assert!(match_pattern(b"web1", b"web?"));
-        assert!(!match_pattern(b"web10", b"web?"));
-        assert!(match_pattern(b"", b"*"));
-        assert!(match_pattern(b"a*b", b"a*b"));
-        assert!(!match_pattern(b"ab", b""));
-        assert_eq!(
-            match_pattern_list(b"x.lab", b"*.lab,!bad.lab"),
-            Match::Positive
-        );
-        assert_eq!(
-            match_pattern_list(b"bad.lab", b"*.lab,!bad.lab"),
-            Match::Negative
-        );
-        assert_eq!(match_pattern_list(b"bad.lab", b"!bad.lab"), Match::Negative);
-        assert_eq!(match_pattern_list(b"web", b"WEB"), Match::Positive);
-        assert_eq!(match_pattern_list(b"c", b"a,,b,"), Match::None);
-        let long = format!("x,{}", "y".repeat(MAX_SUBPATTERN));
-        assert_eq!(match_pattern_list(b"x", long.as_bytes()), Match::None);
-    }
 
     #[test]
     fn markers_follow_check_markers() {

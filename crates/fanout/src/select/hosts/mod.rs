@@ -37,7 +37,7 @@ mod pattern;
 pub use fold::{fold, natural_cmp};
 pub use pattern::{
     HostName, MAX_FILE_BYTES, MAX_HOSTS, MAX_LINE_BYTES, PatternError, Selection, check, exclude,
-    expand, expand_names, glob_match, parse_target, size,
+    expand, expand_names, parse_target, size,
 };
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use indexmap::IndexSet;
 
 use crate::excerpt::excerpt;
+use crate::wildcard::wildcard;
 
 /// The most hosts a whole selection (every `-w`, `^FILE`, group and
 /// inventory host of a run, duplicates removed) may hold.
@@ -341,7 +342,7 @@ impl<'a> Literals<'a> {
     }
 }
 
-/// A glob item, split once into what [`glob_match`] compares.
+/// A glob item, split once into what the wildcard match compares.
 struct Glob {
     pattern: String,
     chars: Vec<char>,
@@ -363,47 +364,6 @@ impl Glob {
             wildcard(&self.chars, &text, '*', '?')
         }
     }
-}
-
-/// Shell-style glob: `*` matches any run, `?` one character. Case-sensitive.
-pub fn glob_match(pattern: &str, text: &str) -> bool {
-    if pattern.is_ascii() && text.is_ascii() {
-        wildcard(pattern.as_bytes(), text.as_bytes(), b'*', b'?')
-    } else {
-        let pattern: Vec<char> = pattern.chars().collect();
-        let text: Vec<char> = text.chars().collect();
-        wildcard(&pattern, &text, '*', '?')
-    }
-}
-
-/// The glob match of [`glob_match`] over bytes (ASCII) or chars: `star`
-/// matches any run, `any` one element. Backtracks to the last star only,
-/// so it is O(pattern × text) at worst, without recursion.
-fn wildcard<T: Copy + PartialEq>(p: &[T], t: &[T], star_c: T, any: T) -> bool {
-    let (mut pi, mut ti) = (0usize, 0usize);
-    let mut star: Option<(usize, usize)> = None;
-    while let Some(&tc) = t.get(ti) {
-        match p.get(pi) {
-            Some(&c) if c == star_c => {
-                star = Some((pi, ti));
-                pi += 1;
-            }
-            Some(&c) if c == any || c == tc => {
-                pi += 1;
-                ti += 1;
-            }
-            _ => match star {
-                Some((sp, st)) => {
-                    pi = sp + 1;
-                    ti = st + 1;
-                    star = Some((sp, st + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    p.get(pi..)
-        .is_some_and(|rest| rest.iter().all(|&c| c == star_c))
 }
 
 /// Parses one expanded word as `[user@]host[:port]`, `[v6]:port` or a bare IPv6.
@@ -894,6 +854,7 @@ fn for_each_word(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wildcard::glob_match;
 
     fn names(pattern: &str) -> Vec<String> {
         expand_names(pattern).unwrap()

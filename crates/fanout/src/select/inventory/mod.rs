@@ -38,7 +38,8 @@ use serde::de::{MapAccess, Visitor};
 
 use crate::excerpt::excerpt;
 use crate::select::hosts::{self, HostName};
-use crate::select::ssh_config::{SshConfig, expand_tilde, home_dir, local_user};
+use crate::select::local_user::{expand_tilde, home_dir, local_user};
+use crate::select::ssh_config::SshConfig;
 use builder::Builder;
 
 /// Everything needed to connect to one host.

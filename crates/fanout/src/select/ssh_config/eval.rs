@@ -6,9 +6,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::read::Item;
-use super::tokens::{LocalUser, connection_hash, expand_tilde, local_host_names, percent_expand};
-use super::words::{SplitLine, match_pattern, match_pattern_list};
+use super::tokens::{connection_hash, local_host_names, percent_expand};
+use super::words::{SplitLine, match_pattern_list};
 use super::{Origin, SshConfig, SshConfigError, SshHostConfig, StrictHostKeyChecking};
+use crate::select::local_user::{LocalUser, expand_tilde};
+use crate::wildcard::match_pattern;
 
 /// Keywords OpenSSH 9.2 knows (readconf.c `keywords[]`); the ones not
 /// acted on here are accepted and ignored.
@@ -176,7 +178,7 @@ pub fn resolve(
     typed_port: Option<u16>,
 ) -> Result<SshHostConfig, SshConfigError> {
     let fallback = LocalUser {
-        name: super::local_user().unwrap_or_else(|| "root".into()),
+        name: crate::select::local_user::local_user().unwrap_or_else(|| "root".into()),
         uid: 0,
         home: PathBuf::from("/"),
     };
@@ -320,7 +322,7 @@ impl Pass<'_> {
                         Some(p) => (true, p),
                         None => (false, arg.as_str()),
                     };
-                    if match_pattern(&self.host, pat) {
+                    if match_pattern(self.host.as_bytes(), pat.as_bytes()) {
                         if negated {
                             matched = false;
                             break;

@@ -43,7 +43,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-pub use tokens::{LocalUser, expand_tilde};
+use crate::select::local_user::local_user;
+pub use crate::select::local_user::{LocalUser, expand_tilde};
 
 use read::{Item, Kind};
 
@@ -326,20 +327,6 @@ fn with_home(user: Option<LocalUser>, home: Option<PathBuf>) -> LocalUser {
         u.home = h;
     }
     u
-}
-
-/// `$HOME`, if set and non-empty (the default known_hosts location).
-pub fn home_dir() -> Option<PathBuf> {
-    std::env::var_os("HOME")
-        .filter(|h| !h.is_empty())
-        .map(PathBuf::from)
-}
-
-/// The local login name (`$USER`, then `$LOGNAME`).
-pub fn local_user() -> Option<String> {
-    ["USER", "LOGNAME"]
-        .iter()
-        .find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()))
 }
 
 #[cfg(test)]

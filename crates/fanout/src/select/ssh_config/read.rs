@@ -7,8 +7,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::words::{SplitError, SplitLine, match_pattern, split_line};
+use super::words::{SplitError, SplitLine, split_line};
 use super::{Origin, SshConfigError};
+use crate::wildcard::glob_match;
 
 /// OpenSSH's `READCONF_MAX_DEPTH`.
 pub const MAX_DEPTH: usize = 16;
@@ -114,7 +115,7 @@ pub fn parse_text(
                     Kind::System => format!("/etc/ssh/{arg}"),
                 }
             };
-            let full = super::tokens::expand_tilde(&full, home);
+            let full = crate::select::local_user::expand_tilde(&full, home);
             for path in glob(&full) {
                 if let Some(sub) = read_file(&path, kind, home, depth + 1)
                     .map_err(|e| e.context_if_missing(&origin))?
@@ -167,9 +168,7 @@ pub fn glob(path: &Path) -> Vec<PathBuf> {
             let mut names: Vec<String> = entries
                 .filter_map(|e| e.ok())
                 .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| {
-                    (!n.starts_with('.') || part.starts_with('.')) && match_pattern(n, part)
-                })
+                .filter(|n| (!n.starts_with('.') || part.starts_with('.')) && glob_match(part, n))
                 .collect();
             names.sort();
             for n in names {

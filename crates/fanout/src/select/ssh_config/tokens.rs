@@ -1,53 +1,5 @@
-//! `~` and `%` token expansion, and the local account (`~` and `%d` come
-//! from the passwd entry, as in OpenSSH, not from `$HOME`).
-
-use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
-
-/// The local account: login name, uid and home directory.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LocalUser {
-    /// `pw_name`.
-    pub name: String,
-    /// `pw_uid`.
-    pub uid: u32,
-    /// `pw_dir`.
-    pub home: PathBuf,
-}
-
-impl LocalUser {
-    /// The passwd entry of the current uid (from `/etc/passwd`), else
-    /// `$USER`/`$HOME`.
-    pub fn current() -> Option<LocalUser> {
-        let uid = std::fs::metadata("/proc/self").ok()?.uid();
-        if let Ok(text) = std::fs::read_to_string("/etc/passwd") {
-            for line in text.lines() {
-                let f: Vec<&str> = line.split(':').collect();
-                if f.len() >= 6 && f[2].parse::<u32>().ok() == Some(uid) {
-                    return Some(LocalUser {
-                        name: f[0].to_owned(),
-                        uid,
-                        home: PathBuf::from(f[5]),
-                    });
-                }
-            }
-        }
-        Some(LocalUser {
-            name: super::local_user()?,
-            uid,
-            home: super::home_dir()?,
-        })
-    }
-}
-
-/// Expands a leading `~` or `~/` to `home`; other paths are returned as is.
-pub fn expand_tilde(path: &str, home: Option<&Path>) -> PathBuf {
-    match (path, home) {
-        ("~", Some(home)) => home.to_owned(),
-        (p, Some(home)) if p.starts_with("~/") => home.join(&p[2..]),
-        (p, _) => PathBuf::from(p),
-    }
-}
+//! `%` token expansion (`~` and the local account are in
+//! `select/local_user.rs`).
 
 /// Expands `%x` tokens from `table` (`%%` is always `%`). An unknown
 /// token is an error, as in OpenSSH's `percent_expand`.

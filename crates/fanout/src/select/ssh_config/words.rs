@@ -2,6 +2,8 @@
 //! `process_config_line_depth` (`strdelim` for the keyword) and `argv_split`
 //! (with `terminate_on_comment`) do.
 
+use crate::wildcard::{self, Match};
+
 /// A line split into its lowercased keyword, the raw text after the
 /// keyword separator, and the words of that text.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -106,61 +108,16 @@ pub fn argv_split(s: &str) -> Result<Vec<String>, SplitError> {
     Ok(out)
 }
 
-/// OpenSSH's `match_pattern`: `*` and `?` wildcards, case-sensitive.
-pub fn match_pattern(s: &str, pattern: &str) -> bool {
-    let s: Vec<char> = s.chars().collect();
-    let p: Vec<char> = pattern.chars().collect();
-    let (mut si, mut pi) = (0usize, 0usize);
-    let mut star: Option<(usize, usize)> = None;
-    while si < s.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == s[si]) {
-            si += 1;
-            pi += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some((pi, si));
-            pi += 1;
-        } else if let Some((sp, ss)) = star {
-            pi = sp + 1;
-            si = ss + 1;
-            star = Some((sp, ss + 1));
-        } else {
-            return false;
-        }
-    }
-    while pi < p.len() && p[pi] == '*' {
-        pi += 1;
-    }
-    pi == p.len()
-}
-
-/// OpenSSH's `match_pattern_list`: comma-separated patterns, `!` negates;
-/// a negated match fails the whole list (`Some(false)` here is -1, "no
-/// positive match" is `None`... collapsed into a bool: matched or not).
+/// OpenSSH's `match_pattern_list` as readconf.c uses it: matched when a
+/// sub-pattern matches and no `!`-negated one does. With `lower`, the host
+/// name and the patterns are compared in lower case.
 pub fn match_pattern_list(s: &str, list: &str, lower: bool) -> bool {
-    let s = if lower {
-        s.to_ascii_lowercase()
+    let matched = if lower && s.bytes().any(|b| b.is_ascii_uppercase()) {
+        wildcard::match_pattern_list(s.to_ascii_lowercase().as_bytes(), list.as_bytes(), lower)
     } else {
-        s.to_owned()
+        wildcard::match_pattern_list(s.as_bytes(), list.as_bytes(), lower)
     };
-    let mut positive = false;
-    for pat in list.split(',') {
-        let (negated, pat) = match pat.strip_prefix('!') {
-            Some(p) => (true, p),
-            None => (false, pat),
-        };
-        let pat = if lower {
-            pat.to_ascii_lowercase()
-        } else {
-            pat.to_owned()
-        };
-        if match_pattern(&s, &pat) {
-            if negated {
-                return false;
-            }
-            positive = true;
-        }
-    }
-    positive
+    matched == Match::Positive
 }
 
 #[cfg(test)]
@@ -198,9 +155,6 @@ mod tests {
 
     #[test]
     fn patterns() {
-        assert!(match_pattern("web1", "web?"));
-        assert!(match_pattern("web1.lab", "*.lab"));
-        assert!(!match_pattern("Web1", "web1"));
         assert!(match_pattern_list("WEB1", "db,web*", true));
         assert!(!match_pattern_list("web1", "web*,!web1", true));
     }
