@@ -15,7 +15,7 @@ use crate::jobs::exec::ExecSpec;
 use crate::output::{Mode, OutputConfig};
 use crate::select::hosts::{self, HostName};
 use crate::select::inventory::{Inventory, InventoryError};
-use crate::select::ssh_config::{SshConfig, StrictHostKeyChecking};
+use crate::select::ssh_config::{SshConfig, SshHostConfig, StrictHostKeyChecking};
 use crate::select::target::{HostKeySettings, Target};
 
 /// Default connect timeout when neither the flag nor the inventory sets one.
@@ -422,7 +422,7 @@ impl<'a> Resolver<'a> {
             .ssh_config()
             .try_lookup_for(&name.host, name.user.as_deref(), name.port)
             .map_err(|e| ConfigError::Usage(format!("{}: {e}", name.host)))?;
-        let spec = self.inventory.resolve(name);
+        let spec = self.inventory.resolve_with(name, &ssh);
         let jump = match &spec.jump {
             None => None,
             Some(j) if j.eq_ignore_ascii_case("none") => None,
@@ -475,7 +475,7 @@ impl<'a> Resolver<'a> {
                 name.host
             )));
         }
-        let host_keys = self.host_keys(&name.host, spec.known_hosts.clone())?;
+        let host_keys = self.host_keys(&name.host, &ssh, spec.known_hosts.clone())?;
         let display = if name.user.is_some() || name.port.is_some() {
             name.to_string()
         } else {
@@ -503,22 +503,18 @@ impl<'a> Resolver<'a> {
 
     /// Host key settings, from the ssh config's `StrictHostKeyChecking`,
     /// `UserKnownHostsFile`, `GlobalKnownHostsFile` and `HostKeyAlias` for
-    /// `host` (the name given, as `ssh` matches `Host` lines), every host
-    /// alike. `--host-key-policy` wins over `StrictHostKeyChecking`. The
-    /// inventory's `known_hosts` is the user file: for an inventory host it
-    /// wins over `UserKnownHostsFile` (its entry and `[defaults]` win over
-    /// the ssh config, as for every setting); for another host the ssh
-    /// config wins over `[defaults]`.
+    /// `host` (looked up by the name given, as `ssh` matches `Host` lines),
+    /// every host alike. `--host-key-policy` wins over
+    /// `StrictHostKeyChecking`. The inventory's `known_hosts` (the host's
+    /// entry, else `[defaults]`) is the user file and wins over
+    /// `UserKnownHostsFile`, as every inventory setting wins over the ssh
+    /// config.
     fn host_keys(
         &self,
         host: &str,
+        from_config: &SshHostConfig,
         inventory_file: Option<PathBuf>,
     ) -> Result<HostKeySettings, ConfigError> {
-        let from_config = self
-            .inventory
-            .ssh_config()
-            .try_lookup(host)
-            .map_err(|e| ConfigError::Usage(format!("{host}: {e}")))?;
         let (policy, policy_origin) = match (self.cli_policy, from_config.strict_host_key_checking)
         {
             (Some(p), _) => (p, format!("--host-key-policy {}", policy_name(p))),
@@ -533,18 +529,10 @@ impl<'a> Resolver<'a> {
             }
             (None, None) => (HostKeyPolicy::AcceptNew, "the default policy".to_owned()),
         };
-        let (first, second) = if self.inventory.contains(host) {
-            (
-                inventory_file.map(|f| vec![f]),
-                from_config.user_known_hosts_files,
-            )
-        } else {
-            (
-                from_config.user_known_hosts_files,
-                inventory_file.map(|f| vec![f]),
-            )
-        };
-        let user_files = match first.or(second) {
+        let user_files = match inventory_file
+            .map(|f| vec![f])
+            .or_else(|| from_config.user_known_hosts_files.clone())
+        {
             Some(files) => files,
             None if self.default_user_files.is_empty() && policy != HostKeyPolicy::Off => {
                 return Err(ConfigError::Usage(format!(
@@ -556,6 +544,7 @@ impl<'a> Resolver<'a> {
         };
         let global_files = from_config
             .global_known_hosts_files
+            .clone()
             .unwrap_or_else(|| DEFAULT_GLOBAL_FILES.iter().map(PathBuf::from).collect());
         Ok(HostKeySettings {
             policy,
@@ -563,7 +552,10 @@ impl<'a> Resolver<'a> {
             user_files,
             global_files,
             // ssh lowercases HostKeyAlias before using it (ssh.c).
-            alias: from_config.host_key_alias.map(|a| a.to_ascii_lowercase()),
+            alias: from_config
+                .host_key_alias
+                .as_ref()
+                .map(|a| a.to_ascii_lowercase()),
         })
     }
 }

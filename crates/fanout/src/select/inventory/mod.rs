@@ -39,7 +39,7 @@ use serde::de::{MapAccess, Visitor};
 use crate::excerpt::excerpt;
 use crate::select::hosts::{self, HostName};
 use crate::select::local_user::{expand_tilde, home_dir, local_user};
-use crate::select::ssh_config::SshConfig;
+use crate::select::ssh_config::{SshConfig, SshHostConfig};
 use builder::Builder;
 
 /// Everything needed to connect to one host.
@@ -357,60 +357,66 @@ impl Inventory {
         self.entries.contains_key(host)
     }
 
-    /// Everything needed to connect to `target`.
+    /// Everything needed to connect to `target`, with its ssh config looked
+    /// up by name (see [`Inventory::resolve_with`]).
     pub fn resolve(&self, target: &HostName) -> HostSpec {
+        let ssh = self.ssh_config().lookup(&target.host);
+        self.resolve_with(target, &ssh)
+    }
+
+    /// Everything needed to connect to `target`, given what the ssh config
+    /// says for it. One precedence for every host, in or out of `[hosts]`:
+    /// what was typed (`user@host:port`), the host's `[hosts]` entry, the
+    /// inventory's `[defaults]`, the ssh config, then the built-in defaults.
+    /// An inventory's settings are its own: a `Host *` block of
+    /// `~/.ssh/config` does not redirect its user, port, identities or jump.
+    pub fn resolve_with(&self, target: &HostName, ssh: &SshHostConfig) -> HostSpec {
         let d = &self.defaults;
-        let builtin_user = || local_user().unwrap_or_else(|| "root".to_owned());
+        let none = Settings::default();
         let found = self.entries.get(target.host.as_str()).and_then(|entry| {
             let rule = self.rules.get(entry.rule as usize)?;
             Some((entry, rule))
         });
-        match found {
-            Some((entry, rule)) => {
-                let none = Settings::default();
-                let s = rule.settings.as_deref().unwrap_or(&none);
-                HostSpec {
-                    name: target.host.clone(),
-                    address: rule.address.as_deref().unwrap_or(&target.host).to_owned(),
-                    port: target.port.or(entry.port).or(d.port).unwrap_or(22),
-                    user: target
-                        .user
-                        .clone()
-                        .or_else(|| s.user.clone())
-                        .or_else(|| entry.user.as_deref().map(str::to_owned))
-                        .or_else(|| d.user.clone())
-                        .unwrap_or_else(builtin_user),
-                    identities: self.identities(&[&s.identities, &d.identities]),
-                    password_env: s.password_env.clone().or_else(|| d.password_env.clone()),
-                    known_hosts: s.known_hosts.clone().or_else(|| d.known_hosts.clone()),
-                    connect_timeout: s.connect_timeout.or(d.connect_timeout),
-                    jump: s.jump.clone().or_else(|| d.jump.clone()),
-                    jump_concurrency: s.jump_concurrency.or(d.jump_concurrency),
-                }
-            }
-            None => {
-                let c = self
-                    .ssh_config
-                    .get_or_init(SshConfig::load_default)
-                    .lookup(&target.host);
-                HostSpec {
-                    name: target.host.clone(),
-                    address: c.hostname.unwrap_or_else(|| target.host.clone()),
-                    port: target.port.or(c.port).or(d.port).unwrap_or(22),
-                    user: target
-                        .user
-                        .clone()
-                        .or(c.user)
-                        .or_else(|| d.user.clone())
-                        .unwrap_or_else(builtin_user),
-                    identities: self.identities(&[&c.identity_files, &d.identities]),
-                    password_env: d.password_env.clone(),
-                    known_hosts: d.known_hosts.clone(),
-                    connect_timeout: d.connect_timeout,
-                    jump: c.proxy_jump.or_else(|| d.jump.clone()),
-                    jump_concurrency: d.jump_concurrency,
-                }
-            }
+        let (s, entry) = match found {
+            Some((entry, rule)) => (
+                rule.settings.as_deref().unwrap_or(&none),
+                Some((entry, rule)),
+            ),
+            None => (&none, None),
+        };
+        let address = entry.and_then(|(_, rule)| rule.address.as_deref());
+        let entry_port = entry.and_then(|(e, _)| e.port);
+        let pattern_user = entry.and_then(|(e, _)| e.user.as_deref());
+        HostSpec {
+            name: target.host.clone(),
+            address: address
+                .map(str::to_owned)
+                .or_else(|| ssh.hostname.clone())
+                .unwrap_or_else(|| target.host.clone()),
+            port: target
+                .port
+                .or(entry_port)
+                .or(d.port)
+                .or(ssh.port)
+                .unwrap_or(22),
+            user: target
+                .user
+                .clone()
+                .or_else(|| s.user.clone())
+                .or_else(|| pattern_user.map(str::to_owned))
+                .or_else(|| d.user.clone())
+                .or_else(|| ssh.user.clone())
+                .unwrap_or_else(|| local_user().unwrap_or_else(|| "root".to_owned())),
+            identities: self.identities(&[&s.identities, &d.identities, &ssh.identity_files]),
+            password_env: s.password_env.clone().or_else(|| d.password_env.clone()),
+            known_hosts: s.known_hosts.clone().or_else(|| d.known_hosts.clone()),
+            connect_timeout: s.connect_timeout.or(d.connect_timeout),
+            jump: s
+                .jump
+                .clone()
+                .or_else(|| d.jump.clone())
+                .or_else(|| ssh.proxy_jump.clone()),
+            jump_concurrency: s.jump_concurrency.or(d.jump_concurrency),
         }
     }
 
@@ -792,14 +798,17 @@ edge = ["bastion", "@lab", "host3"]
     }
 
     #[test]
-    fn unknown_hosts_use_ssh_config_then_defaults() {
+    fn one_precedence_for_every_host_defaults_before_ssh_config() {
         let dir = tempfile::tempdir().unwrap();
         let inv = inv(dir.path());
+        // Not in [hosts]: HostName and ProxyJump come from the ssh config
+        // ([defaults] sets neither), user, port, identity and known_hosts
+        // from [defaults], which outrank the ssh config.
         let a = inv.resolve(&HostName::new("alias"));
         assert_eq!(a.address, "127.0.0.5");
-        assert_eq!(a.port, 2022);
-        assert_eq!(a.user, "cfg");
-        assert_eq!(a.identities, [PathBuf::from("/cfg/key")]);
+        assert_eq!(a.port, 22);
+        assert_eq!(a.user, "netkit");
+        assert_eq!(a.identities, [dir.path().join("keys/id_ed25519")]);
         assert_eq!(a.jump.as_deref(), Some("bastion"));
         assert_eq!(a.known_hosts, Some(dir.path().join("known_hosts")));
         let other = inv.resolve(&HostName::new("elsewhere"));
@@ -807,6 +816,34 @@ edge = ["bastion", "@lab", "host3"]
         assert_eq!(other.user, "netkit");
         assert_eq!(other.port, 22);
         assert_eq!(other.identities, [dir.path().join("keys/id_ed25519")]);
+    }
+
+    #[test]
+    fn ssh_config_fills_what_the_inventory_leaves_unset() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(
+            dir.path(),
+            "[hosts.db1]\n[hosts.web1]\naddress = \"127.0.0.9\"\nuser = \"inv\"\n",
+        );
+        let inv = Inventory::load(path).unwrap().with_ssh_config(SshConfig::parse_with_home(
+            "Host db1\n  HostName 127.0.0.7\n  Port 2201\nHost *\n  User star\n  IdentityFile /cfg/star\n  ProxyJump jump1\n",
+            Some(PathBuf::from("/home/me")),
+        ));
+        let db = inv.resolve(&HostName::new("db1"));
+        assert_eq!(
+            (db.address.as_str(), db.port, db.user.as_str()),
+            ("127.0.0.7", 2201, "star")
+        );
+        assert_eq!(db.identities, [PathBuf::from("/cfg/star")]);
+        assert_eq!(db.jump.as_deref(), Some("jump1"));
+        // The entry's address and user win over HostName and `Host *`.
+        let web = inv.resolve(&HostName::new("web1"));
+        assert_eq!(
+            (web.address.as_str(), web.user.as_str()),
+            ("127.0.0.9", "inv")
+        );
+        let typed = inv.resolve(&"root@db1:7".parse().unwrap());
+        assert_eq!((typed.user.as_str(), typed.port), ("root", 7));
     }
 
     #[test]
