@@ -49,10 +49,10 @@ impl<'a> Builder<'a> {
             }
             self.defaults = Some(settings);
         }
-        for (pattern, value) in doc.hosts.map(|o| o.0).unwrap_or_default() {
+        for (pattern, value) in doc.hosts.unwrap_or_default() {
             self.add_host_key(&pattern, &value)?;
         }
-        for (name, value) in doc.groups.map(|o| o.0).unwrap_or_default() {
+        for (name, value) in doc.groups.unwrap_or_default() {
             self.add_group(name, &value)?;
         }
         Ok(())

@@ -26,7 +26,6 @@
 mod batches;
 mod builder;
 
-use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -34,7 +33,6 @@ use std::time::Duration;
 
 use indexmap::IndexMap;
 use serde::Deserialize;
-use serde::de::{MapAccess, Visitor};
 
 use crate::excerpt::excerpt;
 use crate::select::hosts::{self, HostName};
@@ -532,31 +530,10 @@ fn position(text: &str, offset: usize) -> (usize, usize, usize) {
 #[serde(deny_unknown_fields)]
 struct Document {
     defaults: Option<toml::Table>,
-    hosts: Option<Ordered>,
-    groups: Option<Ordered>,
-}
-
-/// A TOML table that keeps file order.
-struct Ordered(Vec<(String, toml::Value)>);
-
-impl<'de> Deserialize<'de> for Ordered {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Ordered;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a table")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Ordered, A::Error> {
-                let mut items = Vec::new();
-                while let Some((k, v)) = map.next_entry::<String, toml::Value>()? {
-                    items.push((k, v));
-                }
-                Ok(Ordered(items))
-            }
-        }
-        d.deserialize_map(V)
-    }
+    /// In file order: toml's `preserve_order` feature keeps a table's
+    /// keys in the order they were written.
+    hosts: Option<toml::Table>,
+    groups: Option<toml::Table>,
 }
 
 /// Checks values and builds errors that name the file and the key.
