@@ -98,7 +98,7 @@ impl RunConfig {
     /// lines with `--json`), connecting to nothing.
     pub fn dry_run_report(args: &Args, inventory: &Inventory) -> Result<String, ConfigError> {
         let names = select_hosts(args, inventory)?;
-        let mut resolver = Resolver::new(args, inventory, true);
+        let mut resolver = Resolver::new(args, inventory);
         let mut out = String::new();
         for name in &names {
             let t = resolver.target(name, 0)?;
@@ -137,7 +137,7 @@ impl RunConfig {
                     "user": t.user,
                     "identities": t.identities.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
                     "jump": chain,
-                    "proxy_command": c.proxy_command,
+                    "proxy_command": t.proxy_command,
                     "user_known_hosts": t.host_keys.user_files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
                     "global_known_hosts": t.host_keys.global_files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
                     "host_key_alias": t.host_keys.alias,
@@ -187,9 +187,9 @@ impl RunConfig {
                 },
                 from("proxyjump", !chain.is_empty() && c.proxy_jump.is_some())
             ));
-            if let Some(p) = &c.proxy_command {
+            if let Some(p) = &t.proxy_command {
                 out.push_str(&format!(
-                    "  proxy_command    {p}{}  [not supported: a run fails this host]\n",
+                    "  proxy_command    {p}{}\n",
                     from("proxycommand", true)
                 ));
             }
@@ -255,7 +255,7 @@ impl RunConfig {
             )));
         }
         let names = select_hosts(args, inventory)?;
-        let mut resolver = Resolver::new(args, inventory, false);
+        let mut resolver = Resolver::new(args, inventory);
         let mut targets = Vec::with_capacity(names.len());
         for name in &names {
             targets.push(resolver.target(name, 0)?);
@@ -395,13 +395,11 @@ struct Resolver<'a> {
     /// `~/.ssh/known_hosts ~/.ssh/known_hosts2` (empty without `$HOME`).
     default_user_files: Vec<PathBuf>,
     jumps: HashMap<String, Arc<Target>>,
-    /// `--dry-run`: a ProxyCommand host is shown, not refused.
-    dry_run: bool,
 }
 
 impl<'a> Resolver<'a> {
     /// A resolver for one run's (or one dry run's) hosts.
-    fn new(args: &Args, inventory: &'a Inventory, dry_run: bool) -> Self {
+    fn new(args: &Args, inventory: &'a Inventory) -> Self {
         Resolver {
             inventory,
             cli_timeout: args.connect_timeout,
@@ -410,7 +408,6 @@ impl<'a> Resolver<'a> {
                 crate::select::local_user::home_dir().as_deref(),
             ),
             jumps: HashMap::new(),
-            dry_run,
         }
     }
 
@@ -461,20 +458,13 @@ impl<'a> Resolver<'a> {
                 via
             }
         };
-        if let Some(cmd) = &ssh.proxy_command
-            && !self.dry_run
-        {
-            let at = ssh
-                .origins
-                .get("proxycommand")
-                .map(|o| format!(" ({o})"))
-                .unwrap_or_default();
-            return Err(ConfigError::Usage(format!(
-                "{}: ProxyCommand{at} `{cmd}` is not supported by ssh-fanout yet; \
-                 use ProxyJump, or `ProxyCommand none` for this host (never connected directly)",
-                name.host
-            )));
-        }
+        // ssh_config lets only one of ProxyJump and ProxyCommand apply (the
+        // first set); an inventory `jump` outranks both.
+        let proxy_command = if spec.jump.is_some() {
+            None
+        } else {
+            ssh.proxy_command.clone()
+        };
         let host_keys = self.host_keys(&name.host, &ssh, spec.known_hosts.clone())?;
         let display = if name.user.is_some() || name.port.is_some() {
             name.to_string()
@@ -495,6 +485,7 @@ impl<'a> Resolver<'a> {
                 .or(ssh.connect_timeout)
                 .unwrap_or(DEFAULT_CONNECT_TIMEOUT),
             jump,
+            proxy_command,
             jump_concurrency: spec
                 .jump_concurrency
                 .unwrap_or(crate::select::target::DEFAULT_JUMP_CONCURRENCY),

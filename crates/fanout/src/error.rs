@@ -76,6 +76,15 @@ pub enum SshError {
     /// The server refused a channel or a request on it.
     #[error("channel error: {0}")]
     Channel(String),
+    /// The `ProxyCommand` could not be started, or it exited before the
+    /// SSH handshake finished (its status and last stderr lines say why).
+    #[error("ProxyCommand `{command}` {message}")]
+    ProxyCommand {
+        /// The command, tokens expanded (at most 200 characters).
+        command: String,
+        /// What happened: `exited with status 1: nc: …`.
+        message: String,
+    },
     /// This machine ran out of something the connection needs: file
     /// descriptors (`EMFILE`, `ENFILE`), memory (`ENOMEM`, `ENOBUFS`) or
     /// local ports (`EADDRNOTAVAIL`). Not the host's fault: nothing was
@@ -103,6 +112,7 @@ impl SshError {
             SshError::Disconnected(_) => ErrorKind::Disconnected,
             SshError::Channel(_) => ErrorKind::Channel,
             SshError::LocalResource(_) => ErrorKind::LocalResource,
+            SshError::ProxyCommand { .. } => ErrorKind::ProxyCommand,
         }
     }
 
@@ -116,6 +126,7 @@ impl SshError {
                 | SshError::ConnectTimeout(_)
                 | SshError::Handshake(_)
                 | SshError::Dns { .. }
+                | SshError::ProxyCommand { .. }
                 | SshError::LocalResource(_)
         )
     }

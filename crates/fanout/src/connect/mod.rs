@@ -6,6 +6,7 @@
 pub(crate) mod credentials;
 pub(crate) mod hostkey;
 pub mod known_hosts;
+pub(crate) mod proxy_command;
 pub(crate) mod session;
 pub(crate) mod signer;
 pub(crate) mod tcp;

@@ -27,6 +27,7 @@ use tokio::sync::{Mutex, OnceCell, OwnedSemaphorePermit, Semaphore};
 use crate::connect::credentials::Credentials;
 use crate::connect::hostkey::HostKeyStore;
 use crate::connect::known_hosts::HostKeyOrder;
+use crate::connect::proxy_command::ProxyCommand;
 use crate::connect::tcp::host_stream;
 use crate::error::{HandlerError, SshError, handshake_error, io_error};
 use crate::select::target::Target;
@@ -203,8 +204,15 @@ impl Connector {
             let label = format!("{}:{}", target.address, target.port);
             // Offer the host key types on file for this host first.
             let config = self.configs.get(&self.hostkeys.order(target)?);
-            let mut handle = match &target.jump {
-                None => {
+            let mut handle = match (&target.jump, &target.proxy_command) {
+                (None, Some(command)) => {
+                    let (proxy, stream) = ProxyCommand::spawn(command)?;
+                    match client::connect_stream(config, stream, handler).await {
+                        Ok(handle) => handle,
+                        Err(e) => return Err(proxy.failure(handshake_error(e, &label)).await),
+                    }
+                }
+                (None, None) => {
                     let addr = resolve(&target.address, target.port).await?;
                     let tcp = tokio::net::TcpStream::connect(addr)
                         .await
@@ -213,7 +221,7 @@ impl Connector {
                         .await
                         .map_err(|e| handshake_error(e, &label))?
                 }
-                Some(jump) => {
+                (Some(jump), _) => {
                     let via = self.jump_connection(jump).await?;
                     let channel = via
                         .channel_open_direct_tcpip(

@@ -47,11 +47,13 @@ pub enum ErrorKind {
     /// This machine ran out of descriptors, memory or local ports before
     /// anything reached the host (not the host's fault).
     LocalResource,
+    /// The `ProxyCommand` could not start or exited before the handshake.
+    ProxyCommand,
 }
 
 impl ErrorKind {
     /// Every kind, in declaration order.
-    pub const ALL: [ErrorKind; 12] = [
+    pub const ALL: [ErrorKind; 13] = [
         ErrorKind::Dns,
         ErrorKind::ConnectRefused,
         ErrorKind::ConnectTimeout,
@@ -64,6 +66,7 @@ impl ErrorKind {
         ErrorKind::Disconnected,
         ErrorKind::Channel,
         ErrorKind::LocalResource,
+        ErrorKind::ProxyCommand,
     ];
 
     /// The JSON spelling, e.g. `connect_refused`.
@@ -81,6 +84,7 @@ impl ErrorKind {
             ErrorKind::Disconnected => "disconnected",
             ErrorKind::Channel => "channel",
             ErrorKind::LocalResource => "local_resource",
+            ErrorKind::ProxyCommand => "proxy_command",
         }
     }
 }
@@ -244,7 +248,8 @@ mod tests {
                 "\"command_timeout\"",
                 "\"disconnected\"",
                 "\"channel\"",
-                "\"local_resource\""
+                "\"local_resource\"",
+                "\"proxy_command\""
             ]
         );
         for k in ErrorKind::ALL {

@@ -64,3 +64,12 @@ pub fn local_user() -> Option<String> {
         .iter()
         .find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()))
 }
+
+/// The shell OpenSSH runs `Match exec` and `ProxyCommand` with: `$SHELL`,
+/// else `/bin/sh` (`_PATH_BSHELL`).
+pub fn user_shell() -> String {
+    std::env::var("SHELL")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "/bin/sh".into())
+}

@@ -28,6 +28,9 @@ pub struct Target {
     pub connect_timeout: Duration,
     /// Jump host to tunnel through (one shared connection per jump host).
     pub jump: Option<Arc<Target>>,
+    /// `ProxyCommand`, tokens expanded: SSH runs over its stdin and stdout
+    /// instead of TCP. Never set together with `jump`.
+    pub proxy_command: Option<String>,
     /// When this host is a jump host: the most targets tunnelled through
     /// it at once (inventory `jump_concurrency`, default
     /// [`DEFAULT_JUMP_CONCURRENCY`]).

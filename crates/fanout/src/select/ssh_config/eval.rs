@@ -594,10 +594,7 @@ impl Pass<'_> {
         {
             return Ok(*r);
         }
-        let shell = std::env::var("SHELL")
-            .ok()
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| "/bin/sh".into());
+        let shell = crate::select::local_user::user_shell();
         let status = std::process::Command::new(&shell)
             .arg("-c")
             .arg(cmd)
