@@ -86,7 +86,7 @@ impl SshdLab {
         require_sshd();
         match netkit_testkit::sshd::SshdLab::start(n, extra) {
             Ok(lab) => SshdLab(lab),
-            Err(e) => panic!("{e:#}. {INSTALL_HINT}"),
+            Err(e) => panic!("{e:#}"),
         }
     }
 
@@ -153,9 +153,7 @@ pub fn custom_sshd(
         log: log.map_or(Log::Discard, Log::Debug),
         own_process_group: false,
     };
-    let mut sshd = launch
-        .spawn()
-        .unwrap_or_else(|e| panic!("{e:#}. {INSTALL_HINT}"));
+    let mut sshd = launch.spawn().unwrap_or_else(|e| panic!("{e:#}"));
     sshd.wait_ready(Instant::now() + Duration::from_secs(10))
         .unwrap_or_else(|e| panic!("{e:#}"));
     sshd
