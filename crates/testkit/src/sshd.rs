@@ -108,11 +108,11 @@ pub fn render(template: &str, r: &Render<'_>) -> anyhow::Result<String> {
             if r.host_keys.is_empty() {
                 bail!("sshd_config for port {}: no host key", r.port);
             }
-            let lines: Vec<String> = r
-                .host_keys
-                .iter()
-                .map(|key| substitute(&line.replace("{{HOST_KEY}}", &key.display().to_string()), r))
-                .collect::<anyhow::Result<_>>()?;
+            let mut lines = Vec::with_capacity(r.host_keys.len());
+            for key in r.host_keys {
+                let path = key.display().to_string();
+                lines.push(substitute(&line.replace("{{HOST_KEY}}", &path), r)?);
+            }
             text.push_str(&lines.join("\n"));
         } else {
             text.push_str(&substitute(line, r)?);
