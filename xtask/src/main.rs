@@ -24,7 +24,6 @@ mod dist;
 mod lab;
 mod provision;
 mod shell;
-mod stats;
 
 use std::process::ExitCode;
 

@@ -8,16 +8,17 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use netkit_testkit::sshd::{Launch, Log, current_user, permit_root_for};
+pub use netkit_testkit::sshd::{SSHD, Sshd};
 use russh::keys::PrivateKey;
 use russh::server::{self, Auth, Msg, Server as _, Session};
 use russh::{Channel, ChannelId};
 use tokio::io::AsyncWriteExt;
 
-pub const SSHD: &str = "/usr/sbin/sshd";
 pub const INSTALL_HINT: &str = "real-sshd tests need OpenSSH's server at /usr/sbin/sshd: \
      install it with `sudo apt-get install -y openssh-server` (Debian/Ubuntu), \
      or run `cargo xtask test` as root, which installs it";
@@ -29,10 +30,7 @@ pub fn bin() -> &'static str {
 
 /// The repository root (two levels above this crate).
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
+    netkit_testkit::repo_root()
 }
 
 /// Generates an unencrypted ed25519 key pair with ssh-keygen.
@@ -47,76 +45,30 @@ pub fn keygen_with(path: &Path, passphrase: &str) {
 
 /// Generates a key pair of type `kind` (ed25519, ecdsa, rsa).
 pub fn keygen_typed(path: &Path, kind: &str, passphrase: &str) {
-    let _ = std::fs::remove_file(path);
-    let _ = std::fs::remove_file(path.with_extension("pub"));
-    let st = Command::new("ssh-keygen")
-        .args([
-            "-q",
-            "-t",
-            kind,
-            "-N",
-            passphrase,
-            "-C",
-            "netkit-test",
-            "-f",
-        ])
-        .arg(path)
-        .stdin(Stdio::null())
-        .status()
-        .expect("ssh-keygen (package openssh-client) must be installed");
-    assert!(st.success(), "ssh-keygen failed");
+    netkit_testkit::keygen_typed(path, kind, passphrase).unwrap_or_else(|e| panic!("{e:#}"));
 }
 
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn current_user() -> String {
-    let out = Command::new("id").arg("-un").output().unwrap();
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
-/// One running sshd.
-pub struct Sshd {
-    pub name: String,
-    pub port: u16,
-    pub host_key: PathBuf,
-    pub config: PathBuf,
-    child: Option<Child>,
-}
-
-impl Sshd {
-    pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(|c| c.id())
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for Sshd {
-    fn drop(&mut self) {
-        self.stop();
-    }
+    netkit_testkit::free_port().unwrap()
 }
 
 /// N real sshd processes with their own host keys, one authorized client
-/// key, and an inventory/known_hosts in a temp dir. Killed on drop.
-pub struct SshdLab {
-    pub dir: tempfile::TempDir,
-    pub user: String,
-    pub client_key: PathBuf,
-    pub known_hosts: PathBuf,
-    pub hosts: Vec<Sshd>,
-    extra: String,
+/// key, and an inventory/known_hosts in a temp dir. Killed on drop. The
+/// fields (`dir`, `user`, `client_key`, `known_hosts`, `hosts`) are those of
+/// [`netkit_testkit::sshd::SshdLab`], through `Deref`.
+pub struct SshdLab(netkit_testkit::sshd::SshdLab);
+
+impl std::ops::Deref for SshdLab {
+    type Target = netkit_testkit::sshd::SshdLab;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for SshdLab {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
 }
 
 /// Fails (never skips) when sshd is missing.
@@ -132,120 +84,15 @@ impl SshdLab {
     /// `extra` lines are appended to every config (e.g. `SetEnv SHLVL=1`).
     pub fn start_with(n: usize, extra: &str) -> SshdLab {
         require_sshd();
-        let dir = tempfile::tempdir().unwrap();
-        let user = current_user();
-        if user == "root" {
-            // Privilege separation directory sshd insists on when root.
-            let _ = std::fs::create_dir_all("/run/sshd");
-        }
-        let client_key = dir.path().join("id_ed25519");
-        keygen(&client_key);
-        std::fs::copy(
-            client_key.with_extension("pub"),
-            dir.path().join("authorized_keys"),
-        )
-        .unwrap();
-        let mut lab = SshdLab {
-            known_hosts: dir.path().join("known_hosts"),
-            dir,
-            user,
-            client_key,
-            hosts: Vec::new(),
-            extra: extra.to_owned(),
-        };
-        for i in 0..n {
-            let name = format!("host{i}");
-            let host_key = lab.dir.path().join(format!("{name}_key"));
-            keygen(&host_key);
-            let sshd = lab.spawn(&name, free_port(), host_key);
-            lab.hosts.push(sshd);
-        }
-        lab.wait_ready(Duration::from_secs(10));
-        lab
-    }
-
-    fn spawn(&self, name: &str, port: u16, host_key: PathBuf) -> Sshd {
-        let template =
-            std::fs::read_to_string(repo_root().join("tests/hosts/sshd_config")).unwrap();
-        let root = self.user == "root";
-        let config_text = template
-            .replace("{{LISTEN}}", "127.0.0.1")
-            .replace("{{PORT}}", &port.to_string())
-            .replace("{{HOST_KEY}}", host_key.to_str().unwrap())
-            .replace(
-                "{{AUTHORIZED_KEYS}}",
-                self.dir.path().join("authorized_keys").to_str().unwrap(),
-            )
-            .replace(
-                "{{PID_FILE}}",
-                self.dir
-                    .path()
-                    .join(format!("{name}.pid"))
-                    .to_str()
-                    .unwrap(),
-            )
-            .replace(
-                "{{PERMIT_ROOT}}",
-                if root { "prohibit-password" } else { "no" },
-            )
-            .replace("{{EXTRA}}", &self.extra);
-        let config = self.dir.path().join(format!("{name}_sshd_config"));
-        std::fs::write(&config, config_text).unwrap();
-        let child = Command::new(SSHD)
-            .arg("-D")
-            .arg("-e")
-            .arg("-f")
-            .arg(&config)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {SSHD}: {e}. {INSTALL_HINT}"));
-        Sshd {
-            name: name.to_owned(),
-            port,
-            host_key,
-            config,
-            child: Some(child),
-        }
-    }
-
-    /// Waits (bounded) until every sshd sends its banner.
-    fn wait_ready(&mut self, limit: Duration) {
-        let deadline = Instant::now() + limit;
-        for h in &mut self.hosts {
-            loop {
-                if let Some(child) = h.child.as_mut()
-                    && let Ok(Some(st)) = child.try_wait()
-                {
-                    panic!(
-                        "sshd {} exited at start ({st}); config {:?}",
-                        h.name, h.config
-                    );
-                }
-                if banner_ok(h.port) {
-                    break;
-                }
-                assert!(
-                    Instant::now() < deadline,
-                    "sshd {} on port {} not ready",
-                    h.name,
-                    h.port
-                );
-                std::thread::sleep(Duration::from_millis(20));
-            }
+        match netkit_testkit::sshd::SshdLab::start(n, extra) {
+            Ok(lab) => SshdLab(lab),
+            Err(e) => panic!("{e:#}"),
         }
     }
 
     /// Restarts host `i` on the same port with a freshly generated host key.
     pub fn rekey(&mut self, i: usize) {
-        let name = self.hosts[i].name.clone();
-        let port = self.hosts[i].port;
-        self.hosts[i].stop();
-        let host_key = self.dir.path().join(format!("{name}_key2"));
-        keygen(&host_key);
-        self.hosts[i] = self.spawn(&name, port, host_key);
-        self.wait_ready(Duration::from_secs(10));
+        self.0.rekey(i).unwrap_or_else(|e| panic!("{e:#}"));
     }
 
     /// An inventory with one entry per host, `jump` optionally set for
@@ -294,92 +141,22 @@ pub fn custom_sshd(
     log: Option<&Path>,
 ) -> Sshd {
     require_sshd();
-    let root = current_user() == "root";
-    if root {
-        let _ = std::fs::create_dir_all("/run/sshd");
-    }
-    let port = free_port();
-    let keys: Vec<String> = host_keys
-        .iter()
-        .map(|k| format!("HostKey {}", k.display()))
-        .collect();
-    let template = std::fs::read_to_string(repo_root().join("tests/hosts/sshd_config")).unwrap();
-    // Without the comments, which name the placeholders too.
-    let template: String = template
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    let mut text = template
-        .replace("HostKey {{HOST_KEY}}", &keys.join("\n"))
-        .replace("{{LISTEN}}", "127.0.0.1")
-        .replace("{{PORT}}", &port.to_string())
-        .replace("{{AUTHORIZED_KEYS}}", authorized_keys.to_str().unwrap())
-        .replace(
-            "{{PID_FILE}}",
-            dir.join(format!("{name}.pid")).to_str().unwrap(),
-        )
-        .replace(
-            "{{PERMIT_ROOT}}",
-            if root { "prohibit-password" } else { "no" },
-        )
-        .replace("{{EXTRA}}", extra);
-    if log.is_some() {
-        // sshd keeps the first LogLevel; the template's comes first.
-        text = text.replace("LogLevel ERROR", "LogLevel DEBUG1");
-    }
-    let config = dir.join(format!("{name}_sshd_config"));
-    std::fs::write(&config, text).unwrap();
-    let mut cmd = Command::new(SSHD);
-    cmd.arg("-D").arg("-f").arg(&config);
-    match log {
-        Some(log) => cmd.arg("-E").arg(log),
-        None => cmd.arg("-e"),
+    let user = current_user().unwrap();
+    let launch = Launch {
+        name,
+        dir,
+        port: free_port(),
+        host_keys,
+        authorized_keys,
+        permit_root: permit_root_for(&user),
+        extra,
+        log: log.map_or(Log::Discard, Log::Debug),
+        own_process_group: false,
     };
-    let child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {SSHD}: {e}. {INSTALL_HINT}"));
-    let mut sshd = Sshd {
-        name: name.to_owned(),
-        port,
-        host_key: host_keys.first().cloned().unwrap_or_default(),
-        config,
-        child: Some(child),
-    };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !banner_ok(port) {
-        if let Some(Ok(Some(st))) = sshd.child.as_mut().map(|c| c.try_wait()) {
-            let check = Command::new(SSHD)
-                .arg("-t")
-                .arg("-f")
-                .arg(&sshd.config)
-                .output();
-            let why = check.map(|o| String::from_utf8_lossy(&o.stderr).into_owned());
-            panic!("sshd {name} exited at start ({st}): {why:?}");
-        }
-        assert!(
-            Instant::now() < deadline,
-            "sshd {name} on port {port} not ready"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut sshd = launch.spawn().unwrap_or_else(|e| panic!("{e:#}"));
+    sshd.wait_ready(Instant::now() + Duration::from_secs(10))
+        .unwrap_or_else(|e| panic!("{e:#}"));
     sshd
-}
-
-fn banner_ok(port: u16) -> bool {
-    use std::io::Read;
-    let Ok(mut s) = std::net::TcpStream::connect_timeout(
-        &SocketAddr::from(([127, 0, 0, 1], port)),
-        Duration::from_millis(200),
-    ) else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
-    let mut buf = [0u8; 8];
-    matches!(s.read(&mut buf), Ok(n) if n >= 4 && buf.starts_with(b"SSH-"))
 }
 
 /// Runs the binary with `args`, returning (exit code, stdout, stderr).

@@ -24,9 +24,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use netkit_testkit::{median, median_u64};
 
 use crate::shell;
-use crate::stats::{median, median_u64};
 
 /// The load points of the issue: (connections, size, pipeline).
 const POINTS: &[(usize, usize, usize)] = &[

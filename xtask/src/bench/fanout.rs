@@ -31,14 +31,10 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use netkit_testkit::sshd::SshdLab;
+use netkit_testkit::{keygen, median};
 
 use crate::shell;
-use crate::stats::median;
-
-#[path = "../sshd_lab.rs"]
-mod sshd_lab;
-pub(super) use sshd_lab::keygen;
-use sshd_lab::{Lab, start_lab};
 
 const ASYNCSSH_SCRIPT: &str = r#"
 import asyncio, sys, asyncssh
@@ -66,18 +62,38 @@ asyncio.run(main())
 "#;
 
 trait BenchFiles {
+    fn write_inventory(&self, path: &Path) -> anyhow::Result<()>;
     fn write_client_files(&self) -> anyhow::Result<()>;
     fn command(&self, tool: &str, bin: &Path, n: usize, cmd: &str) -> Command;
 }
 
-impl BenchFiles for Lab {
+impl BenchFiles for SshdLab {
+    /// Writes an ssh-fanout inventory naming the hosts `h0`, `h1`, ...
+    fn write_inventory(&self, path: &Path) -> anyhow::Result<()> {
+        let mut inv = format!(
+            "[defaults]\nuser = \"{}\"\nidentity = \"{}\"\nknown_hosts = \"{}\"\n\n[groups]\nlab = [\"h[0-{}]\"]\n",
+            self.user,
+            self.client_key.display(),
+            self.known_hosts.display(),
+            self.hosts.len().saturating_sub(1)
+        );
+        for (i, h) in self.hosts.iter().enumerate() {
+            inv.push_str(&format!(
+                "\n[hosts.h{i}]\naddress = \"127.0.0.1\"\nport = {}\n",
+                h.port
+            ));
+        }
+        std::fs::write(path, inv)?;
+        Ok(())
+    }
+
     /// ssh-fanout inventory + OpenSSH client config + pssh host file.
     fn write_client_files(&self) -> anyhow::Result<()> {
         let d = self.dir.path();
         self.write_inventory(&d.join("hosts.toml"))?;
         let mut ssh = String::new();
         let mut pssh = String::new();
-        for (i, p) in self.ports.iter().enumerate() {
+        for (i, p) in self.ports().iter().enumerate() {
             ssh.push_str(&format!("Host h{i}\n  HostName 127.0.0.1\n  Port {p}\n"));
             pssh.push_str(&format!("h{i}\n"));
         }
@@ -86,7 +102,7 @@ impl BenchFiles for Lab {
              UserKnownHostsFile /dev/null\n  KexAlgorithms curve25519-sha256\n  BatchMode yes\n  \
              LogLevel ERROR\n  ControlMaster no\n",
             self.user,
-            self.key.display()
+            self.client_key.display()
         ));
         std::fs::write(d.join("ssh_config"), ssh)?;
         std::fs::write(d.join("pssh_hosts"), pssh)?;
@@ -149,11 +165,11 @@ impl BenchFiles for Lab {
             _ => {
                 let mut c = Command::new("python3");
                 c.arg(d.join("bench_asyncssh.py"))
-                    .arg(&self.key)
+                    .arg(&self.client_key)
                     .arg(&self.user)
                     .arg(n.to_string())
                     .arg(cmd)
-                    .args(self.ports.iter().map(|p| p.to_string()));
+                    .args(self.hosts.iter().map(|h| h.port.to_string()));
                 c
             }
         }
@@ -338,7 +354,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         "| hosts | command | tool | wall s | CPU s (tree) | CPU ms/host | peak RSS MB (procs) | wall vs fanout | CPU vs fanout |\n|---|---|---|---|---|---|---|---|---|\n",
     );
     for &n in &sizes {
-        let lab = start_lab(n, "SetEnv SHLVL=1")?;
+        let lab = SshdLab::start(n, "SetEnv SHLVL=1")?;
         lab.write_client_files()?;
         // Warm-up: record host keys for ssh-fanout, warm sshd and caches.
         measure(lab.command("fanout", &bin, n, "true"))?;

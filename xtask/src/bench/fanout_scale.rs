@@ -34,9 +34,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use netkit_testkit::{keygen, median};
 
-use super::fanout::{arg, children_cpu, keygen};
-use crate::stats::median;
+use super::fanout::{arg, children_cpu};
 
 /// The simulator's address. Its ports come from the ephemeral range (bound
 /// to port 0), which on 127.0.0.1 it shares with the client's side of every

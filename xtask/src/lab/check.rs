@@ -2,8 +2,6 @@
 //! with OpenSSH (`ssh -o BatchMode=yes ... true`) using the lab's key and
 //! known_hosts file (never the user's own files or ssh_config).
 
-use std::io::Read;
-use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -11,17 +9,7 @@ use std::time::{Duration, Instant};
 use super::{HOSTS, PORT_BASE, files, proc};
 
 /// Whether 127.0.0.1:`port` answers with an SSH banner.
-pub fn banner_ok(port: u16) -> bool {
-    let Ok(mut stream) = TcpStream::connect_timeout(
-        &SocketAddr::from(([127, 0, 0, 1], port)),
-        Duration::from_millis(300),
-    ) else {
-        return false;
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-    let mut buf = [0u8; 4];
-    matches!(stream.read(&mut buf), Ok(4) if &buf == b"SSH-")
-}
+pub use netkit_testkit::sshd::banner_ok;
 
 /// One host's check.
 pub struct HostCheck {

@@ -19,9 +19,9 @@
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use anyhow::{Context, bail};
+use netkit_testkit::keygen_commented;
 use serde_json::{Value, json};
 
 use super::{HOSTS, PORT_BASE};
@@ -69,12 +69,12 @@ pub fn ensure_keys() -> anyhow::Result<()> {
     mkdir(&keys_dir(), 0o700)?;
     let mut created = Vec::new();
     if !client_key().exists() {
-        keygen(&client_key(), "netkit-lab client")?;
+        keygen_commented(&client_key(), "netkit-lab client")?;
         created.push("the client key .lab/keys/id_ed25519".to_owned());
     }
     for n in 0..HOSTS {
         if !host_key(n).exists() {
-            keygen(&host_key(n), &format!("netkit-lab host{n}"))?;
+            keygen_commented(&host_key(n), &format!("netkit-lab host{n}"))?;
             created.push(format!("host key .lab/keys/host{n}_ed25519"));
         }
     }
@@ -109,19 +109,6 @@ pub fn password() -> anyhow::Result<String> {
         .with_context(|| format!("reading {}", password_file().display()))?
         .trim()
         .to_owned())
-}
-
-fn keygen(path: &Path, comment: &str) -> anyhow::Result<()> {
-    let status = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f"])
-        .arg(path)
-        .stdin(Stdio::null())
-        .status()
-        .context("running ssh-keygen")?;
-    if !status.success() {
-        bail!("ssh-keygen failed for {}", path.display());
-    }
-    Ok(())
 }
 
 /// 20 random alphanumerics from /dev/urandom.

@@ -1,7 +1,7 @@
 //! The local backend: the eight hosts as `/usr/sbin/sshd` processes on
-//! 127.0.0.1:2200..2207, rendered from the template shared with the
-//! ssh-fanout test harness (`tests/hosts/sshd_config`), with the same host
-//! keys, client key and password as the containers.
+//! 127.0.0.1:2200..2207, started by the launcher the ssh-fanout tests and
+//! benchmark use (`netkit_testkit::sshd`, template `tests/hosts/sshd_config`),
+//! with the same host keys, client key and password as the containers.
 //!
 //! As root, the login user is `netkit` (created with `useradd` when missing
 //! and removed again by `down`), with the generated password enabled. As an
@@ -14,59 +14,11 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use netkit_testkit::sshd::{Launch, Log, Sshd, current_user, require_sshd};
 
 use super::files::{self, State};
 use super::{HOSTS, PORT_BASE, USER, proc};
 use crate::shell;
-
-const SSHD: &str = "/usr/sbin/sshd";
-
-/// Values for the template placeholders.
-pub struct Render<'a> {
-    pub listen: &'a str,
-    pub port: u16,
-    pub host_key: &'a Path,
-    pub authorized_keys: &'a Path,
-    pub pid_file: &'a Path,
-    pub permit_root: &'a str,
-    pub extra: &'a str,
-}
-
-/// Substitutes every placeholder of the shared template (outside comments;
-/// `{{EXTRA}}` must stand on its own line); fails if one is left (sshd would
-/// refuse the file).
-pub fn render(template: &str, r: &Render<'_>) -> anyhow::Result<String> {
-    let mut text = String::with_capacity(template.len() + r.extra.len());
-    for line in template.lines() {
-        if line.trim_start().starts_with('#') {
-            // Comments name the placeholders; a multi-line EXTRA must not
-            // land there.
-            text.push_str(line);
-        } else if line.trim() == "{{EXTRA}}" {
-            text.push_str(r.extra);
-        } else {
-            let line = line
-                .replace("{{LISTEN}}", r.listen)
-                .replace("{{PORT}}", &r.port.to_string())
-                .replace("{{HOST_KEY}}", &r.host_key.display().to_string())
-                .replace(
-                    "{{AUTHORIZED_KEYS}}",
-                    &r.authorized_keys.display().to_string(),
-                )
-                .replace("{{PID_FILE}}", &r.pid_file.display().to_string())
-                .replace("{{PERMIT_ROOT}}", r.permit_root);
-            if let Some(at) = line.find("{{") {
-                bail!(
-                    "tests/hosts/sshd_config: unknown placeholder {}",
-                    &line[at..]
-                );
-            }
-            text.push_str(&line);
-        }
-        text.push('\n');
-    }
-    Ok(text)
-}
 
 /// sshd keeps the first value of a global option and the template says
 /// `PasswordAuthentication no`, so password login is enabled in a Match
@@ -93,9 +45,7 @@ pub fn check_ports_free() -> anyhow::Result<()> {
 
 /// Starts the eight sshd and records them in `.lab/state.json`.
 pub fn up() -> anyhow::Result<State> {
-    if !Path::new(SSHD).exists() {
-        bail!("{SSHD} is missing: install it with `sudo apt-get install -y openssh-server`");
-    }
+    require_sshd()?;
     check_ports_free()?;
     let root = shell::is_root();
     let (user, created_user) = if root {
@@ -130,11 +80,8 @@ pub fn up() -> anyhow::Result<State> {
     let authorized = dir.join("authorized_keys");
     std::fs::copy(files::client_key().with_extension("pub"), &authorized)?;
     files::write_atomic(&authorized, &std::fs::read_to_string(&authorized)?, 0o644)?;
-    let template_path = shell::root().join("tests/hosts/sshd_config");
-    let template = std::fs::read_to_string(&template_path)
-        .with_context(|| format!("reading {}", template_path.display()))?;
     let start = Instant::now();
-    let result = start_all(&template, &authorized, root, &mut state);
+    let result = start_all(&authorized, root, &mut state);
     // Record whatever started, even on failure, so `down` can stop it.
     state.save()?;
     result?;
@@ -147,58 +94,60 @@ pub fn up() -> anyhow::Result<State> {
     Ok(state)
 }
 
-fn start_all(
-    template: &str,
-    authorized: &Path,
-    root: bool,
-    state: &mut State,
-) -> anyhow::Result<()> {
+fn start_all(authorized: &Path, root: bool, state: &mut State) -> anyhow::Result<()> {
     let dir = files::local_dir();
+    let mut started = Vec::new();
+    let mut result = Ok(());
     for n in 0..HOSTS {
-        let pid_file = dir.join(format!("host{n}.pid"));
-        let text = render(
-            template,
-            &Render {
-                listen: "127.0.0.1",
-                port: PORT_BASE + n,
-                host_key: &files::host_key(n),
-                authorized_keys: authorized,
-                pid_file: &pid_file,
-                permit_root: "no",
-                extra: if root { PASSWORD_LOGIN } else { "" },
-            },
-        )?;
-        let config = config_path(n);
-        std::fs::write(&config, text)?;
-        let log_path = dir.join(format!("host{n}.log"));
-        let log = std::fs::File::create(&log_path)?;
-        use std::os::unix::process::CommandExt;
-        let child = Command::new(SSHD)
-            .args(["-D", "-e", "-f"])
-            .arg(&config)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            // Its own process group: Ctrl-C in this terminal leaves it to `down`.
-            .process_group(0)
-            .spawn()
-            .context("starting sshd")?;
-        state.pids.push(child.id());
+        let log = dir.join(format!("host{n}.log"));
+        let launch = Launch {
+            name: &format!("host{n}"),
+            dir: &dir,
+            port: PORT_BASE + n,
+            host_keys: &[files::host_key(n)],
+            authorized_keys: authorized,
+            permit_root: "no",
+            extra: if root { PASSWORD_LOGIN } else { "" },
+            log: Log::File(&log),
+            own_process_group: true,
+        };
+        match launch.spawn() {
+            Ok(sshd) => {
+                state.pids.extend(sshd.pid());
+                started.push(sshd);
+            }
+            Err(e) => {
+                result = Err(e);
+                break;
+            }
+        }
     }
+    if result.is_ok() {
+        result = wait_all(&mut started);
+    }
+    // The servers outlive this process (and a failed start, for `down`).
+    for sshd in started {
+        sshd.detach();
+    }
+    result
+}
+
+fn wait_all(started: &mut [Sshd]) -> anyhow::Result<()> {
+    let dir = files::local_dir();
     let deadline = Instant::now() + Duration::from_secs(15);
-    for n in 0..HOSTS {
-        let port = PORT_BASE + n;
-        while !super::check::banner_ok(port) {
+    for sshd in started {
+        let (name, port) = (sshd.name.clone(), sshd.port);
+        let failed = |why: String| {
+            let log = dir.join(format!("{name}.log"));
+            anyhow::anyhow!(
+                "sshd for {name} (127.0.0.1:{port}) did not start: {why}\n{}",
+                proc::tail(&log, 10)
+            )
+        };
+        while !sshd.poll_ready().map_err(|e| failed(format!("{e:#}")))? {
             proc::check_interrupt()?;
-            let pid = state.pids.get(usize::from(n)).copied().unwrap_or_default();
-            let log = dir.join(format!("host{n}.log"));
-            if !proc::is_ours(pid, &config_path(n).display().to_string())
-                || Instant::now() > deadline
-            {
-                bail!(
-                    "sshd for host{n} (127.0.0.1:{port}) did not start:\n{}",
-                    proc::tail(&log, 10)
-                );
+            if Instant::now() > deadline {
+                return Err(failed("no banner within 15 s".into()));
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -209,11 +158,8 @@ fn start_all(
 /// Stops the sshd recorded in `state` (only those, by PID), removes
 /// `.lab/local/` and, if `up` created it, the user `netkit`.
 pub fn down(state: &State) -> anyhow::Result<()> {
-    for (n, &pid) in state.pids.iter().enumerate() {
-        let marker = files::local_dir()
-            .join(format!("host{n}_sshd_config"))
-            .display()
-            .to_string();
+    for (n, &pid) in (0..).zip(&state.pids) {
+        let marker = config_path(n).display().to_string();
         proc::stop(pid, &marker, Duration::from_secs(5));
     }
     let _ = std::fs::remove_dir_all(files::local_dir());
@@ -267,11 +213,6 @@ fn set_password(password: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn current_user() -> anyhow::Result<String> {
-    let out = proc::output(Command::new("id").arg("-un"), Duration::from_secs(10))?;
-    Ok(String::from_utf8(out.stdout)?.trim().to_owned())
-}
-
 /// `.lab/hosts.toml`: the lab inventory with `user` = the current user.
 fn write_user_inventory(user: &str) -> anyhow::Result<PathBuf> {
     let text =
@@ -284,55 +225,4 @@ fn write_user_inventory(user: &str) -> anyhow::Result<PathBuf> {
                   # your user, since an unprivileged sshd can only log you in.\n";
     files::write_atomic(&path, &format!("{header}{text}"), 0o644)?;
     Ok(path)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn renders_every_placeholder_of_the_shared_template() {
-        let template =
-            std::fs::read_to_string(shell::root().join("tests/hosts/sshd_config")).unwrap();
-        let text = render(
-            &template,
-            &Render {
-                listen: "127.0.0.1",
-                port: 2203,
-                host_key: Path::new("/k/host3"),
-                authorized_keys: Path::new("/k/auth"),
-                pid_file: Path::new("/k/pid"),
-                permit_root: "no",
-                extra: PASSWORD_LOGIN,
-            },
-        )
-        .unwrap();
-        assert!(text.contains("Port 2203\n"));
-        assert!(text.contains("HostKey /k/host3\n"));
-        assert!(text.ends_with("Match all\n    PasswordAuthentication yes\n"));
-        let settings = text.lines().filter(|l| !l.trim_start().starts_with('#'));
-        assert!(settings.clone().all(|l| !l.contains("{{")), "{text}");
-        // The multi-line EXTRA lands only at the end, never in a comment.
-        assert_eq!(
-            settings
-                .filter(|l| l.contains("PasswordAuthentication yes"))
-                .count(),
-            1
-        );
-    }
-
-    #[test]
-    fn an_unknown_placeholder_is_an_error() {
-        let r = Render {
-            listen: "",
-            port: 1,
-            host_key: Path::new(""),
-            authorized_keys: Path::new(""),
-            pid_file: Path::new(""),
-            permit_root: "",
-            extra: "",
-        };
-        let err = render("Port {{PORT}}\nX {{NEW}}\n", &r).unwrap_err();
-        assert!(err.to_string().contains("{{NEW}}"), "{err}");
-    }
 }

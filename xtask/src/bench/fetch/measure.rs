@@ -52,7 +52,8 @@ pub(super) fn timed(dir: &Path, script: &str) -> anyhow::Result<(f64, f64, u64)>
 }
 
 pub(super) fn median_of(runs: &[Measured]) -> Measured {
-    let m = |f: fn(&Measured) -> f64| crate::stats::median(&runs.iter().map(f).collect::<Vec<_>>());
+    let m =
+        |f: fn(&Measured) -> f64| netkit_testkit::median(&runs.iter().map(f).collect::<Vec<_>>());
     Measured {
         wall: m(|r| r.wall),
         cpu: m(|r| r.cpu),

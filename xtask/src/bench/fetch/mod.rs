@@ -187,6 +187,49 @@ const HEADER: &str = "| contender | URLs | URLs/s | MiB read | peak RSS MiB | CP
 
 pub fn run(args: &[String]) -> anyhow::Result<()> {
     let o = parse_args(args)?;
+    let (target, bin) = prepare(&o)?;
+
+    let tmp = tempfile::tempdir()?;
+    let dir = tmp.path();
+    println!(
+        "generating {} pages (2 KB .. 2 MB, 4 charset styles) in {}",
+        o.pages,
+        dir.display()
+    );
+    let corpus = generate_corpus(dir, o.pages)?;
+    println!("corpus: {:.1} MiB", corpus.total_bytes as f64 / 1048576.0);
+    let nginx = start_nginx(dir, &corpus.www)?;
+    let port = nginx.port;
+    println!("nginx on 127.0.0.1:{port}");
+
+    let bench = Bench {
+        o: &o,
+        bin: &bin,
+        dir,
+        port,
+        base: format!("http://127.0.0.1:{port}"),
+    };
+    let urls = bench.write_url_files()?;
+    // Warm the page cache and nginx.
+    run_fetch_titles(&bin, dir, &urls.mixed_urls, o.concurrency)?;
+    let mixed = bench.mixed(&urls, &corpus.www)?;
+    let small = bench.small(&urls)?;
+    let big = bench.big()?;
+    let million = bench.million()?;
+    drop(nginx);
+
+    let mut table = results_table(&o, &corpus, urls.slow_n, &mixed, &small);
+    goals(&mut table, &mixed, &small, &big, million.as_ref());
+    println!("\n{table}");
+    let report = target.join("bench-fetch.md");
+    std::fs::write(&report, &table)?;
+    println!("(also written to {})", report.display());
+    Ok(())
+}
+
+/// Checks the tools, builds fetch-titles and installs the Python script's
+/// packages; returns the target dir and the binary.
+fn prepare(o: &Options) -> anyhow::Result<(PathBuf, PathBuf)> {
     for tool in ["nginx", "wrk", "curl", "xargs", "/usr/bin/time"] {
         if !shell::have(tool) {
             bail!("{tool} is required (apt-get install nginx wrk curl findutils time)");
@@ -202,98 +245,151 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     if !o.skip_python {
         ensure_python_deps()?;
     }
+    Ok((target, bin))
+}
 
-    let tmp = tempfile::tempdir()?;
-    let dir = tmp.path();
-    println!(
-        "generating {} pages (2 KB .. 2 MB, 4 charset styles) in {}",
-        o.pages,
-        dir.display()
-    );
-    let corpus = generate_corpus(dir, o.pages)?;
-    println!("corpus: {:.1} MiB", corpus.total_bytes as f64 / 1048576.0);
-    let nginx = start_nginx(dir, &corpus.www)?;
-    let port = nginx.port;
-    println!("nginx on 127.0.0.1:{port}");
+/// One benchmark run's fixed inputs: the options, the binary, the temp
+/// dir and nginx's port and base URL.
+struct Bench<'a> {
+    o: &'a Options,
+    bin: &'a Path,
+    dir: &'a Path,
+    port: u16,
+    base: String,
+}
 
-    let base = format!("http://127.0.0.1:{port}");
-    let mixed_paths = dir.join("mixed.paths");
-    write_lines(&mixed_paths, (0..o.pages).map(|i| format!("/p/{i}.html")))?;
-    let mixed_urls = dir.join("mixed.urls");
-    write_lines(
-        &mixed_urls,
-        (0..o.pages).map(|i| format!("{base}/p/{i}.html")),
-    )?;
-    let small_n = o.small_urls;
-    let small_paths = dir.join("small.paths");
-    write_lines(
-        &small_paths,
-        (0..small_n).map(|i| format!("/s/{}.html?r={i}", i % 2000)),
-    )?;
-    let small_urls = dir.join("small.urls");
-    write_lines(
-        &small_urls,
-        (0..small_n).map(|i| format!("{base}/s/{}.html?r={i}", i % 2000)),
-    )?;
+/// The URL lists (full URLs for the fetchers, paths for wrk).
+struct UrlFiles {
+    mixed_paths: PathBuf,
+    mixed_urls: PathBuf,
+    small_paths: PathBuf,
+    small_urls: PathBuf,
+    /// The first `slow_n` mixed URLs, for the Python script and curl.
+    slow_urls: PathBuf,
+    slow_n: usize,
+}
 
-    let slow_n = if o.subset == 0 {
-        o.pages
-    } else {
-        o.subset.min(o.pages)
-    };
-    let slow_urls = dir.join("slow.urls");
-    write_lines(
-        &slow_urls,
-        (0..slow_n).map(|i| format!("{base}/p/{i}.html")),
-    )?;
-    let c = o.concurrency;
-    // Warm the page cache and nginx.
-    run_fetch_titles(&bin, dir, &mixed_urls, c)?;
+/// The mixed corpus: every contender (`None`: skipped).
+struct Mixed {
+    ft: Measured,
+    py: Option<Measured>,
+    curl: Option<Measured>,
+    wrk: Measured,
+}
 
-    println!("\n## mixed corpus: {} pages, concurrency {c}", o.pages);
-    let ft = repeat_runs("fetch-titles", o.runs, || {
-        run_fetch_titles(&bin, dir, &mixed_urls, c)
-    })?;
-    let py = if o.skip_python {
-        None
-    } else {
-        Some(repeat_runs("aiohttp+bs4", o.runs, || {
-            run_python(dir, &slow_urls, c)
-        })?)
-    };
-    let curl = if o.skip_curl {
-        None
-    } else {
-        Some(repeat_runs("xargs curl", o.runs, || {
-            run_curl(dir, &slow_urls, &corpus.www, c)
-        })?)
-    };
-    let wrk = repeat_runs("wrk", o.runs, || {
-        run_wrk(dir, &mixed_paths, port, c, o.wrk_secs)
-    })?;
+/// The small pages: fetch-titles and wrk, run alternately.
+struct Small {
+    ft: Measured,
+    wrk: Measured,
+}
 
-    println!("\n## small pages (2 KB): {small_n} URLs, concurrency {c}");
-    let (ft_small, wrk_small) = repeat_pairs(
-        ("fetch-titles", "wrk"),
-        o.runs,
-        || run_fetch_titles(&bin, dir, &small_urls, c),
-        || run_wrk(dir, &small_paths, port, c, o.wrk_secs),
-    )?;
+impl Bench<'_> {
+    fn write_url_files(&self) -> anyhow::Result<UrlFiles> {
+        let (o, dir, base) = (self.o, self.dir, &self.base);
+        let mixed_paths = dir.join("mixed.paths");
+        write_lines(&mixed_paths, (0..o.pages).map(|i| format!("/p/{i}.html")))?;
+        let mixed_urls = dir.join("mixed.urls");
+        write_lines(
+            &mixed_urls,
+            (0..o.pages).map(|i| format!("{base}/p/{i}.html")),
+        )?;
+        let small_n = o.small_urls;
+        let small_paths = dir.join("small.paths");
+        write_lines(
+            &small_paths,
+            (0..small_n).map(|i| format!("/s/{}.html?r={i}", i % 2000)),
+        )?;
+        let small_urls = dir.join("small.urls");
+        write_lines(
+            &small_urls,
+            (0..small_n).map(|i| format!("{base}/s/{}.html?r={i}", i % 2000)),
+        )?;
+        let slow_n = if o.subset == 0 {
+            o.pages
+        } else {
+            o.subset.min(o.pages)
+        };
+        let slow_urls = dir.join("slow.urls");
+        write_lines(
+            &slow_urls,
+            (0..slow_n).map(|i| format!("{base}/p/{i}.html")),
+        )?;
+        Ok(UrlFiles {
+            mixed_paths,
+            mixed_urls,
+            small_paths,
+            small_urls,
+            slow_urls,
+            slow_n,
+        })
+    }
 
-    println!("\n## one 2 MB page with its title in the head");
-    let big_urls = dir.join("big.urls");
-    write_lines(&big_urls, std::iter::once(format!("{base}/big2mb.html")))?;
-    let big = run_fetch_titles(&bin, dir, &big_urls, 1)?;
-    println!("  bytes read: {} (goal <= 65536)", big.bytes);
+    fn mixed(&self, urls: &UrlFiles, www: &Path) -> anyhow::Result<Mixed> {
+        let (o, bin, dir, c) = (self.o, self.bin, self.dir, self.o.concurrency);
+        println!("\n## mixed corpus: {} pages, concurrency {c}", o.pages);
+        let ft = repeat_runs("fetch-titles", o.runs, || {
+            run_fetch_titles(bin, dir, &urls.mixed_urls, c)
+        })?;
+        let py = if o.skip_python {
+            None
+        } else {
+            Some(repeat_runs("aiohttp+bs4", o.runs, || {
+                run_python(dir, &urls.slow_urls, c)
+            })?)
+        };
+        let curl = if o.skip_curl {
+            None
+        } else {
+            Some(repeat_runs("xargs curl", o.runs, || {
+                run_curl(dir, &urls.slow_urls, www, c)
+            })?)
+        };
+        let wrk = repeat_runs("wrk", o.runs, || {
+            run_wrk(dir, &urls.mixed_paths, self.port, c, o.wrk_secs)
+        })?;
+        Ok(Mixed { ft, py, curl, wrk })
+    }
 
-    let million = if o.million > 0 {
+    fn small(&self, urls: &UrlFiles) -> anyhow::Result<Small> {
+        let (o, bin, dir, c) = (self.o, self.bin, self.dir, self.o.concurrency);
+        println!(
+            "\n## small pages (2 KB): {} URLs, concurrency {c}",
+            o.small_urls
+        );
+        let (ft, wrk) = repeat_pairs(
+            ("fetch-titles", "wrk"),
+            o.runs,
+            || run_fetch_titles(bin, dir, &urls.small_urls, c),
+            || run_wrk(dir, &urls.small_paths, self.port, c, o.wrk_secs),
+        )?;
+        Ok(Small { ft, wrk })
+    }
+
+    fn big(&self) -> anyhow::Result<Measured> {
+        println!("\n## one 2 MB page with its title in the head");
+        let big_urls = self.dir.join("big.urls");
+        write_lines(
+            &big_urls,
+            std::iter::once(format!("{}/big2mb.html", self.base)),
+        )?;
+        let big = run_fetch_titles(self.bin, self.dir, &big_urls, 1)?;
+        println!("  bytes read: {} (goal <= 65536)", big.bytes);
+        Ok(big)
+    }
+
+    /// Peak RSS with `--million` input URLs (`None` when 0).
+    fn million(&self) -> anyhow::Result<Option<Measured>> {
+        let (o, base) = (self.o, &self.base);
+        if o.million == 0 {
+            return Ok(None);
+        }
         println!("\n## {} input URLs (peak RSS)", o.million);
-        let urls = dir.join("million.urls");
+        let urls = self.dir.join("million.urls");
         write_lines(
             &urls,
             (0..o.million).map(|i| format!("{base}/s/{}.html?m={i}", i % 2000)),
         )?;
-        let m = run_fetch_titles(&bin, dir, &urls, c)?;
+        let m = run_fetch_titles(self.bin, self.dir, &urls, o.concurrency)?;
         println!(
             "  {} URLs in {:.1}s ({:.0}/s), peak RSS {:.1} MiB (goal <= 256 MiB)",
             m.urls,
@@ -301,12 +397,19 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
             m.rate(),
             m.rss_kib as f64 / 1024.0
         );
-        Some(m)
-    } else {
-        None
-    };
-    drop(nginx);
+        Ok(Some(m))
+    }
+}
 
+/// The two result tables (mixed corpus, small pages).
+fn results_table(
+    o: &Options,
+    corpus: &Corpus,
+    slow_n: usize,
+    mixed: &Mixed,
+    small: &Small,
+) -> String {
+    let c = o.concurrency;
     let mut table = String::new();
     let _ = writeln!(
         table,
@@ -317,36 +420,53 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         o.runs
     );
     table.push_str(HEADER);
-    row(&mut table, "fetch-titles", &ft, None);
-    if let Some(py) = &py {
-        row(&mut table, "aiohttp + BeautifulSoup", py, Some(&ft));
+    row(&mut table, "fetch-titles", &mixed.ft, None);
+    if let Some(py) = &mixed.py {
+        row(&mut table, "aiohttp + BeautifulSoup", py, Some(&mixed.ft));
     }
-    if let Some(curl) = &curl {
-        row(&mut table, "xargs -P curl + sed", curl, Some(&ft));
+    if let Some(curl) = &mixed.curl {
+        row(&mut table, "xargs -P curl + sed", curl, Some(&mixed.ft));
     }
-    row(&mut table, "wrk (ceiling, no parsing)", &wrk, Some(&ft));
-    let _ = writeln!(
-        table,
-        "\nSmall pages (2 KB, {small_n} URLs, median of {} runs):\n",
-        o.runs
-    );
-    table.push_str(HEADER);
-    row(&mut table, "fetch-titles", &ft_small, None);
     row(
         &mut table,
         "wrk (ceiling, no parsing)",
-        &wrk_small,
-        Some(&ft_small),
+        &mixed.wrk,
+        Some(&mixed.ft),
     );
+    let _ = writeln!(
+        table,
+        "\nSmall pages (2 KB, {} URLs, median of {} runs):\n",
+        o.small_urls, o.runs
+    );
+    table.push_str(HEADER);
+    row(&mut table, "fetch-titles", &small.ft, None);
+    row(
+        &mut table,
+        "wrk (ceiling, no parsing)",
+        &small.wrk,
+        Some(&small.ft),
+    );
+    table
+}
+
+/// Appends the goals and how far each was met.
+fn goals(
+    table: &mut String,
+    mixed: &Mixed,
+    small: &Small,
+    big: &Measured,
+    million: Option<&Measured>,
+) {
+    let ft = &mixed.ft;
     let _ = writeln!(table, "\nGoals:");
-    if let Some(py) = &py {
+    if let Some(py) = &mixed.py {
         let _ = writeln!(
             table,
             "- vs aiohttp + BeautifulSoup: {:.1}× (goal >= 20×)",
             ft.rate() / py.rate().max(1e-9)
         );
     }
-    if let Some(curl) = &curl {
+    if let Some(curl) = &mixed.curl {
         let _ = writeln!(
             table,
             "- vs xargs curl: {:.1}× (goal >= 3×)",
@@ -356,14 +476,14 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     let _ = writeln!(
         table,
         "- small pages vs wrk: {:.0}% of wrk's rate (goal >= 50%)",
-        100.0 * ft_small.rate() / wrk_small.rate().max(1e-9)
+        100.0 * small.ft.rate() / small.wrk.rate().max(1e-9)
     );
     let _ = writeln!(
         table,
         "- 2 MB page, title in head: {} bytes read (goal <= 65536)",
         big.bytes
     );
-    if let Some(m) = &million {
+    if let Some(m) = million {
         let _ = writeln!(
             table,
             "- {} input URLs: peak RSS {:.1} MiB (goal <= 256 MiB), {:.0} URLs/s",
@@ -372,9 +492,4 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
             m.rate()
         );
     }
-    println!("\n{table}");
-    let report = target.join("bench-fetch.md");
-    std::fs::write(&report, &table)?;
-    println!("(also written to {})", report.display());
-    Ok(())
 }

@@ -41,7 +41,7 @@ pub(super) fn start_nginx(dir: &Path, www: &Path) -> anyhow::Result<Nginx> {
     let prefix = dir.join("nginx");
     std::fs::create_dir_all(prefix.join("tmp"))?;
     std::fs::create_dir_all(prefix.join("logs"))?;
-    let port = shell::free_port()?;
+    let port = netkit_testkit::free_port()?;
     let p = prefix.display();
     let user = if shell::is_root() { "user root;" } else { "" };
     let conf = format!(
