@@ -15,6 +15,7 @@ use crate::jobs::exec::ExecSpec;
 use crate::output::{Mode, OutputConfig};
 use crate::select::hosts::{self, HostName};
 use crate::select::inventory::{Inventory, InventoryError};
+use crate::select::ssh_config::tokens::percent_expand;
 use crate::select::ssh_config::{SshConfig, SshHostConfig, StrictHostKeyChecking};
 use crate::select::target::{HostKeySettings, Target};
 
@@ -459,11 +460,23 @@ impl<'a> Resolver<'a> {
             }
         };
         // ssh_config lets only one of ProxyJump and ProxyCommand apply (the
-        // first set); an inventory `jump` outranks both.
-        let proxy_command = if spec.jump.is_some() {
-            None
-        } else {
-            ssh.proxy_command.clone()
+        // first set); an inventory `jump` outranks both. Its tokens take the
+        // values the host resolved to (`%h` is an inventory `address` too),
+        // as ssh expands them with its final HostName, Port and User.
+        let proxy_command = match (&spec.jump, &ssh.proxy_command_template) {
+            (Some(_), _) | (None, None) => None,
+            (None, Some(template)) => {
+                let port = spec.port.to_string();
+                let table = [
+                    ('h', spec.address.as_str()),
+                    ('n', name.host.as_str()),
+                    ('p', port.as_str()),
+                    ('r', spec.user.as_str()),
+                ];
+                percent_expand(template, &table)
+                    .ok()
+                    .or_else(|| ssh.proxy_command.clone())
+            }
         };
         let host_keys = self.host_keys(&name.host, &ssh, spec.known_hosts.clone())?;
         let display = if name.user.is_some() || name.port.is_some() {

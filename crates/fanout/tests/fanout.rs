@@ -1573,3 +1573,95 @@ fn a_typed_password_is_not_echoed_and_echo_comes_back() {
     );
     assert!(text.contains("connect_refused"), "{text}");
 }
+
+/// `ProxyCommand ssh -W %h:%p bastion`, the classic form, with OpenSSH's own
+/// `ssh` as the command: the target is reached through host0, and `%h`/`%p`
+/// are the inventory's address and port. With host0 stopped, the host fails
+/// as `proxy_command`, with ssh's own words in the message.
+#[test]
+fn sshd_proxy_command_runs_ssh_dash_w_through_a_bastion() {
+    let mut lab = SshdLab::start(2);
+    let inv = lab.inventory(false);
+    let inv = inv.to_str().unwrap().to_owned();
+    let cfg = lab.dir.path().join("ssh_config");
+    std::fs::write(
+        &cfg,
+        format!(
+            "Host host1 # the target, behind host0\n  ProxyCommand ssh -F none -i {key} \
+             -o UserKnownHostsFile={kh} -o StrictHostKeyChecking=accept-new \
+             -o BatchMode=yes -o ConnectTimeout=5 -p {port} -W %h:%p {user}@127.0.0.1\n",
+            key = lab.client_key.display(),
+            kh = lab.dir.path().join("bastion_known_hosts").display(),
+            port = lab.hosts[0].port,
+            user = lab.user,
+        ),
+    )
+    .unwrap();
+    let cfg = cfg.to_str().unwrap().to_owned();
+    let (code, out, err) = run_bin(
+        &["-F", &cfg, "-i", &inv, "-w", "host1", "echo via proxy"],
+        None,
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "host1: via proxy\n", "{err}");
+    let (code, out, _) = run_bin(&["-F", &cfg, "-i", &inv, "-w", "host1", "--dry-run"], None);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains(&format!("-W 127.0.0.1:{} ", lab.hosts[1].port)),
+        "%h and %p are the inventory's address and port: {out}"
+    );
+    drop(lab.hosts.remove(0));
+    let (code, out, err) = run_bin(
+        &["-F", &cfg, "-i", &inv, "-w", "host1", "--json", "true"],
+        None,
+    );
+    assert_eq!(code, 3, "{err}");
+    let recs = json_lines(&out);
+    let error = &result_of(&recs, "host1")["error"];
+    assert_eq!(error["kind"], "proxy_command", "{out}");
+    let message = error["message"].as_str().unwrap();
+    assert!(
+        message.contains("exited with status 255") && message.contains("Connection refused"),
+        "{message}"
+    );
+}
+
+/// A ProxyCommand that cannot work fails its host only, with its status and
+/// stderr; nothing is written to our stderr by the command itself.
+#[test]
+fn a_failing_proxy_command_fails_only_its_host() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("ssh_config");
+    std::fs::write(
+        &cfg,
+        "Host bad.invalid\n  ProxyCommand sh -c 'echo no route to %h >&2; exit 7'\n",
+    )
+    .unwrap();
+    let cfg = cfg.to_str().unwrap().to_owned();
+    let (code, out, err) = run_bin(
+        &[
+            "-F",
+            &cfg,
+            "-w",
+            "bad.invalid",
+            "--json",
+            "--connect-timeout",
+            "5s",
+            "true",
+        ],
+        None,
+    );
+    assert_eq!(code, 3, "{err}");
+    let recs = json_lines(&out);
+    let error = &result_of(&recs, "bad.invalid")["error"];
+    assert_eq!(error["kind"], "proxy_command", "{out}");
+    assert_eq!(
+        error["message"],
+        "ProxyCommand `sh -c 'echo no route to bad.invalid >&2; exit 7'` exited with status 7: \
+         no route to bad.invalid"
+    );
+    assert!(
+        !err.contains("no route to"),
+        "the command's stderr is not ours: {err}"
+    );
+}

@@ -126,12 +126,23 @@ impl ProxyCommand {
                 notified.await;
             }
         };
-        let _ = tokio::time::timeout(EXIT_GRACE, finished).await;
-        let status = self
-            .child
-            .lock()
-            .ok()
-            .and_then(|mut c| c.try_wait().ok().flatten());
+        let deadline = tokio::time::Instant::now() + EXIT_GRACE;
+        let _ = tokio::time::timeout_at(deadline, finished).await;
+        // stderr reaches EOF just before the process is gone: poll its
+        // status for what is left of the grace.
+        let mut status = None;
+        loop {
+            status = self
+                .child
+                .lock()
+                .ok()
+                .and_then(|mut c| c.try_wait().ok().flatten())
+                .or(status);
+            if status.is_some() || tokio::time::Instant::now() >= deadline {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
         let said = self
             .stderr
             .bytes
@@ -139,7 +150,8 @@ impl ProxyCommand {
             .map(|k| last_words(&k.0))
             .unwrap_or_default();
         let message = match (status, said.is_empty()) {
-            (None, _) => return cause,
+            (None, true) => return cause,
+            (None, false) => format!("closed the connection: {said}"),
             (Some(s), true) => format!("{} before the SSH handshake finished", exited(s)),
             (Some(s), false) => format!("{}: {said}", exited(s)),
         };
