@@ -16,7 +16,7 @@ use crate::output::{Mode, OutputConfig};
 use crate::select::hosts::{self, HostName};
 use crate::select::inventory::{Inventory, InventoryError};
 use crate::select::ssh_config::tokens::percent_expand;
-use crate::select::ssh_config::{SshConfig, SshHostConfig, StrictHostKeyChecking};
+use crate::select::ssh_config::{IdentityAgent, SshConfig, SshHostConfig, StrictHostKeyChecking};
 use crate::select::target::{HostKeySettings, Target};
 
 /// Default connect timeout when neither the flag nor the inventory sets one.
@@ -489,6 +489,9 @@ impl<'a> Resolver<'a> {
             address: spec.address,
             port: spec.port,
             user: spec.user,
+            identities_only: ssh.identities_only.unwrap_or(false),
+            certificates: certificates(&ssh.certificate_files, &spec.identities),
+            agent_socket: agent_socket(ssh.agent.as_ref()),
             identities: spec.identities,
             password_env: spec.password_env,
             host_keys,
@@ -561,6 +564,39 @@ impl<'a> Resolver<'a> {
                 .as_ref()
                 .map(|a| a.to_ascii_lowercase()),
         })
+    }
+}
+
+/// `CertificateFile`s, then each identity's `-cert.pub` that exists (as
+/// ssh loads `id_ed25519-cert.pub` beside `id_ed25519`), once each.
+fn certificates(configured: &[PathBuf], identities: &[PathBuf]) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = configured.to_vec();
+    for id in identities {
+        let mut cert = id.clone().into_os_string();
+        cert.push("-cert.pub");
+        let cert = PathBuf::from(cert);
+        if cert.is_file() {
+            out.push(cert);
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|p| seen.insert(p.clone()));
+    out
+}
+
+/// The agent socket: `IdentityAgent` (`none`, `SSH_AUTH_SOCK`, `$VAR`, a
+/// path), else `$SSH_AUTH_SOCK`. An unset or empty variable: no agent.
+fn agent_socket(agent: Option<&IdentityAgent>) -> Option<PathBuf> {
+    let from_env = |var: &str| {
+        std::env::var_os(var)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    match agent {
+        None => from_env("SSH_AUTH_SOCK"),
+        Some(IdentityAgent::None) => None,
+        Some(IdentityAgent::Env(var)) => from_env(var),
+        Some(IdentityAgent::Socket(path)) => Some(path.clone()),
     }
 }
 

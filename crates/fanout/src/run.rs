@@ -21,7 +21,7 @@ use netkit_pool::{CancellationToken, Outcome, Pool, Retry, RetryPolicy};
 use tokio::io::AsyncReadExt;
 
 use crate::config::RunConfig;
-use crate::connect::credentials::{CredentialError, Credentials};
+use crate::connect::credentials::{CredentialError, Credentials, Wanted};
 use crate::connect::session::Connector;
 use crate::error::SshError;
 use crate::jobs::exec::{self, CommandStatus, HostEnv, HostOutput};
@@ -89,24 +89,39 @@ async fn run_inner(
     shutdown: CancellationToken,
 ) -> Result<RunOutcome, RunError> {
     let mut identity_paths = Vec::new();
+    let mut certificate_paths = Vec::new();
+    let mut agent_sockets = Vec::new();
     let mut password_envs = Vec::new();
     for t in &cfg.targets {
         let mut cur: Option<&Target> = Some(t);
         while let Some(t) = cur {
             identity_paths.extend(t.identities.iter().map(|p| p.as_path()));
+            certificate_paths.extend(t.certificates.iter().map(|p| p.as_path()));
+            if cfg.use_agent {
+                agent_sockets.extend(t.agent_socket.as_deref());
+            }
             password_envs.extend(t.password_env.as_deref());
             cur = t.jump.as_deref();
         }
     }
-    identity_paths.sort();
-    identity_paths.dedup();
+    for list in [
+        &mut identity_paths,
+        &mut certificate_paths,
+        &mut agent_sockets,
+    ] {
+        list.sort();
+        list.dedup();
+    }
     password_envs.sort();
     password_envs.dedup();
     let creds = Credentials::load(
-        identity_paths.iter().copied(),
-        password_envs.iter().copied(),
-        cfg.ask_pass,
-        cfg.use_agent,
+        Wanted {
+            identities: &identity_paths,
+            certificates: &certificate_paths,
+            agents: &agent_sockets,
+            password_envs: &password_envs,
+            ask_pass: cfg.ask_pass,
+        },
         &shutdown,
     )
     .await?;

@@ -31,7 +31,7 @@ fn dry_run_prints_the_resolution_with_file_and_line_and_connects_to_nothing() {
         format!(
             "Include {}\nHost web* # the jump box\n  HostName 127.0.0.1\n  User = \"deploy\"\n  \
              ConnectTimeout 7\n  StrictHostKeyChecking yes\nHost inner.invalid\n  ProxyJump u@192.0.2.1:2200\n\
-             Host pc.invalid\n  ProxyCommand nc %h %p\n",
+             Host pc.invalid\n  ProxyCommand false %h %p\n",
             inc.display()
         ),
     )
@@ -65,7 +65,7 @@ fn dry_run_prints_the_resolution_with_file_and_line_and_connects_to_nothing() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("proxy_command    nc pc.invalid 22"),
+        stdout.contains("proxy_command    false pc.invalid 22"),
         "{stdout}"
     );
 
@@ -78,11 +78,12 @@ fn dry_run_prints_the_resolution_with_file_and_line_and_connects_to_nothing() {
     assert_eq!(v["port"], 2222);
     assert_eq!(v["user"], "deploy");
 
-    // A ProxyCommand host is refused by name, never connected directly.
+    // A ProxyCommand host is reached only through its command (here one
+    // that fails at once): never connected to directly.
     let run = fanout(d.path(), &["-F", &cfg_s, "-w", "pc.invalid", "true"]);
-    assert_eq!(run.status.code(), Some(2));
+    assert_eq!(run.status.code(), Some(3));
     assert!(
-        text(&run.stderr).contains("ProxyCommand"),
+        text(&run.stderr).contains("error (proxy_command): pc.invalid"),
         "{}",
         text(&run.stderr)
     );

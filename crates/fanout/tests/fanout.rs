@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod host_keys;
+mod identities;
 mod util;
 
 use std::path::{Path, PathBuf};

@@ -5,8 +5,11 @@
 //!   prepared for signing once ([`crate::connect::signer`]). An encrypted key's
 //!   passphrase comes from `$NETKIT_SSH_PASSPHRASE`, or is asked once on
 //!   the terminal and reused for every encrypted key.
-//! - The ssh-agent (`SSH_AUTH_SOCK`) is asked for its identities once; each
-//!   host then opens its own agent connection only to sign.
+//! - User certificates (`CertificateFile`, `<identity>-cert.pub`) are
+//!   parsed once, and offered with the key they certify.
+//! - Each ssh-agent socket (`SSH_AUTH_SOCK`, or a host's `IdentityAgent`)
+//!   is asked for its identities once; each host then opens its own agent
+//!   connection only to sign.
 //! - Passwords come from an environment variable named by the inventory's
 //!   `password_env`, or from `--ask-pass` (asked once). Never argv.
 //! - Prompts go through [`netkit_cli::prompt`]: echo off by termios, the
@@ -17,7 +20,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use russh::keys::{PrivateKey, PublicKey};
+use russh::keys::{Certificate, PrivateKey, PublicKey};
 use tokio_util::sync::CancellationToken;
 
 use crate::connect::signer::Ed25519Identity;
@@ -54,10 +57,11 @@ pub enum CredentialError {
 pub struct Credentials {
     /// Parsed identity files by path.
     keys: HashMap<PathBuf, Identity>,
-    /// Identities the agent holds (public halves).
-    pub agent_keys: Vec<PublicKey>,
-    /// The agent socket, when agent identities exist.
-    pub agent_socket: Option<PathBuf>,
+    /// Per agent socket: the identities it holds (public halves); sockets
+    /// that hold none or could not be asked are absent.
+    agents: HashMap<PathBuf, Vec<PublicKey>>,
+    /// Parsed user certificates by path.
+    certificates: HashMap<PathBuf, Certificate>,
     /// Password from `--ask-pass`.
     pub ask_pass: Option<Arc<str>>,
     /// Passwords read from the environment, by variable name.
@@ -68,7 +72,11 @@ impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Credentials")
             .field("keys", &self.keys.keys().collect::<Vec<_>>())
-            .field("agent_keys", &self.agent_keys.len())
+            .field("agents", &self.agents.keys().collect::<Vec<_>>())
+            .field(
+                "certificates",
+                &self.certificates.keys().collect::<Vec<_>>(),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -82,21 +90,41 @@ pub struct Identity {
     pub ed25519: Option<Arc<Ed25519Identity>>,
 }
 
+/// What a run's hosts need, each listed once.
+pub struct Wanted<'a> {
+    /// Identity files.
+    pub identities: &'a [&'a Path],
+    /// User certificate files.
+    pub certificates: &'a [&'a Path],
+    /// ssh-agent sockets.
+    pub agents: &'a [&'a Path],
+    /// Environment variables holding passwords.
+    pub password_envs: &'a [&'a str],
+    /// `--ask-pass`: ask for a password once.
+    pub ask_pass: bool,
+}
+
 impl Credentials {
-    /// Loads every identity in `paths` (once each), queries the agent, reads
-    /// `password_envs` and asks for a password if `ask_pass`. Prompts
-    /// (`--ask-pass`, an encrypted key's passphrase) are given up when
-    /// `cancel` fires, with the terminal's echo restored.
-    pub async fn load<'a>(
-        paths: impl IntoIterator<Item = &'a Path>,
-        password_envs: impl IntoIterator<Item = &'a str>,
-        ask_pass: bool,
-        use_agent: bool,
+    /// Loads every identity and certificate (once each), queries each
+    /// agent, reads the password variables and asks for a password if
+    /// `ask_pass`. Prompts (`--ask-pass`, an encrypted key's passphrase) are
+    /// given up when `cancel` fires, with the terminal's echo restored.
+    pub async fn load(
+        wanted: Wanted<'_>,
         cancel: &CancellationToken,
     ) -> Result<Self, CredentialError> {
         let mut creds = Credentials::default();
         let mut passphrase: Option<String> = std::env::var(PASSPHRASE_ENV).ok();
-        for path in paths {
+        for &path in wanted.certificates {
+            match russh::keys::load_openssh_certificate(path) {
+                Ok(cert) => {
+                    creds.certificates.insert(path.to_path_buf(), cert);
+                }
+                // ssh warns and goes on without it.
+                Err(e) => tracing::warn!("certificate {}: {e}; not offered", path.display()),
+            }
+        }
+        for &path in wanted.identities {
             if creds.keys.contains_key(path) {
                 continue;
             }
@@ -113,7 +141,7 @@ impl Credentials {
             };
             creds.keys.insert(path.to_path_buf(), identity);
         }
-        for var in password_envs {
+        for &var in wanted.password_envs {
             if creds.env_passwords.contains_key(var) {
                 continue;
             }
@@ -121,7 +149,7 @@ impl Credentials {
                 std::env::var(var).map_err(|_| CredentialError::MissingPasswordEnv(var.into()))?;
             creds.env_passwords.insert(var.to_owned(), value.into());
         }
-        if ask_pass {
+        if wanted.ask_pass {
             let pw = netkit_cli::prompt::ask_hidden("SSH password: ".to_owned(), cancel)
                 .await
                 .map_err(|message| CredentialError::Prompt {
@@ -130,14 +158,13 @@ impl Credentials {
                 })?;
             creds.ask_pass = Some(pw.into());
         }
-        if use_agent && let Some(sock) = std::env::var_os("SSH_AUTH_SOCK") {
-            match query_agent(Path::new(&sock)).await {
+        for &sock in wanted.agents {
+            match query_agent(sock).await {
                 Ok(keys) if !keys.is_empty() => {
-                    creds.agent_keys = keys;
-                    creds.agent_socket = Some(PathBuf::from(sock));
+                    creds.agents.insert(sock.to_path_buf(), keys);
                 }
                 Ok(_) => {}
-                Err(e) => tracing::warn!("ssh-agent at {sock:?} unusable: {e}"),
+                Err(e) => tracing::warn!("ssh-agent at {} unusable: {e}", sock.display()),
             }
         }
         Ok(creds)
@@ -146,6 +173,24 @@ impl Credentials {
     /// The parsed key for an identity path (loaded by [`Credentials::load`]).
     pub fn key(&self, path: &Path) -> Option<&Identity> {
         self.keys.get(path)
+    }
+
+    /// The identities the agent at `socket` holds (none if it holds none or
+    /// could not be asked).
+    pub fn agent_keys(&self, socket: &Path) -> &[PublicKey] {
+        self.agents.get(socket).map_or(&[], Vec::as_slice)
+    }
+
+    /// The loaded certificates among `paths` that certify `key`.
+    pub fn certificates_for<'a>(
+        &'a self,
+        paths: &'a [PathBuf],
+        key: &'a PublicKey,
+    ) -> impl Iterator<Item = &'a Certificate> + 'a {
+        paths
+            .iter()
+            .filter_map(|p| self.certificates.get(p))
+            .filter(move |c| c.public_key() == key.key_data())
     }
 
     /// The password for a host: its `password_env` value, else `--ask-pass`.

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use russh::client::{self, Handle};
-use russh::keys::{PrivateKeyWithHashAlg, PublicKeyOrCertificate};
+use russh::keys::{PrivateKeyWithHashAlg, PublicKey, PublicKeyOrCertificate};
 use tokio::sync::{Mutex, OnceCell, OwnedSemaphorePermit, Semaphore};
 
 use crate::connect::credentials::Credentials;
@@ -278,7 +278,9 @@ impl Connector {
         }
     }
 
-    /// ssh-agent, then identity files, then password.
+    /// ssh-agent, then identity files, then password. A certificate is
+    /// offered before the key it certifies; `IdentitiesOnly` keeps agent keys
+    /// to the public halves of the host's identity files.
     async fn authenticate(&self, handle: &mut Connection, target: &Target) -> Result<(), SshError> {
         let user = target.user.as_str();
         let auth_err = |e: &dyn std::fmt::Display| SshError::Auth {
@@ -286,14 +288,41 @@ impl Connector {
             message: format!("connection failed during authentication: {e}"),
         };
         let mut tried: Vec<&str> = Vec::new();
-        if let Some(sock) = &self.creds.agent_socket {
+        let own_keys: Vec<PublicKey> = target
+            .identities
+            .iter()
+            .filter_map(|p| self.creds.key(p))
+            .map(|i| i.key.public_key().clone())
+            .collect();
+        let agent_keys: Vec<&PublicKey> = match &target.agent_socket {
+            Some(sock) => self
+                .creds
+                .agent_keys(sock)
+                .iter()
+                .filter(|k| {
+                    !target.identities_only || own_keys.iter().any(|o| o.key_data() == k.key_data())
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        if let (Some(sock), false) = (&target.agent_socket, agent_keys.is_empty()) {
             tried.push("agent");
             match russh::keys::agent::client::AgentClient::connect_uds(sock).await {
                 Ok(mut agent) => {
-                    for key in &self.creds.agent_keys {
+                    for key in agent_keys {
                         let hash = rsa_signature_hash(handle, key.algorithm().is_rsa())
                             .await
                             .map_err(|e| auth_err(&e))?;
+                        for cert in self.creds.certificates_for(&target.certificates, key) {
+                            match handle
+                                .authenticate_certificate_with(user, cert.clone(), hash, &mut agent)
+                                .await
+                            {
+                                Ok(r) if r.success() => return Ok(()),
+                                Ok(_) => {}
+                                Err(e) => tracing::debug!("agent certificate signing failed: {e}"),
+                            }
+                        }
                         match handle
                             .authenticate_publickey_with(user, key.clone(), hash, &mut agent)
                             .await
@@ -312,6 +341,16 @@ impl Connector {
                 continue;
             };
             tried.push("publickey");
+            let public = identity.key.public_key();
+            for cert in self.creds.certificates_for(&target.certificates, public) {
+                let r = handle
+                    .authenticate_openssh_cert(user, identity.key.clone(), cert.clone())
+                    .await
+                    .map_err(|e| auth_err(&e))?;
+                if r.success() {
+                    return Ok(());
+                }
+            }
             let r = if let Some(ed25519) = &identity.ed25519 {
                 handle
                     .authenticate_publickey_with(

@@ -20,6 +20,16 @@ pub struct Target {
     pub user: String,
     /// Identity files to try, in order (parsed once per run).
     pub identities: Vec<PathBuf>,
+    /// `IdentitiesOnly yes`: offer the identity files only; agent keys only
+    /// when they are the public half of one of them.
+    pub identities_only: bool,
+    /// User certificates (`CertificateFile`, and `<identity>-cert.pub` next
+    /// to each identity file that has one), offered with the key they
+    /// certify, before that key alone.
+    pub certificates: Vec<PathBuf>,
+    /// The ssh-agent socket (`SSH_AUTH_SOCK` unless `IdentityAgent` says
+    /// otherwise); `None`: no agent.
+    pub agent_socket: Option<PathBuf>,
     /// Environment variable holding this host's password.
     pub password_env: Option<String>,
     /// How this host's key is checked.

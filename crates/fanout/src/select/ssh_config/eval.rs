@@ -6,9 +6,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::read::Item;
-use super::tokens::{connection_hash, local_host_names, percent_expand};
+use super::tokens::{connection_hash, local_host_names, percent_dollar_expand, percent_expand};
 use super::words::{SplitLine, match_pattern_list};
-use super::{Origin, SshConfig, SshConfigError, SshHostConfig, StrictHostKeyChecking};
+use super::{
+    IdentityAgent, Origin, SshConfig, SshConfigError, SshHostConfig, StrictHostKeyChecking,
+};
 use crate::select::local_user::{LocalUser, expand_tilde};
 use crate::wildcard::match_pattern;
 
@@ -679,7 +681,7 @@ impl Pass<'_> {
         ];
         let path = |(f, origin): &(String, Origin)| -> Result<PathBuf, SshConfigError> {
             let t = expand_tilde(f, Some(&user.home)).display().to_string();
-            percent_expand(&t, &table)
+            percent_dollar_expand(&t, &table)
                 .map(PathBuf::from)
                 .map_err(|m| err(origin, m))
         };
@@ -693,6 +695,15 @@ impl Pass<'_> {
             .iter()
             .map(&path)
             .collect::<Result<Vec<_>, _>>()?;
+        let agent = match &o.identity_agent {
+            None => None,
+            Some((a, _)) if a.eq_ignore_ascii_case("none") => Some(IdentityAgent::None),
+            Some((a, _)) if a == "SSH_AUTH_SOCK" => Some(IdentityAgent::Env(a.clone())),
+            Some((a, _)) if a.starts_with('$') && !a.starts_with("${") => {
+                Some(IdentityAgent::Env(a[1..].to_owned()))
+            }
+            Some(x) => Some(IdentityAgent::Socket(path(x)?)),
+        };
         let user_known_hosts_files = match &o.user_files {
             Some((files, _)) if files[0].eq_ignore_ascii_case("none") => Some(Vec::new()),
             Some((files, origin)) => Some(
@@ -733,6 +744,7 @@ impl Pass<'_> {
             identities_only: o.identities_only.map(|x| x.0),
             certificate_files,
             identity_agent: o.identity_agent.map(|x| x.0),
+            agent,
             proxy_jump: jump,
             proxy_command,
             proxy_command_template: o

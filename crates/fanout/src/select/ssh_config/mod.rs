@@ -116,6 +116,9 @@ pub struct SshHostConfig {
     pub certificate_files: Vec<PathBuf>,
     /// `IdentityAgent`, as written.
     pub identity_agent: Option<String>,
+    /// `IdentityAgent`, resolved: `none`, an environment variable
+    /// (`SSH_AUTH_SOCK`, `$VAR`) or a socket path (`~`, tokens, `${ENV}`).
+    pub agent: Option<IdentityAgent>,
     /// `ProxyJump` (`none` yields `None`), comma list as written.
     pub proxy_jump: Option<String>,
     /// `ProxyCommand` (`none` yields `None`), tokens expanded (`%h %n %p
@@ -138,6 +141,18 @@ pub struct SshHostConfig {
     pub origins: BTreeMap<String, Origin>,
     /// Warnings (unsupported `Match` criteria), each naming `file:line`.
     pub warnings: Vec<String>,
+}
+
+/// Where `IdentityAgent` says the agent is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IdentityAgent {
+    /// `none`: no agent.
+    None,
+    /// The socket named by this environment variable (`SSH_AUTH_SOCK`, or
+    /// `$VAR`); no agent when it is unset.
+    Env(String),
+    /// This socket.
+    Socket(PathBuf),
 }
 
 /// OpenSSH's `StrictHostKeyChecking` values.
