@@ -404,3 +404,178 @@ fn generated_configs_agree_with_ssh_g() {
     );
     assert!(misses.is_empty(), "disagreements:\n{}", misses.join("\n"));
 }
+
+/// Keywords ssh-fanout reads without acting on them: each value is
+/// accepted or refused exactly as `ssh -G` accepts or refuses it.
+const IGNORED_KEYWORDS: &[&str] = &[
+    "gssapiauthentication",
+    "exitonforwardfailure",
+    "gatewayports",
+    "passwordauthentication",
+    "kbdinteractiveauthentication",
+    "challengeresponseauthentication",
+    "pubkeyauthentication",
+    "hostbasedauthentication",
+    "batchmode",
+    "checkhostip",
+    "tcpkeepalive",
+    "keepalive",
+    "clearallforwardings",
+    "enablesshkeysign",
+    "nohostauthenticationforlocalhost",
+    "hashknownhosts",
+    "permitlocalcommand",
+    "visualhostkey",
+    "stdinnull",
+    "proxyusefdpass",
+    "canonicalizefallbacklocal",
+    "streamlocalbindunlink",
+    "enableescapecommandline",
+    "smartcarddevice",
+    "pkcs11provider",
+    "forwardagent",
+    "xauthlocation",
+    "kbdinteractivedevices",
+    "preferredauthentications",
+    "bindaddress",
+    "bindinterface",
+    "controlpath",
+    "revokedhostkeys",
+    "securitykeyprovider",
+    "numberofpasswordprompts",
+    "serveralivecountmax",
+    "canonicalizemaxdots",
+    "requiredrsasize",
+    "connectionattempts",
+    "compression",
+    "verifyhostkeydns",
+    "updatehostkeys",
+    "controlmaster",
+    "requesttty",
+    "tunnel",
+    "addressfamily",
+    "fingerprinthash",
+    "sessiontype",
+    "loglevel",
+    "syslogfacility",
+    "serveraliveinterval",
+    "controlpersist",
+    "addkeystoagent",
+    "rekeylimit",
+    "ciphers",
+    "macs",
+    "kexalgorithms",
+    "hostkeyalgorithms",
+    "pubkeyacceptedalgorithms",
+    "escapechar",
+    "streamlocalbindmask",
+    "setenv",
+    "sendenv",
+    "protocol",
+    "cipher",
+    "compressionlevel",
+    "localcommand",
+    "remotecommand",
+];
+
+const VALUES: &[&str] = &[
+    "yes",
+    "No",
+    "TRUE",
+    "false",
+    "ask",
+    "auto",
+    "always",
+    "none",
+    "confirm",
+    "autoask",
+    "maybe",
+    "0",
+    "1",
+    "+5",
+    "-1",
+    "0022",
+    "1h30m",
+    "5x",
+    "99999999999",
+    "2147483647",
+    "inet6",
+    "force",
+    "VERBOSE",
+    "local7",
+    "sha256",
+    "md5",
+    "subsystem",
+    "ethernet",
+    "x",
+    "^x",
+    "ab",
+    "0777",
+    "8",
+    "aes*",
+    "+aes128-ctr",
+    "-nope*",
+    "a,,b",
+    "A=b",
+    "A",
+    "yes no",
+    "1G 1h",
+    "1G x",
+    "confirm 5m",
+    "\"\"",
+];
+
+#[test]
+fn values_of_keywords_not_acted_on_are_refused_as_ssh_refuses_them() {
+    if Command::new("ssh").arg("-V").output().is_err() {
+        eprintln!("ssh not installed: skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().to_owned();
+    let cases: Vec<(&str, &str)> = IGNORED_KEYWORDS
+        .iter()
+        .flat_map(|k| VALUES.iter().map(move |v| (*k, *v)))
+        // ssh.c refuses these for want of a command (which `ssh -G` lacks),
+        // not for the value.
+        .filter(|(k, v)| !(*k == "forkafterauthentication" && ["yes", "TRUE"].contains(v)))
+        .collect();
+    let mismatches = std::sync::Mutex::new(Vec::new());
+    let chunks: Vec<&[(&str, &str)]> = cases.chunks(cases.len().div_ceil(4)).collect();
+    std::thread::scope(|s| {
+        for (n, chunk) in chunks.iter().enumerate() {
+            let (home, mismatches) = (&home, &mismatches);
+            s.spawn(move || {
+                let cfg = home.join(format!("cfg{n}"));
+                for (k, v) in chunk.iter() {
+                    let text = format!("Host *\n  {k} {v}\n");
+                    std::fs::write(&cfg, &text).unwrap();
+                    let theirs = Command::new("ssh")
+                        .args(["-G", "-F"])
+                        .arg(&cfg)
+                        .arg("h.invalid")
+                        .output()
+                        .unwrap()
+                        .status
+                        .success();
+                    let ours = SshConfig::try_parse_with_home(&text, Some(home.clone()))
+                        .and_then(|c| c.try_lookup("h.invalid"))
+                        .is_ok();
+                    if theirs != ours {
+                        mismatches
+                            .lock()
+                            .unwrap()
+                            .push(format!("`{k} {v}`: ssh {theirs}, ours {ours}"));
+                    }
+                }
+            });
+        }
+    });
+    let mismatches = mismatches.into_inner().unwrap();
+    eprintln!(
+        "{} keyword values compared with ssh -G, {} disagree",
+        cases.len(),
+        mismatches.len()
+    );
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+}

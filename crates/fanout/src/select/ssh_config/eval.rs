@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::read::Item;
 use super::tokens::{connection_hash, local_host_names, percent_dollar_expand, percent_expand};
+use super::values;
 use super::words::{SplitLine, match_pattern_list};
 use super::{
     IdentityAgent, Origin, SshConfig, SshConfigError, SshHostConfig, StrictHostKeyChecking,
@@ -449,7 +450,9 @@ impl Pass<'_> {
                 };
                 set(&mut self.o.canonicalize, on, on_off, origin);
             }
-            k if KNOWN.contains(&k) => {}
+            k if KNOWN.contains(&k) => {
+                values::check(k, words).map_err(|m| err(origin, m))?;
+            }
             k => {
                 let ignored = self
                     .o
@@ -771,6 +774,10 @@ pub fn convtime(s: &str) -> Option<u64> {
     let mut num = String::new();
     let mut chars = s.chars().peekable();
     while let Some(c) = chars.next() {
+        // strtol: a number may carry a leading `+`.
+        if c == '+' && num.is_empty() && chars.peek().is_some_and(char::is_ascii_digit) {
+            continue;
+        }
         if c.is_ascii_digit() {
             num.push(c);
             if chars.peek().is_none() {

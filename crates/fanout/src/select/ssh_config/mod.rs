@@ -36,6 +36,7 @@
 pub mod eval;
 pub mod read;
 pub mod tokens;
+mod values;
 pub mod words;
 
 use std::collections::{BTreeMap, HashMap};
