@@ -7,7 +7,8 @@
 //! - `connect/`: the SSH connection to one host. The socket (`TCP_NODELAY`,
 //!   read buffer, immediate ACKs for OpenSSH servers, which leave Nagle on),
 //!   one russh session per host (TCP, or `direct-tcpip` through a shared jump
-//!   connection; handshake, host key, auth) with one shared
+//!   connection, or a `ProxyCommand`'s stdin and stdout; handshake, host
+//!   key, auth) with one shared
 //!   `Arc<client::Config>` per host-key algorithm order, preferring
 //!   curve25519; the host-key policy on top of [`known_hosts`] (OpenSSH
 //!   9.2's rules: parsing, lookup, verdict, certificates, key-type order,

@@ -90,5 +90,83 @@ pub(super) fn generate_corpus(dir: &Path, pages: usize) -> anyhow::Result<Corpus
         std::fs::write(www.join(format!("s/{i}.html")), make_page(i, 2 * 1024))?;
     }
     std::fs::write(www.join("big2mb.html"), make_page(0, 2 * 1024 * 1024))?;
+    for kind in HardCase::ALL {
+        std::fs::create_dir_all(www.join(kind.dir()))?;
+        for i in 0..HARD_PAGES {
+            std::fs::write(www.join(format!("{}/{i}.html", kind.dir())), kind.page(i))?;
+        }
+    }
     Ok(Corpus { www, total_bytes })
+}
+
+/// Pages per hard case.
+pub(super) const HARD_PAGES: usize = 500;
+
+/// Pages that make the title engine work (issue 15): it must read on, and
+/// what it costs is reported.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum HardCase {
+    /// 32 KB of body and no title anywhere: read to the end.
+    NoTitle,
+    /// The title after 200 KB of inline script in the head.
+    LateTitle,
+    /// windows-1251 bytes, no BOM, no header or meta charset: detected.
+    Undeclared,
+}
+
+impl HardCase {
+    pub(super) const ALL: [HardCase; 3] =
+        [HardCase::NoTitle, HardCase::LateTitle, HardCase::Undeclared];
+
+    pub(super) fn dir(self) -> &'static str {
+        match self {
+            HardCase::NoTitle => "nt",
+            HardCase::LateTitle => "late",
+            HardCase::Undeclared => "und",
+        }
+    }
+
+    pub(super) fn label(self) -> &'static str {
+        match self {
+            HardCase::NoTitle => "no title (32 KB)",
+            HardCase::LateTitle => "title after 200 KB of script",
+            HardCase::Undeclared => "undeclared windows-1251 (8 KB)",
+        }
+    }
+
+    fn page(self, i: usize) -> Vec<u8> {
+        let para = "<p>Lorem ipsum dolor sit amet, consectetur adipiscing elit.</p>\n";
+        match self {
+            HardCase::NoTitle => {
+                let mut p =
+                    format!("<!DOCTYPE html><html><head><meta charset=utf-8></head><body>{i}\n");
+                while p.len() < 32 * 1024 {
+                    p.push_str(para);
+                }
+                p.push_str("</body></html>\n");
+                p.into_bytes()
+            }
+            HardCase::LateTitle => {
+                let mut p =
+                    String::from("<!DOCTYPE html><html><head><meta charset=utf-8><script>\n");
+                while p.len() < 200 * 1024 {
+                    p.push_str("var data = {\"k\": \"<title>not this</title>\"};\n");
+                }
+                p.push_str(&format!(
+                    "</script><title>Late title {i}</title></head><body>x</body></html>\n"
+                ));
+                p.into_bytes()
+            }
+            HardCase::Undeclared => {
+                let mut p = format!(
+                    "<!DOCTYPE html><html><head><title>Новости {i} — главное</title></head><body>\n"
+                );
+                while p.len() < 8 * 1024 {
+                    p.push_str("<p>Привет, это обычная страница новостей на русском языке.</p>\n");
+                }
+                p.push_str("</body></html>\n");
+                cp1251(&p)
+            }
+        }
+    }
 }

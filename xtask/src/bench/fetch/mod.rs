@@ -215,10 +215,12 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     let mixed = bench.mixed(&urls, &corpus.www)?;
     let small = bench.small(&urls)?;
     let big = bench.big()?;
+    let hard = bench.hard_cases()?;
     let million = bench.million()?;
     drop(nginx);
 
     let mut table = results_table(&o, &corpus, urls.slow_n, &mixed, &small);
+    hard_table(&mut table, &hard);
     goals(&mut table, &mixed, &small, &big, million.as_ref());
     println!("\n{table}");
     let report = target.join("bench-fetch.md");
@@ -377,6 +379,32 @@ impl Bench<'_> {
         Ok(big)
     }
 
+    /// The hard cases, one run each of [`HARD_PAGES`] URLs (median of
+    /// `--runs`).
+    fn hard_cases(&self) -> anyhow::Result<Vec<(HardCase, Measured)>> {
+        let mut out = Vec::new();
+        for kind in HardCase::ALL {
+            println!("\n## {}", kind.label());
+            let urls = self.dir.join(format!("{}.urls", kind.dir()));
+            write_lines(
+                &urls,
+                (0..HARD_PAGES).map(|i| format!("{}/{}/{i}.html", self.base, kind.dir())),
+            )?;
+            let m = repeat_runs(kind.dir(), self.o.runs, || {
+                run_fetch_titles(self.bin, self.dir, &urls, self.o.concurrency)
+            })?;
+            println!(
+                "  {:.0} URLs/s, {} bytes read per page, {} of {} titled",
+                m.rate(),
+                m.bytes / m.urls.max(1),
+                m.titles,
+                m.urls
+            );
+            out.push((kind, m));
+        }
+        Ok(out)
+    }
+
     /// Peak RSS with `--million` input URLs (`None` when 0).
     fn million(&self) -> anyhow::Result<Option<Measured>> {
         let (o, base) = (self.o, &self.base);
@@ -447,6 +475,30 @@ fn results_table(
         Some(&small.ft),
     );
     table
+}
+
+/// The hard cases: what reading on costs.
+fn hard_table(table: &mut String, hard: &[(HardCase, Measured)]) {
+    let _ = writeln!(
+        table,
+        "\nHard pages ({HARD_PAGES} URLs each, fetch-titles, median of runs):\n"
+    );
+    let _ = writeln!(
+        table,
+        "| page | URLs/s | CPU s | bytes read per page | titled |\n|---|---|---|---|---|"
+    );
+    for (kind, m) in hard {
+        let _ = writeln!(
+            table,
+            "| {} | {:.0} | {:.2} | {} | {}/{} |",
+            kind.label(),
+            m.rate(),
+            m.cpu,
+            m.bytes / m.urls.max(1),
+            m.titles,
+            m.urls
+        );
+    }
 }
 
 /// Appends the goals and how far each was met.
