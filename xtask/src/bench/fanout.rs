@@ -61,7 +61,7 @@ async def main():
 asyncio.run(main())
 "#;
 
-trait BenchFiles {
+pub(super) trait BenchFiles {
     fn write_inventory(&self, path: &Path) -> anyhow::Result<()>;
     fn write_client_files(&self) -> anyhow::Result<()>;
     fn command(&self, tool: &str, bin: &Path, n: usize, cmd: &str) -> Command;
@@ -233,14 +233,14 @@ fn tree_rss(root: u32) -> (u64, usize) {
 }
 
 #[derive(Clone, Copy, Default)]
-struct Sample {
-    wall: f64,
-    cpu: f64,
-    rss_kb: u64,
-    procs: usize,
+pub(super) struct Sample {
+    pub(super) wall: f64,
+    pub(super) cpu: f64,
+    pub(super) rss_kb: u64,
+    pub(super) procs: usize,
 }
 
-fn measure(mut cmd: Command) -> anyhow::Result<Sample> {
+pub(super) fn measure(mut cmd: Command) -> anyhow::Result<Sample> {
     cmd.stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());

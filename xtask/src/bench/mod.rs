@@ -1,6 +1,7 @@
 //! `cargo xtask bench NAME`: side-by-side benchmarks. They are measurements,
 //! not tests, and are never run by `cargo xtask test`.
 
+mod copy;
 mod echo;
 mod fanout;
 mod fanout_scale;
@@ -18,6 +19,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         Some("fetch") => fetch::run(rest),
         Some("fetch-input") => fetch_input::run(rest),
         Some("fanout") => fanout::run(rest),
-        _ => bail!("usage: cargo xtask bench pool|echo|fetch|fetch-input|fanout [ARGS...]"),
+        Some("copy") => copy::run(rest),
+        _ => bail!("usage: cargo xtask bench pool|echo|fetch|fetch-input|fanout|copy [ARGS...]"),
     }
 }
