@@ -6,11 +6,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 use netkit_cli::{UiArgs, parse_duration};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
-use crate::{Config, Format, Order, Scheme, Shard, Source, default_user_agent};
+use crate::config::{ClientConfig, InputConfig, OutputConfig, PoolConfig, defaults};
+use crate::{Config, FetchLimits, Format, Order, Scheme, Shard, Source, default_user_agent};
 
 /// Fetch the HTML <title> of every URL in a list, fast and correctly.
 ///
@@ -25,8 +26,8 @@ pub struct Args {
     #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
     /// Scheme for lines that have none.
-    #[arg(long, value_enum, default_value_t = SchemeArg::Https)]
-    pub scheme: SchemeArg,
+    #[arg(long, value_enum, default_value_t = Scheme::default())]
+    pub scheme: Scheme,
     /// Keep duplicate URLs (they are skipped by default).
     #[arg(long)]
     pub no_dedupe: bool,
@@ -38,28 +39,28 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub skip_done: Option<PathBuf>,
     /// Maximum requests in flight.
-    #[arg(short = 'c', long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(short = 'c', long, default_value_t = defaults::CONCURRENCY, value_parser = clap::value_parser!(u32).range(1..))]
     pub concurrency: u32,
     /// Maximum requests in flight per host:port.
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = defaults::PER_HOST, value_parser = clap::value_parser!(u32).range(1..))]
     pub per_host: u32,
     /// Global limit on requests started per second.
     #[arg(long, value_name = "R")]
     pub rate: Option<f64>,
     /// Total time per attempt: connect, headers and body (e.g. 10s, 500ms).
-    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, default_value = defaults::TIMEOUT, value_parser = parse_duration)]
     pub timeout: Duration,
     /// Connect timeout (defaults to the total timeout).
     #[arg(long, value_parser = parse_duration)]
     pub connect_timeout: Option<Duration>,
     /// Retries for connect errors, 429 and 5xx (exponential backoff with jitter).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = defaults::RETRIES)]
     pub retries: u32,
     /// Longest Retry-After honoured.
-    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    #[arg(long, default_value = defaults::RETRY_AFTER_CAP, value_parser = parse_duration)]
     pub retry_after_cap: Duration,
     /// Redirects to follow.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = defaults::MAX_REDIRECTS)]
     pub max_redirects: u32,
     /// Accept invalid TLS certificates.
     #[arg(short = 'k', long)]
@@ -80,22 +81,22 @@ pub struct Args {
     #[arg(short = 'A', long, default_value_t = default_user_agent())]
     pub user_agent: String,
     /// Read at most this many body bytes per URL in search of a title.
-    #[arg(long, default_value_t = 1024 * 1024, value_name = "BYTES")]
+    #[arg(long, default_value_t = defaults::MAX_BODY, value_name = "BYTES")]
     pub max_body: u64,
     /// Keep at most this many characters of a title.
-    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = defaults::MAX_TITLE_LEN, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_title_len: u32,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = FormatArg::Text)]
-    pub format: FormatArg,
+    #[arg(long, value_enum, default_value_t = Format::default())]
+    pub format: Format,
     /// In CSV, prefix ' to every field that starts with = + - or @, so a
     /// spreadsheet shows it as text instead of running it as a formula
     /// (OWASP's advice against CSV injection).
     #[arg(long)]
     pub csv_formula_guard: bool,
     /// Record order: as URLs complete, or in input order (bounded reorder buffer).
-    #[arg(long, value_enum, default_value_t = OrderArg::Completion)]
-    pub order: OrderArg,
+    #[arg(long, value_enum, default_value_t = Order::default())]
+    pub order: Order,
     /// Write records to FILE instead of stdout.
     #[arg(short = 'o', long, value_name = "FILE")]
     pub output: Option<PathBuf>,
@@ -105,32 +106,13 @@ pub struct Args {
     /// Threads for fetching. 1 (the default) runs everything on one thread,
     /// which costs the least CPU per URL; more help when TLS handshakes with
     /// many hosts keep one core busy.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(long, default_value_t = defaults::THREADS, value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: u16,
     /// Grace period for in-flight requests after Ctrl-C.
-    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    #[arg(long, default_value = defaults::GRACE, value_parser = parse_duration)]
     pub grace: Duration,
     #[command(flatten)]
     pub ui: UiArgs,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum SchemeArg {
-    Http,
-    Https,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum FormatArg {
-    Text,
-    Jsonl,
-    Csv,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum OrderArg {
-    Completion,
-    Input,
 }
 
 fn parse_header(h: &str) -> anyhow::Result<(HeaderName, HeaderValue)> {
@@ -175,45 +157,46 @@ pub fn config_from(args: Args) -> anyhow::Result<Config> {
             .collect()
     };
     Ok(Config {
-        sources,
-        scheme: match args.scheme {
-            SchemeArg::Http => Scheme::Http,
-            SchemeArg::Https => Scheme::Https,
+        input: InputConfig {
+            sources,
+            scheme: args.scheme,
+            dedupe: !args.no_dedupe,
+            shard: args.shard,
+            skip_done: args.skip_done,
         },
-        dedupe: !args.no_dedupe,
-        shard: args.shard,
-        skip_done: args.skip_done,
-        concurrency: args.concurrency as usize,
-        per_host: args.per_host as usize,
-        rate: args.rate,
-        timeout: args.timeout,
-        connect_timeout: args.connect_timeout,
-        retries: args.retries,
-        retry_after_cap: args.retry_after_cap,
-        max_redirects: args.max_redirects,
-        insecure: args.insecure,
-        proxy: args.proxy,
-        headers,
-        location_trusted: args.location_trusted,
-        user_agent: args.user_agent,
-        max_body: args.max_body,
-        max_title_len: args.max_title_len as usize,
-        format: match args.format {
-            FormatArg::Text => Format::Text,
-            FormatArg::Jsonl => Format::Jsonl,
-            FormatArg::Csv => Format::Csv,
+        client: ClientConfig {
+            connect_timeout: args.connect_timeout,
+            insecure: args.insecure,
+            proxy: args.proxy,
+            ignore_env_proxy: false,
+            headers,
+            location_trusted: args.location_trusted,
+            user_agent: args.user_agent,
         },
-        order: match args.order {
-            OrderArg::Completion => Order::Completion,
-            OrderArg::Input => Order::Input,
+        limits: FetchLimits {
+            max_redirects: args.max_redirects,
+            max_body: args.max_body,
+            max_title_len: args.max_title_len as usize,
+            timeout: args.timeout,
         },
-        color: args.output.is_none() && args.ui.color_for_stdout(),
-        csv_formula_guard: args.csv_formula_guard,
-        output: args.output,
-        append: args.append,
-        progress: args.ui.progress_enabled(),
-        summary: !args.ui.quiet,
-        grace: args.grace,
-        ..Config::default()
+        pool: PoolConfig {
+            concurrency: args.concurrency as usize,
+            per_host: args.per_host as usize,
+            rate: args.rate,
+            retries: args.retries,
+            retry_after_cap: args.retry_after_cap,
+            backoff_base: defaults::BACKOFF_BASE,
+            grace: args.grace,
+        },
+        output: OutputConfig {
+            format: args.format,
+            order: args.order,
+            color: args.output.is_none() && args.ui.color_for_stdout(),
+            csv_formula_guard: args.csv_formula_guard,
+            path: args.output,
+            append: args.append,
+            progress: args.ui.progress_enabled(),
+            summary: !args.ui.quiet,
+        },
     })
 }

@@ -1,16 +1,55 @@
-//! The checked configuration `run` works from (main.rs turns flags into it).
+//! The checked configuration `run` works from (`cli.rs` turns flags into
+//! it), grouped as `run` uses it: the input filter, the HTTP client, the
+//! per-URL limits, the pool, and the output. Every default is defined once,
+//! in [`defaults`] or by the enum's `#[default]`, and both the flags and
+//! [`Config::default`] take it from there.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use reqwest::header::HeaderMap;
 
+pub use crate::fetcher::FetchLimits;
 use crate::input::{Scheme, Source};
 use crate::output::Format;
 use crate::shard::Shard;
 
+/// The defaults of the flags and of [`Config::default`]. Durations are
+/// written as the flags take them.
+pub mod defaults {
+    use std::time::Duration;
+
+    /// `-c/--concurrency`.
+    pub const CONCURRENCY: u32 = 50;
+    /// `--per-host`.
+    pub const PER_HOST: u32 = 4;
+    /// `--timeout`.
+    pub const TIMEOUT: &str = "10s";
+    /// `--retries`.
+    pub const RETRIES: u32 = 1;
+    /// `--retry-after-cap`.
+    pub const RETRY_AFTER_CAP: &str = "30s";
+    /// The first retry backoff (no flag).
+    pub const BACKOFF_BASE: Duration = Duration::from_millis(250);
+    /// `--max-redirects`.
+    pub const MAX_REDIRECTS: u32 = 10;
+    /// `--max-body`.
+    pub const MAX_BODY: u64 = 1024 * 1024;
+    /// `--max-title-len`.
+    pub const MAX_TITLE_LEN: u32 = 1024;
+    /// `--grace`.
+    pub const GRACE: &str = "2s";
+    /// `--threads`.
+    pub const THREADS: u16 = 1;
+
+    /// A duration default as a [`Duration`].
+    pub fn duration(text: &str) -> Duration {
+        netkit_cli::parse_duration(text).unwrap_or_default()
+    }
+}
+
 /// `--order`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Order {
     /// Records as URLs finish.
     #[default]
@@ -28,8 +67,23 @@ pub fn default_user_agent() -> String {
 }
 
 /// Everything a run needs.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Config {
+    /// What is read, and which URLs are kept.
+    pub input: InputConfig,
+    /// How requests are made.
+    pub client: ClientConfig,
+    /// Per-URL limits.
+    pub limits: FetchLimits,
+    /// Concurrency, rate, retries and the grace period.
+    pub pool: PoolConfig,
+    /// Where and how records are written.
+    pub output: OutputConfig,
+}
+
+/// The input and its filter.
+#[derive(Debug, Clone)]
+pub struct InputConfig {
     /// Input sources, read in order.
     pub sources: Vec<Source>,
     /// Scheme for lines without one.
@@ -40,24 +94,13 @@ pub struct Config {
     pub shard: Option<Shard>,
     /// Earlier jsonl output whose URLs are skipped.
     pub skip_done: Option<PathBuf>,
-    /// Jobs in flight.
-    pub concurrency: usize,
-    /// Jobs in flight per host.
-    pub per_host: usize,
-    /// Requests started per second.
-    pub rate: Option<f64>,
-    /// Total time per attempt.
-    pub timeout: Duration,
+}
+
+/// The HTTP client's options.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
     /// Connect timeout.
     pub connect_timeout: Option<Duration>,
-    /// Retries after the first attempt.
-    pub retries: u32,
-    /// Longest `Retry-After` honoured.
-    pub retry_after_cap: Duration,
-    /// First backoff delay.
-    pub backoff_base: Duration,
-    /// Redirects followed.
-    pub max_redirects: u32,
     /// Accept invalid certificates.
     pub insecure: bool,
     /// Explicit proxy.
@@ -71,16 +114,36 @@ pub struct Config {
     pub location_trusted: bool,
     /// User-Agent.
     pub user_agent: String,
-    /// Body bytes read at most per URL.
-    pub max_body: u64,
-    /// Title characters kept.
-    pub max_title_len: usize,
+}
+
+/// The pool that runs the requests.
+#[derive(Debug, Clone)]
+pub struct PoolConfig {
+    /// Jobs in flight.
+    pub concurrency: usize,
+    /// Jobs in flight per host.
+    pub per_host: usize,
+    /// Requests started per second.
+    pub rate: Option<f64>,
+    /// Retries after the first attempt.
+    pub retries: u32,
+    /// Longest `Retry-After` honoured.
+    pub retry_after_cap: Duration,
+    /// First backoff delay.
+    pub backoff_base: Duration,
+    /// Grace period for in-flight requests after Ctrl-C.
+    pub grace: Duration,
+}
+
+/// The records' destination and form.
+#[derive(Debug, Clone)]
+pub struct OutputConfig {
     /// Output format.
     pub format: Format,
     /// Record order.
     pub order: Order,
     /// Output file (stdout when `None`).
-    pub output: Option<PathBuf>,
+    pub path: Option<PathBuf>,
     /// Append to the output file instead of truncating it.
     pub append: bool,
     /// Show the progress bar.
@@ -91,44 +154,88 @@ pub struct Config {
     pub color: bool,
     /// Prefix `'` to CSV fields a spreadsheet would take for a formula.
     pub csv_formula_guard: bool,
-    /// Grace period for in-flight requests after Ctrl-C.
-    pub grace: Duration,
 }
 
-impl Default for Config {
+impl Default for OutputConfig {
+    fn default() -> Self {
+        Self {
+            format: Format::default(),
+            order: Order::default(),
+            path: None,
+            append: false,
+            progress: false,
+            summary: true,
+            color: false,
+            csv_formula_guard: false,
+        }
+    }
+}
+
+impl Default for InputConfig {
     fn default() -> Self {
         Self {
             sources: vec![Source::Stdin],
-            scheme: Scheme::Https,
+            scheme: Scheme::default(),
             dedupe: true,
             shard: None,
             skip_done: None,
-            concurrency: 50,
-            per_host: 4,
-            rate: None,
-            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        Self {
             connect_timeout: None,
-            retries: 1,
-            retry_after_cap: Duration::from_secs(30),
-            backoff_base: Duration::from_millis(250),
-            max_redirects: 10,
             insecure: false,
             proxy: None,
             ignore_env_proxy: false,
             headers: HeaderMap::new(),
             location_trusted: false,
             user_agent: default_user_agent(),
-            max_body: 1024 * 1024,
-            max_title_len: 1024,
-            format: Format::Text,
-            order: Order::Completion,
-            output: None,
-            append: false,
-            progress: false,
-            summary: true,
-            color: false,
-            csv_formula_guard: false,
-            grace: Duration::from_secs(2),
         }
+    }
+}
+
+impl Default for FetchLimits {
+    fn default() -> Self {
+        Self {
+            max_redirects: defaults::MAX_REDIRECTS,
+            max_body: defaults::MAX_BODY,
+            max_title_len: defaults::MAX_TITLE_LEN as usize,
+            timeout: defaults::duration(defaults::TIMEOUT),
+        }
+    }
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        Self {
+            concurrency: defaults::CONCURRENCY as usize,
+            per_host: defaults::PER_HOST as usize,
+            rate: None,
+            retries: defaults::RETRIES,
+            retry_after_cap: defaults::duration(defaults::RETRY_AFTER_CAP),
+            backoff_base: defaults::BACKOFF_BASE,
+            grace: defaults::duration(defaults::GRACE),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duration_defaults_parse() {
+        for text in [
+            defaults::TIMEOUT,
+            defaults::RETRY_AFTER_CAP,
+            defaults::GRACE,
+        ] {
+            assert!(netkit_cli::parse_duration(text).is_ok(), "{text}");
+        }
+        assert_eq!(Config::default().limits.timeout, Duration::from_secs(10));
+        assert!(Config::default().output.summary, "summary on by default");
     }
 }

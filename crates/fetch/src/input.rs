@@ -24,7 +24,7 @@ use crate::shard::{Shard, fnv1a64};
 pub const MAX_LINE: usize = 64 * 1024;
 
 /// Scheme given to lines without one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Scheme {
     /// `http://`
     Http,

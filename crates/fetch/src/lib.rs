@@ -59,7 +59,10 @@ pub mod shard;
 pub mod summary;
 pub mod title;
 
-pub use config::{Config, Order, default_user_agent};
+pub use config::{
+    ClientConfig, Config, FetchLimits, InputConfig, Order, OutputConfig, PoolConfig,
+    default_user_agent,
+};
 pub use exit::Exit;
 pub use input::{Scheme, Source};
 pub use output::Format;

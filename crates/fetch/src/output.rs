@@ -38,7 +38,7 @@ use serde::Serialize;
 use crate::record::Record;
 
 /// `--format`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Format {
     /// `URL<TAB>STATUS<TAB>TITLE` (errors: `URL<TAB>ERR<TAB>kind: message`).
     #[default]

@@ -14,9 +14,7 @@ use netkit_pool::{JobCtx, Outcome, Pool, Retry, RetryPolicy};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, Order};
-use crate::fetcher::{
-    ClientOptions, Credentials, FetchFailure, FetchLimits, Fetched, build_client, fetch,
-};
+use crate::fetcher::{ClientOptions, Credentials, FetchFailure, Fetched, build_client, fetch};
 use crate::input::{InputFilter, Job, job_stream, load_done, open_sources};
 use crate::output::{Output, RecordWriter, WriteFailure};
 use crate::record::{ErrorKind, Record, RecordError};
@@ -99,11 +97,11 @@ impl RunOutcome {
 /// Opens `-o FILE`, or stdout; records written to a terminal hide `bar`
 /// while they are written.
 fn open_output(config: &Config, bar: &indicatif::ProgressBar) -> Result<Output, RunError> {
-    let Some(path) = &config.output else {
+    let Some(path) = &config.output.path else {
         return Ok(Output::stdout(bar));
     };
-    let resume = config.skip_done.as_ref() == Some(path);
-    let append = config.append || resume;
+    let resume = config.input.skip_done.as_ref() == Some(path);
+    let append = config.output.append || resume;
     let mut opts = OpenOptions::new();
     opts.create(true);
     if append {
@@ -162,7 +160,7 @@ fn cut_torn_tail(file: &mut std::fs::File) -> std::io::Result<Option<u64>> {
 const STDOUT_NAME: &str = "stdout";
 
 fn output_name(config: &Config) -> String {
-    match &config.output {
+    match &config.output.path {
         Some(path) => format!("output file {}", path.display()),
         None => STDOUT_NAME.to_owned(),
     }
@@ -206,9 +204,9 @@ where
 /// Runs fetch-titles until the input is exhausted or `shutdown` fires.
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<RunOutcome, RunError> {
     let started = Instant::now();
-    let done = match &config.skip_done {
+    let done = match &config.input.skip_done {
         Some(path) if path.exists() => {
-            load_done(path, config.scheme)
+            load_done(path, config.input.scheme)
                 .await
                 .map_err(|source| RunError::SkipDone {
                     path: path.clone(),
@@ -217,26 +215,26 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<RunOutco
         }
         _ => HashSet64::new(),
     };
-    let sources = open_sources(&config.sources)
+    let sources = open_sources(&config.input.sources)
         .await
         .map_err(RunError::Input)?;
-    let mut headers = config.headers.clone();
+    let mut headers = config.client.headers.clone();
     let credentials = Arc::new(Credentials::take_from(
         &mut headers,
-        config.location_trusted,
+        config.client.location_trusted,
     ));
     let client = build_client(&ClientOptions {
-        connect_timeout: config.connect_timeout,
-        insecure: config.insecure,
-        proxy: config.proxy.clone(),
-        ignore_env_proxy: config.ignore_env_proxy,
+        connect_timeout: config.client.connect_timeout,
+        insecure: config.client.insecure,
+        proxy: config.client.proxy.clone(),
+        ignore_env_proxy: config.client.ignore_env_proxy,
         headers,
-        user_agent: config.user_agent.clone(),
-        idle_per_host: config.per_host.max(1),
+        user_agent: config.client.user_agent.clone(),
+        idle_per_host: config.pool.per_host.max(1),
     })
     .map_err(RunError::Client)?;
     let bar = netkit_cli::progress::bar(
-        config.progress,
+        config.output.progress,
         "{spinner} {pos}/{len} URLs  {per_sec}  {msg}  ETA {eta}  [{wide_bar}]",
     );
     let out = open_output(&config, &bar)?;
@@ -247,9 +245,9 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<RunOutco
     let fresh = out.is_fresh();
     let mut writer = RecordWriter::new(
         out,
-        config.format,
-        config.color,
-        config.csv_formula_guard,
+        config.output.format,
+        config.output.color,
+        config.output.csv_formula_guard,
         fresh,
     )
     .map_err(write_error)?;
@@ -258,9 +256,9 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<RunOutco
     let jobs = job_stream(
         sources,
         InputFilter {
-            scheme: config.scheme,
-            dedupe: config.dedupe,
-            shard: config.shard,
+            scheme: config.input.scheme,
+            dedupe: config.input.dedupe,
+            shard: config.input.shard,
             done,
             emitted: emitted.clone(),
             skipped: Arc::new(AtomicU64::new(0)),
@@ -268,30 +266,25 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<RunOutco
     );
 
     let mut builder = Pool::builder()
-        .concurrency(config.concurrency.max(1))
-        .per_key(config.per_host.max(1))
+        .concurrency(config.pool.concurrency.max(1))
+        .per_key(config.pool.per_host.max(1))
         .cancel_token(shutdown.clone())
-        .grace(config.grace)
+        .grace(config.pool.grace)
         .retry(
-            RetryPolicy::exponential(config.retries)
-                .base(config.backoff_base)
+            RetryPolicy::exponential(config.pool.retries)
+                .base(config.pool.backoff_base)
                 .max_delay(Duration::from_secs(10))
-                .retry_after_cap(config.retry_after_cap),
+                .retry_after_cap(config.pool.retry_after_cap),
         )
-        .ordered(config.order == Order::Input);
-    if let Some(rate) = config.rate {
+        .ordered(config.output.order == Order::Input);
+    if let Some(rate) = config.pool.rate {
         builder = builder.rate(rate, 1);
     }
     let pool = builder.build();
 
-    let limits = FetchLimits {
-        max_redirects: config.max_redirects,
-        max_body: config.max_body,
-        max_title_len: config.max_title_len,
-        timeout: config.timeout,
-    };
-    let retries = config.retries;
-    let cap = config.retry_after_cap;
+    let limits = config.limits;
+    let retries = config.pool.retries;
+    let cap = config.pool.retry_after_cap;
     // The pool clones its input for every attempt: an `Arc` makes that a
     // reference count instead of two string copies.
     let mut bound = pool
@@ -352,7 +345,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<RunOutco
                 Fetched::default(),
                 Some(RecordError {
                     kind: ErrorKind::Timeout,
-                    message: format!("no complete answer within {:?}", config.timeout),
+                    message: format!("no complete answer within {:?}", config.limits.timeout),
                 }),
             ),
             Outcome::Panicked(msg) => record_from(
@@ -388,7 +381,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<RunOutco
         interrupted: shutdown.is_cancelled(),
         tally,
     };
-    if config.summary {
+    if config.output.summary {
         eprintln!("{}", outcome.tally.render(outcome.wall));
     }
     Ok(outcome)

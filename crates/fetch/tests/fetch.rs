@@ -133,8 +133,8 @@ async fn max_body_and_max_title_len_flags() {
     let dir = tempfile::tempdir().unwrap();
     let urls = vec![server.url("/late-title"), server.url("/entities")];
     let (_, recs) = run_lib(dir.path(), &urls, |c| {
-        c.max_body = 100 * 1024;
-        c.max_title_len = 5;
+        c.limits.max_body = 100 * 1024;
+        c.limits.max_title_len = 5;
     })
     .await;
     let late = &recs[&urls[0]];
@@ -153,8 +153,8 @@ async fn timeouts_for_silent_and_trickling_servers() {
         server.url("/page/1"),
     ];
     let (outcome, recs) = run_lib(dir.path(), &urls, |c| {
-        c.timeout = Duration::from_millis(600);
-        c.retries = 0;
+        c.limits.timeout = Duration::from_millis(600);
+        c.pool.retries = 0;
     })
     .await;
     assert_eq!(outcome.exit_code(), 1);
@@ -181,7 +181,7 @@ async fn redirects_are_followed_counted_and_bounded() {
     assert_eq!(chain["final_url"], server.url("/chain/0"));
     assert_eq!(title(chain), Some("End of chain"));
 
-    let (_, recs) = run_lib(dir.path(), &urls[1..], |c| c.max_redirects = 2).await;
+    let (_, recs) = run_lib(dir.path(), &urls[1..], |c| c.limits.max_redirects = 2).await;
     assert_eq!(error_kind(&recs[&urls[1]]), Some("too_many_redirects"));
 }
 
@@ -193,9 +193,9 @@ const SECRETS: [(&str, &str); 3] = [
 
 fn with_secrets(c: &mut netkit_fetch::Config) {
     for (name, value) in SECRETS {
-        c.headers.insert(name, value.parse().unwrap());
+        c.client.headers.insert(name, value.parse().unwrap());
     }
-    c.headers.insert("x-test", "kept".parse().unwrap());
+    c.client.headers.insert("x-test", "kept".parse().unwrap());
 }
 
 /// Which credential headers `server` saw on its last request for `path`
@@ -252,7 +252,7 @@ async fn credentials_stay_with_the_origin_on_redirects() {
     // --location-trusted: every hop gets them.
     let (_, recs) = run_lib(dir.path(), &urls[..1], |c| {
         with_secrets(c);
-        c.location_trusted = true;
+        c.client.location_trusted = true;
     })
     .await;
     assert_eq!(title(&recs[&urls[0]]), Some("Page 1"));
@@ -309,7 +309,7 @@ async fn redirects_to_other_schemes_are_unsupported_redirects() {
         .map(|(to, _)| server.url(&format!("/redirect?to={to}")))
         .collect();
     urls.push(server.url("/redirect?to=http://[::1"));
-    let (outcome, recs) = run_lib(dir.path(), &urls, |c| c.retries = 0).await;
+    let (outcome, recs) = run_lib(dir.path(), &urls, |c| c.pool.retries = 0).await;
     assert_eq!(outcome.exit_code(), 1);
     for (u, (_, scheme)) in urls.iter().zip(cases) {
         let r = &recs[u];
@@ -369,7 +369,7 @@ async fn an_oversized_response_head_is_invalid_http() {
     let fine = start_big_head_server(60).await;
     let dir = tempfile::tempdir().unwrap();
     let urls = vec![format!("http://{big}/"), format!("http://{fine}/")];
-    let (_, recs) = run_lib(dir.path(), &urls, |c| c.retries = 0).await;
+    let (_, recs) = run_lib(dir.path(), &urls, |c| c.pool.retries = 0).await;
     let r = &recs[&urls[0]];
     assert_eq!(error_kind(r), Some("http_status"), "{r}");
     assert!(
@@ -391,7 +391,7 @@ async fn other_schemes_in_the_input_are_unsupported_not_bad_ports() {
         "data:text/html,hi".to_owned(),
         "localhost.invalid:8080".to_owned(),
     ];
-    let (_, recs) = run_lib(dir.path(), &lines, |c| c.retries = 0).await;
+    let (_, recs) = run_lib(dir.path(), &lines, |c| c.pool.retries = 0).await;
     for (line, scheme) in lines.iter().zip(["javascript", "mailto", "data"]) {
         let r = &recs[line];
         assert_eq!(error_kind(r), Some("invalid_url"), "{r}");
@@ -535,8 +535,8 @@ async fn per_host_limit_and_input_order() {
     let output = dir.path().join("ordered.jsonl");
     let input = write_urls(dir.path(), "ordered.txt", &urls);
     let mut config = test_config(input, output.clone());
-    config.per_host = 2;
-    config.order = Order::Input;
+    config.pool.per_host = 2;
+    config.output.order = Order::Input;
     netkit_fetch::run(config, CancellationToken::new())
         .await
         .unwrap();
@@ -554,7 +554,7 @@ async fn rate_limits_request_starts() {
     let dir = tempfile::tempdir().unwrap();
     let urls: Vec<String> = (0..6).map(|i| server.url(&format!("/page/{i}"))).collect();
     let started = std::time::Instant::now();
-    let (outcome, recs) = run_lib(dir.path(), &urls, |c| c.rate = Some(10.0)).await;
+    let (outcome, recs) = run_lib(dir.path(), &urls, |c| c.pool.rate = Some(10.0)).await;
     assert_eq!(outcome.exit_code(), 0);
     assert_eq!(recs.len(), 6);
     // 6 starts at 10/s with a burst of 1 need at least 5 intervals of 100 ms.
@@ -574,8 +574,8 @@ async fn headers_and_default_user_agent() {
     let t = title(&recs[&urls[0]]).unwrap().to_owned();
     assert!(t.starts_with("ua=netkit-fetch-titles/0."), "{t}");
     let (_, recs) = run_lib(dir.path(), &urls, |c| {
-        c.user_agent = "custom/1".into();
-        c.headers.insert("x-test", "hello".parse().unwrap());
+        c.client.user_agent = "custom/1".into();
+        c.client.headers.insert("x-test", "hello".parse().unwrap());
     })
     .await;
     assert_eq!(title(&recs[&urls[0]]), Some("ua=custom/1 x=hello"));
@@ -596,7 +596,7 @@ async fn input_lines_comments_invalid_and_dedupe() {
         bare.clone(),
     ];
     let (outcome, recs) = run_lib(dir.path(), &lines, |c| {
-        c.scheme = netkit_fetch::Scheme::Http
+        c.input.scheme = netkit_fetch::Scheme::Http
     })
     .await;
     assert_eq!(outcome.exit_code(), 1);
@@ -616,8 +616,8 @@ async fn input_lines_comments_invalid_and_dedupe() {
     assert_eq!(bad["status"], Value::Null);
 
     let (outcome, _) = run_lib(dir.path(), &lines, |c| {
-        c.scheme = netkit_fetch::Scheme::Http;
-        c.dedupe = false;
+        c.input.scheme = netkit_fetch::Scheme::Http;
+        c.input.dedupe = false;
     })
     .await;
     assert_eq!(outcome.tally.records, 4);
@@ -635,7 +635,7 @@ async fn skip_done_resumes_and_shards_partition() {
         .await
         .unwrap();
     let mut config = test_config(input.clone(), out.clone());
-    config.skip_done = Some(out.clone());
+    config.input.skip_done = Some(out.clone());
     let outcome = netkit_fetch::run(config, CancellationToken::new())
         .await
         .unwrap();
@@ -647,7 +647,7 @@ async fn skip_done_resumes_and_shards_partition() {
     for k in 0..3 {
         let out = dir.path().join(format!("shard{k}.jsonl"));
         let mut config = test_config(input.clone(), out.clone());
-        config.shard = Some(format!("{k}/3").parse().unwrap());
+        config.input.shard = Some(format!("{k}/3").parse().unwrap());
         netkit_fetch::run(config, CancellationToken::new())
             .await
             .unwrap();
@@ -670,7 +670,7 @@ async fn cancellation_keeps_finished_records_whole() {
     let input = write_urls(dir.path(), "urls.txt", &urls);
     let out = dir.path().join("out.jsonl");
     let mut config = test_config(input, out.clone());
-    config.grace = Duration::from_millis(200);
+    config.pool.grace = Duration::from_millis(200);
     let token = CancellationToken::new();
     let canceller = token.clone();
     tokio::spawn(async move {
@@ -701,7 +701,7 @@ async fn finished_records_are_written_while_others_are_in_flight() {
     let input = write_urls(dir.path(), "urls.txt", &urls);
     let out = dir.path().join("out.jsonl");
     let mut config = test_config(input, out.clone());
-    config.grace = Duration::from_millis(100);
+    config.pool.grace = Duration::from_millis(100);
     let token = CancellationToken::new();
     let run = tokio::spawn(netkit_fetch::run(config, token.clone()));
     // The batch of finished records must reach the file while /never is
@@ -735,7 +735,7 @@ async fn https_negotiates_http2_by_alpn() {
         format!("https://{both}/page"),
         format!("https://{h1_only}/page"),
     ];
-    let (outcome, recs) = run_lib(dir.path(), &urls, |c| c.insecure = true).await;
+    let (outcome, recs) = run_lib(dir.path(), &urls, |c| c.client.insecure = true).await;
     assert_eq!(outcome.exit_code(), 0, "{recs:?}");
     // The record has no protocol field: the server names the version the
     // request arrived with in the title.
@@ -770,7 +770,7 @@ async fn garbage_replies_and_tls_to_a_plain_server() {
         format!("http://{garbage_addr}/"),
         format!("https://{}/page/1", server.addr),
     ];
-    let (outcome, recs) = run_lib(dir.path(), &urls, |c| c.retries = 0).await;
+    let (outcome, recs) = run_lib(dir.path(), &urls, |c| c.pool.retries = 0).await;
     assert_eq!(outcome.exit_code(), 1);
     assert_eq!(
         error_kind(&recs[&urls[0]]),

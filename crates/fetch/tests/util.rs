@@ -520,16 +520,15 @@ pub fn write_urls(dir: &Path, name: &str, lines: &[String]) -> PathBuf {
 
 /// A config for tests: jsonl into a temp file, no env proxies, no summary.
 pub fn test_config(input: PathBuf, output: PathBuf) -> Config {
-    Config {
-        sources: vec![Source::File(input)],
-        format: Format::Jsonl,
-        output: Some(output),
-        ignore_env_proxy: true,
-        summary: false,
-        timeout: Duration::from_secs(5),
-        backoff_base: Duration::from_millis(20),
-        ..Config::default()
-    }
+    let mut c = Config::default();
+    c.input.sources = vec![Source::File(input)];
+    c.output.format = Format::Jsonl;
+    c.output.path = Some(output);
+    c.output.summary = false;
+    c.client.ignore_env_proxy = true;
+    c.limits.timeout = Duration::from_secs(5);
+    c.pool.backoff_base = Duration::from_millis(20);
+    c
 }
 
 /// Reads a jsonl output file.
