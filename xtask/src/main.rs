@@ -21,6 +21,7 @@ mod bench;
 mod charsets;
 mod demo;
 mod dist;
+mod fuzz;
 mod lab;
 mod provision;
 mod shell;
@@ -40,8 +41,10 @@ commands:
                             Job's 4 pods against a loopback server (part of test)
   dist                      release binaries, shell completions, man pages and SHA256SUMS
                             in target/dist/netkit-VERSION-ARCH-linux/
-  bench pool|echo|fetch|fetch-input|fanout [ARGS...]
-                            side-by-side benchmarks (not part of the tests)";
+  bench pool|echo|fetch|fetch-input|fanout|copy [ARGS...]
+                            side-by-side benchmarks (not part of the tests)
+  fuzz titles [--minutes M] [--cases N]
+                            the title extractor's differential test, long (not part of the tests)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -51,6 +54,7 @@ fn main() -> ExitCode {
         Some("bench") => bench::run(&args[1..]),
         Some("lab") => lab::run(&args[1..]),
         Some("dist") => dist::run(),
+        Some("fuzz") => fuzz::run(&args[1..]),
         Some("image") => lab::netkit_image::run(),
         Some("k8s") => lab::k8s::check(),
         Some("-h" | "--help" | "help") => {

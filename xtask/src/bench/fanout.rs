@@ -296,7 +296,7 @@ fn ensure_asyncssh() -> anyhow::Result<()> {
     Ok(())
 }
 
-pub(super) fn arg<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
+pub(crate) fn arg<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
     args.iter()
         .position(|a| a == name)
         .and_then(|i| args.get(i + 1))

@@ -11,6 +11,8 @@ mod pool;
 
 use anyhow::bail;
 
+pub(crate) use fanout::arg;
+
 pub fn run(args: &[String]) -> anyhow::Result<()> {
     let rest = args.get(1..).unwrap_or_default();
     match args.first().map(String::as_str) {
