@@ -68,6 +68,7 @@
 use encoding_rs::{CoderResult, Decoder, Encoding, REPLACEMENT, UTF_8};
 
 use super::charset::{CharsetSource, Utf8Validity};
+use super::fast::Head;
 use super::prescan::{PRESCAN_LEN, prescan};
 use super::tree::{Parsed, parse};
 
@@ -149,6 +150,11 @@ pub struct TitleExtractor {
     searched: usize,
     /// The text's length at the last try of the head fast path.
     fast_tried: usize,
+    /// The fast path saw the common head so far and wants more text: no
+    /// tree is built meanwhile.
+    fast_pending: bool,
+    /// The fast path saw something uncommon: only the tree decides.
+    fast_gave_up: bool,
     open_seen: bool,
     close_pending: bool,
     /// `text.len()` at the last parse.
@@ -182,12 +188,8 @@ fn decode_into(decoder: &mut Decoder, mut bytes: &[u8], out: &mut String, last: 
     }
 }
 
-/// Finds `needle` (lowercase ASCII) in `hay`, ASCII case-insensitively.
 /// Whether `hay` contains `needle`, whose first byte is `<` (ASCII case
 /// ignored): only the places of a `<` are compared.
-/// How much text the head fast path looks at, at most.
-const FAST_PATH_WINDOW: usize = 64 * 1024;
-
 fn contains_ci(hay: &[u8], needle: &[u8]) -> bool {
     hay.iter()
         .enumerate()
@@ -220,6 +222,8 @@ impl TitleExtractor {
             text: String::new(),
             searched: 0,
             fast_tried: 0,
+            fast_pending: false,
+            fast_gave_up: false,
             open_seen: false,
             close_pending: false,
             parsed_len: 0,
@@ -393,18 +397,31 @@ impl TitleExtractor {
     /// answer may have become final (see the module docs).
     fn maybe_parse(&mut self) {
         // The common head is decided without searching or a tree (see
-        // `fast.rs`); it reads only the prefix up to the first title's end,
-        // and is tried again only once the text has doubled, and not past
-        // the first 64 KiB, so its cost stays linear.
-        if self.text.len() <= FAST_PATH_WINDOW
-            && self.text.len() >= self.fast_tried.saturating_mul(2)
-        {
+        // `fast.rs`); while the head is still the common one (a long script
+        // or style, say) no tree is built, and the fast path looks again
+        // only once the text has doubled, so its cost stays linear. Once it
+        // sees anything uncommon, only the tree decides.
+        if !self.fast_gave_up && self.text.len() >= self.fast_tried.saturating_mul(2) {
             self.fast_tried = self.text.len().max(1);
-            if let Some(parsed) = super::fast::head_title(&self.text, self.opts.max_title_len) {
-                self.done = true;
-                self.last = Some(parsed);
-                return;
+            match super::fast::head(&self.text, self.opts.max_title_len) {
+                Head::Title(parsed) => {
+                    self.done = true;
+                    self.last = Some(parsed);
+                    return;
+                }
+                // Still the common head (a long script or style, say): no
+                // tree yet, the next doubling looks again.
+                Head::NeedMore => {
+                    self.fast_pending = true;
+                    return;
+                }
+                Head::Tree => {
+                    self.fast_pending = false;
+                    self.fast_gave_up = true;
+                }
             }
+        } else if self.fast_pending {
+            return;
         }
         let bytes = self.text.as_bytes();
         let from = self.searched.saturating_sub(7);
@@ -440,9 +457,7 @@ impl TitleExtractor {
         self.close_pending = false;
         self.parsed_len = len;
         let prefix = self.text.get(..len).unwrap_or(&self.text);
-        // A long head (beyond the window above) may still be the common one.
-        let parsed = super::fast::head_title(prefix, self.opts.max_title_len)
-            .unwrap_or_else(|| parse(prefix, false, self.opts.max_title_len));
+        let parsed = parse(prefix, false, self.opts.max_title_len);
         if parsed.is_final {
             self.done = true;
         }
@@ -461,10 +476,17 @@ impl TitleExtractor {
                 decode_into(decoder, &[], &mut self.text, true);
             }
             self.maybe_parse_search_only();
-            self.last = if self.open_seen {
-                Some(parse(&self.text, true, self.opts.max_title_len))
-            } else {
+            self.last = if !self.open_seen {
                 None
+            } else if let (true, Head::Title(parsed)) = (
+                self.fast_pending,
+                super::fast::head(&self.text, self.opts.max_title_len),
+            ) {
+                // A long common head (a 200 KB script, say) that ended
+                // between two looks of the fast path.
+                Some(parsed)
+            } else {
+                Some(parse(&self.text, true, self.opts.max_title_len))
             };
         }
         let (encoding, charset_source) = self.decided.unwrap_or((UTF_8, CharsetSource::Default));

@@ -7,10 +7,11 @@
 //! modes, which put the elements into the `head`, so the title is the
 //! first title in tree order, and nothing later can be inserted in front of
 //! it (later head elements are appended after it; foster parenting and
-//! `<frameset>` only touch the body). [`head_title`] tokenizes that prefix
+//! `<frameset>` only touch the body). [`head`] tokenizes that prefix
 //! as the standard's tokenizer does and returns the final answer; on
-//! anything else (text, `<script>`, `<template>`, an end tag, an unusual
-//! comment, a tag it does not list) it returns `None`, and html5ever's tree builder decides
+//! anything else (text, a `<script>` holding `<!--`, `<template>`, an end tag, an unusual
+//! comment, a tag it does not list) it returns `Head::Tree` (and `Head::NeedMore` while the common
+//! head is unfinished), and html5ever's tree builder decides
 //! ([`super::tree::parse`]). The differential tests in `tests/titles.rs`
 //! compare both paths with html5ever's full tree.
 
@@ -36,50 +37,119 @@ fn is_space(b: u8) -> bool {
     matches!(b, b'\t' | b'\n' | b'\x0c' | b'\r' | b' ')
 }
 
+/// What the fast path makes of a prefix of the decoded document.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Head {
+    /// Only head content and a complete `<title>…</title>`: the answer.
+    Title(Parsed),
+    /// The common shape so far, but the prefix ends before the title does:
+    /// more text decides (no tree is needed yet).
+    NeedMore,
+    /// Something else: html5ever's tree builder decides.
+    Tree,
+}
+
 /// `document.title` when `text` (a prefix of the decoded document) starts
-/// with only head content and a complete `<title>…</title>`; `None` when
-/// the tree builder must decide (or more text is needed).
-pub(super) fn head_title(text: &str, max_chars: usize) -> Option<Parsed> {
+/// with only head content and a complete `<title>…</title>`; else whether
+/// more text could still make it so, or the tree builder must decide.
+pub(super) fn head(text: &str, max_chars: usize) -> Head {
     let b = text.as_bytes();
     let mut i = 0;
     loop {
         while b.get(i).copied().is_some_and(is_space) {
             i += 1;
         }
-        if b.get(i) != Some(&b'<') {
-            return None;
+        match b.get(i) {
+            None => return Head::NeedMore,
+            Some(b'<') => {}
+            Some(_) => return Head::Tree,
         }
-        let rest = b.get(i..)?;
+        let Some(rest) = b.get(i..) else {
+            return Head::NeedMore;
+        };
         if rest.starts_with(b"<!--") {
             // `<!-->` and `<!--->` end at once, and `--!>` also ends a
             // comment: leave those to the tree builder.
-            let body = rest.get(4..)?;
+            let Some(body) = rest.get(4..) else {
+                return Head::NeedMore;
+            };
             if body.starts_with(b">") || body.starts_with(b"->") {
-                return None;
+                return Head::Tree;
             }
-            let end = find(body, b"-->")?;
-            if find(body.get(..end)?, b"--!>").is_some() {
-                return None;
+            let Some(end) = find(body, b"-->") else {
+                return Head::NeedMore;
+            };
+            if body.get(..end).is_some_and(|c| find(c, b"--!>").is_some()) {
+                return Head::Tree;
             }
             i += 4 + end + 3;
             continue;
         }
+        if rest.len() < 9 && b"<!doctype".starts_with(&rest.to_ascii_lowercase()) {
+            return Head::NeedMore;
+        }
         if starts_with_ci(rest, b"<!doctype") {
             // The first `>` ends a doctype, even inside quotes.
-            i += find(rest, b">")? + 1;
+            let Some(end) = find(rest, b">") else {
+                return Head::NeedMore;
+            };
+            i += end + 1;
             continue;
         }
-        let (name, after) = tag_name(rest)?;
-        let tag_end = i + skip_attributes(rest, after)?;
+        let (name, after) = match rest.get(1) {
+            None => return Head::NeedMore,
+            Some(c) if !c.is_ascii_alphabetic() => return Head::Tree,
+            Some(_) => match tag_name(rest) {
+                Some(t) => t,
+                // A letter started it: a name that runs out needs more,
+                // one with an unusual character goes to the tree.
+                None if rest.iter().skip(1).all(u8::is_ascii_alphanumeric) => {
+                    return Head::NeedMore;
+                }
+                None => return Head::Tree,
+            },
+        };
+        let Some(tag_end) = skip_attributes(rest, after).map(|j| i + j) else {
+            return Head::NeedMore;
+        };
         if name == "title" {
-            return title_text(b, tag_end, max_chars);
+            return match title_text(b, tag_end, max_chars) {
+                Some(parsed) => Head::Title(parsed),
+                None => Head::NeedMore,
+            };
         }
         if RAW_TEXT.contains(&name.as_str()) {
-            i = end_of_raw_text(b, tag_end, &name)?;
+            match end_of_raw_text(b, tag_end, &name) {
+                Some(next) => i = next,
+                None => return Head::NeedMore,
+            }
+            continue;
+        }
+        if name == "script" {
+            // Script data ends at the first `</script` + space, `/` or
+            // `>`, unless `<!--` opened the escaped states first: those
+            // (`<!--<script></script>-->`) are left to the tree builder.
+            let Some(at) = end_tag(b, tag_end, "script") else {
+                // No end tag yet: `<!--` already seen decides for the tree.
+                return if b.get(tag_end..).is_some_and(|c| find(c, b"<!--").is_some()) {
+                    Head::Tree
+                } else {
+                    Head::NeedMore
+                };
+            };
+            if b.get(tag_end..at)
+                .is_some_and(|c| find(c, b"<!--").is_some())
+            {
+                return Head::Tree;
+            }
+            match skip_attributes(b, at + 2 + "script".len()) {
+                Some(next) => i = next,
+                None => return Head::NeedMore,
+            }
             continue;
         }
         if !HEAD_TAGS.contains(&name.as_str()) {
-            return None;
+            return Head::Tree;
         }
         i = tag_end;
     }
@@ -245,7 +315,10 @@ mod tests {
     use super::*;
 
     fn title(text: &str) -> Option<String> {
-        head_title(text, 1024).and_then(|p| p.title.map(|(t, _)| t))
+        match head(text, 1024) {
+            Head::Title(p) => p.title.map(|(t, _)| t),
+            Head::NeedMore | Head::Tree => None,
+        }
     }
 
     #[test]
@@ -256,6 +329,10 @@ mod tests {
         assert_eq!(title(page).as_deref(), Some("Real Title"));
         assert_eq!(title("<TITLE>x</TITLE >").as_deref(), Some("x"));
         assert_eq!(title("<title></title>").as_deref(), Some(""));
+        // Script data in the head ends at its end tag; tags inside are text.
+        let script = "<head><script>x='<title>no</title>'; y = '</scrip>';</script >\
+                      <script src=a.js></script><title>A</title>";
+        assert_eq!(title(script).as_deref(), Some("A"));
         assert_eq!(
             title("<title>a &amp; b &eacute &#x263A;\0</title>").as_deref(),
             Some("a & b \u{e9} \u{263a}\u{fffd}")
@@ -263,10 +340,30 @@ mod tests {
     }
 
     #[test]
+    fn an_unfinished_common_head_asks_for_more_text() {
+        for prefix in [
+            "",
+            "  <!DOCTY",
+            "<!DOCTYPE html><html><he",
+            "<head><script>var s = '<title>no</title>';",
+            "<head><style>p {",
+            "<head><!-- long",
+            "<head><title>open",
+            "<head><meta charset=\"utf",
+        ] {
+            assert_eq!(head(prefix, 1024), Head::NeedMore, "{prefix}");
+        }
+        for prefix in ["<b>bold", "<head><script><!-- x", "text", "</head>"] {
+            assert_eq!(head(prefix, 1024), Head::Tree, "{prefix}");
+        }
+    }
+
+    #[test]
     fn everything_else_goes_to_the_tree_builder() {
         for page in [
             "<b>Warning</b>: notice <!DOCTYPE html><title>A</title>",
-            "<script>x='<title>no</title>'</script><title>A</title>",
+            "<script><!--<script></script>--></script><title>A</title>",
+            "<script>x = 1;",
             "<template><title>T</title></template><title>A</title>",
             "<!--><title>A</title>",
             "<!-- a --!> b --><title>A</title>",
@@ -277,7 +374,7 @@ mod tests {
             "<title>A</title",
             "<meta",
         ] {
-            assert_eq!(head_title(page, 1024), None, "{page}");
+            assert!(!matches!(head(page, 1024), Head::Title(_)), "{page}");
         }
     }
 }
