@@ -137,6 +137,9 @@ impl RunConfig {
                     "port": t.port,
                     "user": t.user,
                     "identities": t.identities.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+                    "identities_only": t.identities_only,
+                    "certificates": t.certificates.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+                    "agent": t.agent_socket.as_ref().map(|p| p.display().to_string()),
                     "jump": chain,
                     "proxy_command": t.proxy_command,
                     "user_known_hosts": t.host_keys.user_files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
@@ -178,6 +181,26 @@ impl RunConfig {
                     "identityfile",
                     !t.identities.is_empty() && c.identity_files == t.identities
                 )
+            ));
+            if t.identities_only {
+                out.push_str(&format!(
+                    "  identities_only  yes{}\n",
+                    from("identitiesonly", true)
+                ));
+            }
+            if !t.certificates.is_empty() {
+                out.push_str(&format!(
+                    "  certificates     {}{}\n",
+                    files(&t.certificates),
+                    from("certificatefile", !c.certificate_files.is_empty())
+                ));
+            }
+            out.push_str(&format!(
+                "  agent            {}{}\n",
+                t.agent_socket
+                    .as_ref()
+                    .map_or_else(|| "none".to_owned(), |p| p.display().to_string()),
+                from("identityagent", c.identity_agent.is_some())
             ));
             out.push_str(&format!(
                 "  jump             {}{}\n",
