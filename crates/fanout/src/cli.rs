@@ -7,6 +7,33 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 use netkit_cli::{UiArgs, parse_duration};
 
+/// `4G`, `512M`, `64K` or plain bytes (powers of 1024).
+fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let (digits, mult) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let mult: u64 = match c.to_ascii_uppercase() {
+                'K' => 1 << 10,
+                'M' => 1 << 20,
+                'G' => 1 << 30,
+                'T' => 1 << 40,
+                _ => {
+                    return Err(format!(
+                        "`{text}`: unknown size suffix `{c}` (use K, M, G or T)"
+                    ));
+                }
+            };
+            (&t[..i], mult)
+        }
+        _ => (t, 1),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{text}`: expected a size such as 4G, 512M or 1048576"))?;
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("`{text}`: too large"))
+}
+
 /// Run commands on many hosts over SSH (russh), like pdsh/pssh/clush.
 ///
 /// Exit codes: 0 every host ran every command with exit 0; 1 some remote
@@ -47,6 +74,48 @@ pub struct Args {
     /// Read commands from FILE, one per non-empty, non-comment line.
     #[arg(long, value_name = "FILE")]
     pub script: Option<PathBuf>,
+
+    /// Push these local files to every host over SFTP (pdcp, `clush
+    /// --copy`, pscp), before any command runs. Repeatable; needs --dest.
+    #[arg(long = "copy", value_name = "SRC", num_args = 1.., conflicts_with = "rcopy")]
+    pub copy: Vec<PathBuf>,
+
+    /// Pull these remote paths (`~` and globs expanded on the remote) from
+    /// every host into `DEST/HOST/...` (rpdcp, `clush --rcopy`, pslurp).
+    /// Repeatable; needs --dest.
+    #[arg(long = "rcopy", value_name = "SRC", num_args = 1..)]
+    pub rcopy: Vec<String>,
+
+    /// Where copies go: the remote file or directory for --copy, the local
+    /// directory for --rcopy. `{host}` is replaced by the host's name.
+    #[arg(long = "dest", value_name = "PATH")]
+    pub dest: Option<String>,
+
+    /// Copy directories recursively. Symlinks are copied as links, never
+    /// followed.
+    #[arg(short = 'r', long = "recursive")]
+    pub recursive: bool,
+
+    /// Keep modes and modification times of copied files.
+    #[arg(short = 'p', long = "preserve")]
+    pub preserve: bool,
+
+    /// Skip files and directories whose name (or, with a `/`, whose path
+    /// below the source) matches this glob. Repeatable. (`-x/--exclude`
+    /// excludes hosts, as in pdsh and clush.)
+    #[arg(long = "copy-exclude", value_name = "GLOB")]
+    pub copy_exclude: Vec<String>,
+
+    /// After each copied file, compare a SHA-256 of what arrived with the
+    /// source: computed by `sha256sum` on the host, else by reading the
+    /// file back over SFTP.
+    #[arg(long)]
+    pub verify: bool,
+
+    /// The most bytes one host may send or receive in a copy (`K`, `M`,
+    /// `G` suffixes, powers of 1024) [default: 4G].
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_bytes: Option<u64>,
 
     /// Run the commands of one host on concurrent channels instead of in
     /// sequence (the asyncssh `gather` pattern).

@@ -11,6 +11,7 @@ use std::time::Duration;
 use crate::cli::{Args, HostKeyPolicy};
 use crate::connect::known_hosts::{DEFAULT_GLOBAL_FILES, default_user_files};
 use crate::excerpt::excerpt;
+use crate::jobs::copy::{CopySpec, DEFAULT_MAX_BYTES, Direction, PushPlan};
 use crate::jobs::exec::ExecSpec;
 use crate::output::{Mode, OutputConfig};
 use crate::select::hosts::{self, HostName};
@@ -44,6 +45,8 @@ pub struct RunConfig {
     pub targets: Vec<Arc<Target>>,
     /// What to run (stdin is filled by the run when `read_stdin`).
     pub exec: ExecSpec,
+    /// What to copy first (`--copy`/`--rcopy`), if anything.
+    pub copy: Option<CopySpec>,
     /// Read our stdin once and forward it to every command.
     pub read_stdin: bool,
     /// Hosts in flight.
@@ -267,6 +270,7 @@ impl RunConfig {
     pub fn with_inventory(args: &Args, inventory: &Inventory) -> Result<RunConfig, ConfigError> {
         let usage = |m: String| ConfigError::Usage(m);
         let commands = commands(args)?;
+        let copy = copy_spec(args)?;
         let env = parse_env(&args.env)?;
         if args.fanout == 0 {
             return Err(usage("--fanout must be at least 1".into()));
@@ -312,6 +316,7 @@ impl RunConfig {
                 command_timeout: args.command_timeout,
                 parallel: args.parallel_commands,
             },
+            copy,
             read_stdin: args.stdin,
             fanout: args.fanout,
             handshake_rate: args.handshake_rate,
@@ -340,12 +345,59 @@ fn commands(args: &Args) -> Result<Vec<String>, ConfigError> {
     if !args.command.is_empty() {
         out.push(args.command.join(" "));
     }
+    let copies = !args.copy.is_empty() || !args.rcopy.is_empty();
+    if copies && out.is_empty() {
+        return Ok(out);
+    }
     if out.iter().all(|c| c.trim().is_empty()) {
         return Err(ConfigError::Usage(
-            "no command: give -c CMD, --script FILE or a trailing COMMAND".into(),
+            "no command: give -c CMD, --script FILE, a trailing COMMAND, or --copy/--rcopy".into(),
         ));
     }
     Ok(out)
+}
+
+/// `--copy`/`--rcopy` and their options, checked; the push's sources
+/// scanned once here.
+fn copy_spec(args: &Args) -> Result<Option<CopySpec>, ConfigError> {
+    let usage = |m: String| ConfigError::Usage(m);
+    let copies = !args.copy.is_empty() || !args.rcopy.is_empty();
+    if !copies {
+        let stray = [
+            ("--dest", args.dest.is_some()),
+            ("--recursive", args.recursive),
+            ("--preserve", args.preserve),
+            ("--copy-exclude", !args.copy_exclude.is_empty()),
+            ("--verify", args.verify),
+            ("--max-bytes", args.max_bytes.is_some()),
+        ];
+        if let Some((flag, _)) = stray.iter().find(|(_, set)| *set) {
+            return Err(usage(format!("{flag} needs --copy or --rcopy")));
+        }
+        return Ok(None);
+    }
+    let Some(dest) = args.dest.clone().filter(|d| !d.is_empty()) else {
+        return Err(usage("--copy and --rcopy need --dest PATH".into()));
+    };
+    let direction = if args.copy.is_empty() {
+        if args.rcopy.iter().any(|s| s.is_empty()) {
+            return Err(usage("--rcopy: empty path".into()));
+        }
+        Direction::Pull(args.rcopy.clone().into())
+    } else {
+        let plan = PushPlan::scan(&args.copy, args.recursive, &args.copy_exclude).map_err(usage)?;
+        Direction::Push(Arc::new(plan))
+    };
+    Ok(Some(CopySpec {
+        direction,
+        dest,
+        recursive: args.recursive,
+        preserve: args.preserve,
+        exclude: args.copy_exclude.clone().into(),
+        verify: args.verify,
+        max_bytes: args.max_bytes.unwrap_or(DEFAULT_MAX_BYTES),
+        chunks: Arc::default(),
+    }))
 }
 
 fn parse_env(items: &[String]) -> Result<Vec<(String, String)>, ConfigError> {

@@ -91,6 +91,10 @@ pub enum SshError {
     /// sent to it.
     #[error("local resource exhausted (not the host's fault): {0}")]
     LocalResource(String),
+    /// `--copy`/`--rcopy` failed on a host that was reached (its kind is
+    /// the copy's: `not_found`, `no_space`, ...).
+    #[error("{0}")]
+    Copy(crate::jobs::copy::CopyError),
 }
 
 impl SshError {
@@ -113,6 +117,7 @@ impl SshError {
             SshError::Channel(_) => ErrorKind::Channel,
             SshError::LocalResource(_) => ErrorKind::LocalResource,
             SshError::ProxyCommand { .. } => ErrorKind::ProxyCommand,
+            SshError::Copy(e) => e.kind,
         }
     }
 

@@ -24,6 +24,7 @@ use crate::config::RunConfig;
 use crate::connect::credentials::{CredentialError, Credentials, Wanted};
 use crate::connect::session::Connector;
 use crate::error::SshError;
+use crate::jobs::copy::{self, CopySpec, CopyStats};
 use crate::jobs::exec::{self, CommandStatus, HostEnv, HostOutput};
 use crate::output::{ErrorKind, Event, HostError, HostResult, Output, Summary};
 use crate::progress::Progress;
@@ -186,6 +187,16 @@ async fn run_inner(
     }
     let pool = builder.build();
     let spec = Arc::new(cfg.exec.clone());
+    let copy_spec = cfg.copy.clone().map(Arc::new);
+    // One set of copy counters per host, read when its report arrives
+    // (also after a failure or Ctrl-C, so partial copies are counted).
+    let copy_stats: Arc<[CopyStats]> = if copy_spec.is_some() {
+        (0..cfg.targets.len())
+            .map(|_| CopyStats::default())
+            .collect()
+    } else {
+        Arc::from(Vec::new())
+    };
     let inputs: Vec<(usize, Arc<Target>)> = cfg.targets.iter().cloned().enumerate().collect();
     let mut started = 0usize;
     let mut reports = pool
@@ -201,10 +212,13 @@ async fn run_inner(
             let connector = connector.clone();
             let running = running.clone();
             let tx = tx.clone();
+            let copy_stats = copy_stats.clone();
             move |(index, target), _ctx| {
                 let connector = connector.clone();
                 let running = running.clone();
                 let spec = spec.clone();
+                let copy_spec = copy_spec.clone();
+                let copy_stats = copy_stats.clone();
                 let out = HostOutput {
                     host: Arc::from(target.name.as_str()),
                     tx: tx.clone(),
@@ -213,7 +227,13 @@ async fn run_inner(
                     if let Ok(mut m) = running.lock() {
                         m.insert(index, out.host.clone());
                     }
-                    let result = host_job(&connector, &target, &spec, index, total, &out).await;
+                    let job = HostJob {
+                        spec: &spec,
+                        copy: copy_spec.as_deref().zip(copy_stats.get(index)),
+                        index,
+                        total,
+                    };
+                    let result = host_job(&connector, &target, &job, &out).await;
                     if let Ok(mut m) = running.lock() {
                         m.remove(&index);
                     }
@@ -235,8 +255,9 @@ async fn run_inner(
     });
     while let Some(report) = reports.next().await {
         started += 1;
-        let (_, target) = &report.input;
-        let result = to_result(&target.name, report.outcome, report.elapsed);
+        let (index, target) = &report.input;
+        let copied = copy_stats.get(*index).map(CopyStats::snapshot);
+        let result = to_result(&target.name, report.outcome, report.elapsed, copied);
         if tx.send(Event::Result(result)).await.is_err() {
             break;
         }
@@ -273,21 +294,39 @@ async fn run_inner(
     })
 }
 
+/// What one host does after connecting.
+struct HostJob<'a> {
+    spec: &'a exec::ExecSpec,
+    copy: Option<(&'a CopySpec, &'a CopyStats)>,
+    index: usize,
+    total: usize,
+}
+
+/// Connect, copy (when asked), then run the commands (when given and the
+/// copy succeeded), over one connection.
 async fn host_job(
     connector: &Connector,
     target: &Arc<Target>,
-    spec: &exec::ExecSpec,
-    index: usize,
-    total: usize,
+    job: &HostJob<'_>,
     out: &HostOutput,
 ) -> Result<CommandStatus, SshError> {
     let conn = connector.connect(target).await?;
     let env = HostEnv {
         host: target.name.clone(),
-        nodenum: index,
-        numnodes: total,
+        nodenum: job.index,
+        numnodes: job.total,
     };
-    let status = exec::run_all(&conn, spec, &env, out).await;
+    let copied = match job.copy {
+        Some((spec, stats)) => copy::run(&conn, spec, &target.name, stats)
+            .await
+            .map_err(SshError::Copy),
+        None => Ok(()),
+    };
+    let status = match copied {
+        Err(e) => Err(e),
+        Ok(()) if job.spec.commands.is_empty() => Ok(CommandStatus::default()),
+        Ok(()) => exec::run_all(&conn, job.spec, &env, out).await,
+    };
     let _ = conn
         .disconnect(russh::Disconnect::ByApplication, "", "en")
         .await;
@@ -299,8 +338,12 @@ fn to_result(
     host: &str,
     outcome: Outcome<CommandStatus, SshError>,
     elapsed: Duration,
+    copy: Option<copy::CopySummary>,
 ) -> HostResult {
-    let failed = |kind, msg: String| HostResult::failed(host, HostError::new(kind, msg), elapsed);
+    let failed = |kind, msg: String| HostResult {
+        copy,
+        ..HostResult::failed(host, HostError::new(kind, msg), elapsed)
+    };
     match outcome {
         Outcome::Ok(status) => HostResult {
             host: host.to_owned(),
@@ -308,6 +351,7 @@ fn to_result(
             signal: status.signal,
             error: None,
             elapsed,
+            copy,
         },
         Outcome::Err(e) => failed(e.kind(), e.to_string()),
         Outcome::TimedOut => failed(ErrorKind::CommandTimeout, "timed out".into()),
@@ -335,11 +379,12 @@ mod tests {
             "h",
             Outcome::Err(SshError::LocalResource("l".into())),
             Duration::ZERO,
+            None,
         );
         assert_eq!(local.exit_class(), crate::output::EXIT_UNREACHABLE);
         assert_eq!(local.error.unwrap().kind, ErrorKind::LocalResource);
         let refused = SshError::ConnectRefused { addr: "a".into() };
-        let r = to_result("h", Outcome::Err(refused), Duration::ZERO);
+        let r = to_result("h", Outcome::Err(refused), Duration::ZERO, None);
         assert_eq!(r.exit_class(), crate::output::EXIT_UNREACHABLE);
         assert_eq!(r.error.unwrap().kind, ErrorKind::ConnectRefused);
     }

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod copy;
 mod host_keys;
 mod identities;
 mod util;

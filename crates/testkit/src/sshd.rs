@@ -85,6 +85,9 @@ pub struct Render<'a> {
     /// `{{PERMIT_ROOT}}` (see [`permit_root_for`]).
     pub permit_root: &'a str,
     /// `{{EXTRA}}`, which must stand on its own line: any number of lines.
+    /// A `Subsystem` line here replaces the template's (sshd refuses two
+    /// for one name): `Subsystem sftp internal-sftp -R` serves read-only,
+    /// `Subsystem other internal-sftp` leaves the host without `sftp`.
     pub extra: &'a str,
     /// Replaces the template's `LogLevel` (sshd keeps the first one).
     pub log_level: Option<&'a str>,
@@ -95,8 +98,15 @@ pub struct Render<'a> {
 /// file).
 pub fn render(template: &str, r: &Render<'_>) -> anyhow::Result<String> {
     let mut text = String::with_capacity(template.len() + r.extra.len());
+    let own_subsystem = r
+        .extra
+        .lines()
+        .any(|l| l.trim_start().starts_with("Subsystem "));
     for line in template.lines() {
         let trimmed = line.trim();
+        if own_subsystem && trimmed.starts_with("Subsystem ") {
+            continue;
+        }
         if trimmed.starts_with('#') {
             // A multi-line EXTRA must not land in a comment.
             text.push_str(line);

@@ -4,6 +4,9 @@
 //! {"type":"output","host":"web1","stream":"stdout","line":"hello"}
 //! {"type":"result","host":"web1","status":"ok","exit_code":0,"signal":null,"error":null,"elapsed_ms":42}
 //! ```
+//! Runs that copy (`--copy`/`--rcopy`) add `bytes` and `files` (what was
+//! moved, also when the copy failed part way) and, with `--verify`,
+//! `verified` (`sha256sum` or `sftp_read_back`).
 //! Lines are decoded as UTF-8 with invalid bytes replaced by U+FFFD.
 
 use std::borrow::Cow;
@@ -28,6 +31,12 @@ enum Record<'a> {
         signal: Option<&'a str>,
         error: Option<&'a HostError>,
         elapsed_ms: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        bytes: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        files: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        verified: Option<&'a str>,
     },
 }
 
@@ -72,6 +81,9 @@ impl JsonSink {
                 signal: r.signal.as_deref(),
                 error: r.error.as_ref(),
                 elapsed_ms: u64::try_from(r.elapsed.as_millis()).unwrap_or(u64::MAX),
+                bytes: r.copy.map(|c| c.bytes),
+                files: r.copy.map(|c| c.files),
+                verified: r.copy.and_then(|c| c.verified),
             },
         )
     }

@@ -288,6 +288,7 @@ impl Output {
                 (None, Some(sig), _) => Some(format!(": killed by signal {sig}\n")),
                 (None, None, Some(0)) => None,
                 (None, None, Some(code)) => Some(format!(": exited with exit code {code}\n")),
+                (None, None, None) if result.copy.is_some() => None,
                 (None, None, None) => Some(": no exit status received\n".to_owned()),
             };
             if let Some(what) = what {

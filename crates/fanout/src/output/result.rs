@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::jobs::copy::CopySummary;
+
 /// Exit code: every host ran every command with exit 0.
 pub const EXIT_OK: u8 = 0;
 /// Exit code: some remote command exited non-zero or was killed by a signal.
@@ -49,11 +51,30 @@ pub enum ErrorKind {
     LocalResource,
     /// The `ProxyCommand` could not start or exited before the handshake.
     ProxyCommand,
+    /// Copy: a source (or the destination's directory) does not exist.
+    NotFound,
+    /// Copy: the host (or this machine, on a pull) refused access.
+    PermissionDenied,
+    /// Copy: the destination file system is full.
+    NoSpace,
+    /// Copy: the host has no `sftp` subsystem.
+    SftpUnavailable,
+    /// Copy: the connection or the SFTP session broke mid-transfer (the
+    /// old file is kept).
+    TransferInterrupted,
+    /// Copy: the host sent names, links or file types a pull refuses.
+    UnsafePath,
+    /// Copy: more than `--max-bytes` (or too many entries).
+    TooLarge,
+    /// Copy: `--verify` found a different SHA-256.
+    VerifyMismatch,
+    /// Copy: any other SFTP failure (the message says which).
+    Copy,
 }
 
 impl ErrorKind {
     /// Every kind, in declaration order.
-    pub const ALL: [ErrorKind; 13] = [
+    pub const ALL: [ErrorKind; 22] = [
         ErrorKind::Dns,
         ErrorKind::ConnectRefused,
         ErrorKind::ConnectTimeout,
@@ -67,6 +88,15 @@ impl ErrorKind {
         ErrorKind::Channel,
         ErrorKind::LocalResource,
         ErrorKind::ProxyCommand,
+        ErrorKind::NotFound,
+        ErrorKind::PermissionDenied,
+        ErrorKind::NoSpace,
+        ErrorKind::SftpUnavailable,
+        ErrorKind::TransferInterrupted,
+        ErrorKind::UnsafePath,
+        ErrorKind::TooLarge,
+        ErrorKind::VerifyMismatch,
+        ErrorKind::Copy,
     ];
 
     /// The JSON spelling, e.g. `connect_refused`.
@@ -85,7 +115,33 @@ impl ErrorKind {
             ErrorKind::Channel => "channel",
             ErrorKind::LocalResource => "local_resource",
             ErrorKind::ProxyCommand => "proxy_command",
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::PermissionDenied => "permission_denied",
+            ErrorKind::NoSpace => "no_space",
+            ErrorKind::SftpUnavailable => "sftp_unavailable",
+            ErrorKind::TransferInterrupted => "transfer_interrupted",
+            ErrorKind::UnsafePath => "unsafe_path",
+            ErrorKind::TooLarge => "too_large",
+            ErrorKind::VerifyMismatch => "verify_mismatch",
+            ErrorKind::Copy => "copy",
         }
+    }
+
+    /// A copy failure on a host that was reached: `failed` (exit 1), not
+    /// `error` (exit 3).
+    pub fn is_copy(self) -> bool {
+        matches!(
+            self,
+            ErrorKind::NotFound
+                | ErrorKind::PermissionDenied
+                | ErrorKind::NoSpace
+                | ErrorKind::SftpUnavailable
+                | ErrorKind::TransferInterrupted
+                | ErrorKind::UnsafePath
+                | ErrorKind::TooLarge
+                | ErrorKind::VerifyMismatch
+                | ErrorKind::Copy
+        )
     }
 }
 
@@ -145,6 +201,8 @@ pub struct HostResult {
     pub error: Option<HostError>,
     /// Wall time spent on this host.
     pub elapsed: Duration,
+    /// What `--copy`/`--rcopy` moved, when the run copies.
+    pub copy: Option<CopySummary>,
 }
 
 impl HostResult {
@@ -156,6 +214,7 @@ impl HostResult {
             signal: None,
             error: None,
             elapsed,
+            copy: None,
         }
     }
 
@@ -171,6 +230,7 @@ impl HostResult {
             signal: Some(signal.into()),
             error: None,
             elapsed,
+            copy: None,
         }
     }
 
@@ -182,15 +242,24 @@ impl HostResult {
             signal: None,
             error: Some(error),
             elapsed,
+            copy: None,
         }
     }
 
-    /// `error` if there is an error, `ok` for exit 0 without signal, else
-    /// `failed` (non-zero exit, signal, or no exit status at all).
+    /// `error` if there is an error (`failed` for a copy error: the host
+    /// was reached), `ok` for exit 0 without signal or a finished copy
+    /// without commands, else `failed` (non-zero exit, signal, or no exit
+    /// status at all).
     pub fn status(&self) -> Status {
-        if self.error.is_some() {
-            Status::Error
-        } else if self.exit_code == Some(0) && self.signal.is_none() {
+        if let Some(e) = &self.error {
+            if e.kind.is_copy() {
+                Status::Failed
+            } else {
+                Status::Error
+            }
+        } else if self.signal.is_none()
+            && (self.exit_code == Some(0) || (self.exit_code.is_none() && self.copy.is_some()))
+        {
             Status::Ok
         } else {
             Status::Failed
@@ -226,6 +295,13 @@ mod tests {
         assert_eq!(no_status.status(), Status::Failed);
         let e = HostResult::failed("h", HostError::new(ErrorKind::Auth, "denied"), D);
         assert_eq!(e.status(), Status::Error);
+        let copy_failed = HostResult::failed("h", HostError::new(ErrorKind::NoSpace, "full"), D);
+        assert_eq!(copy_failed.status(), Status::Failed);
+        assert_eq!(copy_failed.exit_class(), EXIT_FAILED);
+        let mut copied = HostResult::exited("h", 0, D);
+        copied.exit_code = None;
+        copied.copy = Some(CopySummary::default());
+        assert_eq!(copied.status(), Status::Ok);
     }
 
     #[test]
@@ -249,7 +325,16 @@ mod tests {
                 "\"disconnected\"",
                 "\"channel\"",
                 "\"local_resource\"",
-                "\"proxy_command\""
+                "\"proxy_command\"",
+                "\"not_found\"",
+                "\"permission_denied\"",
+                "\"no_space\"",
+                "\"sftp_unavailable\"",
+                "\"transfer_interrupted\"",
+                "\"unsafe_path\"",
+                "\"too_large\"",
+                "\"verify_mismatch\"",
+                "\"copy\""
             ]
         );
         for k in ErrorKind::ALL {

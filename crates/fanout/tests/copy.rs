@@ -1,0 +1,455 @@
+//! `--copy`/`--rcopy` against real OpenSSH sshd hosts (internal-sftp).
+//! The lab's hosts share this machine's file system, so every test puts
+//! `{host}` in the remote paths to keep the hosts apart.
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::util::*;
+
+/// Random bytes from a fixed seed (xorshift), so failures reproduce.
+fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn run_json(args: &[&str]) -> (i32, Vec<serde_json::Value>, String) {
+    let mut all = args.to_vec();
+    all.push("--json");
+    let (code, out, err) = run_bin(&all, None);
+    (code, json_lines(&out), err)
+}
+
+fn temps_in(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".netkit-"))
+        .collect()
+}
+
+#[test]
+fn sshd_copy_pushes_files_several_sources_and_trees_byte_exact() {
+    let lab = SshdLab::start(2);
+    let inv = lab.inventory(false);
+    let work = tempfile::tempdir().unwrap();
+    let src = work.path().join("src");
+    std::fs::create_dir_all(src.join("tree/sub")).unwrap();
+    // Sizes around the 64 KiB request length, 0 bytes and several MiB.
+    let sizes = [0usize, 1, 65_535, 65_536, 65_537, 1_048_583, 6 << 20];
+    let mut files = Vec::new();
+    for (i, n) in sizes.iter().enumerate() {
+        let p = src.join(format!("f{i}.bin"));
+        std::fs::write(&p, random_bytes(*n, i as u64 + 1)).unwrap();
+        files.push(p);
+    }
+    std::fs::write(src.join("tree/a.txt"), b"alpha\n").unwrap();
+    std::fs::write(src.join("tree/skip.log"), b"skip").unwrap();
+    std::fs::write(src.join("tree/sub/b.bin"), random_bytes(200_000, 9)).unwrap();
+    std::os::unix::fs::symlink("../a.txt", src.join("tree/sub/link")).unwrap();
+    let dest = work.path().join("dest");
+    for h in ["host0", "host1"] {
+        std::fs::create_dir_all(dest.join(h)).unwrap();
+    }
+
+    // One file: --dest names the file.
+    let one = format!("{}/{{host}}/single.bin", s(&dest));
+    let (code, recs, err) =
+        run_json(&["-i", s(&inv), "-a", "--copy", s(&files[5]), "--dest", &one]);
+    assert_eq!(code, 0, "{err}");
+    for h in ["host0", "host1"] {
+        let got = std::fs::read(dest.join(h).join("single.bin")).unwrap();
+        assert_eq!(got, std::fs::read(&files[5]).unwrap(), "{h}");
+        let r = result_of(&recs, h);
+        assert_eq!(r["status"], "ok", "{r}");
+        assert_eq!(r["bytes"], sizes[5] as u64, "{r}");
+        assert_eq!(r["files"], 1, "{r}");
+        assert!(r["exit_code"].is_null(), "{r}");
+        assert!(temps_in(&dest.join(h)).is_empty());
+    }
+
+    // Several sources: --dest is a directory, created if missing.
+    let multi = format!("{}/{{host}}/multi", s(&dest));
+    let mut args = vec!["-i", s(&inv), "-a", "--dest", &multi, "--copy"];
+    args.extend(files.iter().map(|p| s(p)));
+    let (code, recs, err) = run_json(&args);
+    assert_eq!(code, 0, "{err}");
+    let total: usize = sizes.iter().sum();
+    for h in ["host0", "host1"] {
+        for (i, f) in files.iter().enumerate() {
+            let got = std::fs::read(dest.join(h).join("multi").join(format!("f{i}.bin"))).unwrap();
+            assert!(
+                got == std::fs::read(f).unwrap(),
+                "{h} f{i}: {} bytes",
+                got.len()
+            );
+        }
+        assert_eq!(result_of(&recs, h)["bytes"], total as u64);
+    }
+
+    // A tree: links stay links, --copy-exclude skips names.
+    let trees = format!("{}/{{host}}/trees", s(&dest));
+    let tree = src.join("tree");
+    let (code, _, err) = run_json(&[
+        "-i",
+        s(&inv),
+        "-a",
+        "-r",
+        "--copy",
+        s(&tree),
+        "--dest",
+        &trees,
+        "--copy-exclude",
+        "*.log",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    for h in ["host0", "host1"] {
+        let t = dest.join(h).join("trees/tree");
+        assert_eq!(std::fs::read(t.join("a.txt")).unwrap(), b"alpha\n");
+        assert_eq!(
+            std::fs::read(t.join("sub/b.bin")).unwrap(),
+            std::fs::read(src.join("tree/sub/b.bin")).unwrap()
+        );
+        assert!(!t.join("skip.log").exists(), "excluded file copied on {h}");
+        let link = t.join("sub/link");
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(
+            std::fs::read_link(&link).unwrap(),
+            PathBuf::from("../a.txt")
+        );
+    }
+}
+
+#[test]
+fn sshd_copy_replaces_atomically_preserves_and_removes_stale_temporaries() {
+    let lab = SshdLab::start(1);
+    let inv = lab.inventory(false);
+    let work = tempfile::tempdir().unwrap();
+    let src = work.path().join("app.conf");
+    std::fs::write(&src, b"new contents\n").unwrap();
+    std::fs::set_permissions(&src, std::fs::Permissions::from_mode(0o751)).unwrap();
+    let mtime = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000);
+    std::fs::File::options()
+        .write(true)
+        .open(&src)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    let dir = work.path().join("host0");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("app.conf"), b"old\n").unwrap();
+    // Left by a push whose connection dropped; another target's is kept.
+    std::fs::write(dir.join(".app.conf.netkit-0123abcd.tmp"), b"torn").unwrap();
+    std::fs::write(dir.join(".other.netkit-89abcdef.tmp"), b"fresh").unwrap();
+    let dest = format!("{}/{{host}}/app.conf", s(work.path()));
+    let (code, recs, err) = run_json(&[
+        "-i",
+        s(&inv),
+        "-a",
+        "-p",
+        "--copy",
+        s(&src),
+        "--dest",
+        &dest,
+    ]);
+    assert_eq!(code, 0, "{err} {recs:?}");
+    let target = dir.join("app.conf");
+    assert_eq!(std::fs::read(&target).unwrap(), b"new contents\n");
+    let meta = std::fs::metadata(&target).unwrap();
+    assert_eq!(meta.mode() & 0o7777, 0o751);
+    assert_eq!(meta.mtime(), 1_000_000_000);
+    assert_eq!(
+        temps_in(&dir),
+        vec![".other.netkit-89abcdef.tmp".to_owned()]
+    );
+}
+
+#[test]
+fn sshd_copy_pulls_globs_trees_and_both_layouts() {
+    let lab = SshdLab::start(2);
+    let inv = lab.inventory(false);
+    let work = tempfile::tempdir().unwrap();
+    // What each "host" serves (the hosts share this file system).
+    for h in ["host0", "host1"] {
+        let r = work.path().join("remote").join(h);
+        std::fs::create_dir_all(r.join("tree/deep")).unwrap();
+        std::fs::write(r.join("a.log"), format!("a from {h}\n")).unwrap();
+        std::fs::write(r.join("b.log"), random_bytes(3 << 20, 7)).unwrap();
+        std::fs::write(r.join("c.txt"), b"not matched").unwrap();
+        std::fs::write(r.join("tree/deep/x"), format!("x {h}")).unwrap();
+        std::os::unix::fs::symlink("deep/x", r.join("tree/ok-link")).unwrap();
+    }
+    let remote = format!("{}/remote/{{host}}", s(work.path()));
+    let out = work.path().join("out");
+    // pslurp's layout: DEST/HOST/name; globs expanded on the host.
+    let (code, recs, err) = run_json(&[
+        "-i",
+        s(&inv),
+        "-a",
+        "--rcopy",
+        &format!("{remote}/*.log"),
+        "--dest",
+        s(&out),
+        "--verify",
+    ]);
+    assert_eq!(code, 0, "{err} {recs:?}");
+    for h in ["host0", "host1"] {
+        assert_eq!(
+            std::fs::read_to_string(out.join(h).join("a.log")).unwrap(),
+            format!("a from {h}\n")
+        );
+        assert_eq!(
+            std::fs::read(out.join(h).join("b.log")).unwrap(),
+            random_bytes(3 << 20, 7)
+        );
+        assert!(!out.join(h).join("c.txt").exists());
+        let r = result_of(&recs, h);
+        assert_eq!(r["files"], 2, "{r}");
+        assert_eq!(r["verified"], "sha256sum", "{r}");
+    }
+    // A tree with -r.
+    let (code, _, err) = run_json(&[
+        "-i",
+        s(&inv),
+        "-a",
+        "-r",
+        "--rcopy",
+        &format!("{remote}/tree"),
+        "--dest",
+        s(&out),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    for h in ["host0", "host1"] {
+        let t = out.join(h).join("tree");
+        assert_eq!(
+            std::fs::read_to_string(t.join("deep/x")).unwrap(),
+            format!("x {h}")
+        );
+        assert_eq!(
+            std::fs::read_link(t.join("ok-link")).unwrap(),
+            PathBuf::from("deep/x")
+        );
+    }
+    // clush's layout with {host}: one file per host.
+    let logs = work.path().join("logs");
+    let (code, _, err) = run_json(&[
+        "-i",
+        s(&inv),
+        "-a",
+        "--rcopy",
+        &format!("{remote}/a.log"),
+        "--dest",
+        &format!("{}/a.log.{{host}}", s(&logs)),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    for h in ["host0", "host1"] {
+        assert_eq!(
+            std::fs::read_to_string(logs.join(format!("a.log.{h}"))).unwrap(),
+            format!("a from {h}\n")
+        );
+    }
+    // A directory without -r, and a path that matches nothing.
+    let (code, recs, _) = run_json(&[
+        "-i",
+        s(&inv),
+        "-w",
+        "host0",
+        "--rcopy",
+        &format!("{remote}/nothing*"),
+        "--dest",
+        s(&out),
+    ]);
+    assert_eq!(code, 1);
+    assert_eq!(result_of(&recs, "host0")["error"]["kind"], "not_found");
+}
+
+/// An inventory entry for an extra sshd of the lab.
+fn inventory_with(lab: &SshdLab, extra: &[(&str, u16)]) -> PathBuf {
+    let mut text = std::fs::read_to_string(lab.inventory(false)).unwrap();
+    let groups = text.find("[groups]").unwrap();
+    let mut hosts = String::new();
+    for (name, port) in extra {
+        hosts.push_str(&format!(
+            "[hosts.{name}]\naddress = \"127.0.0.1\"\nport = {port}\n\n"
+        ));
+    }
+    text.insert_str(groups, &hosts);
+    let path = lab.dir.path().join("hosts-extra.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn sshd_copy_failures_are_typed_and_the_command_runs_only_after_a_good_copy() {
+    let lab = SshdLab::start(1);
+    let key = lab.dir.path().join("odd_key");
+    keygen(&key);
+    let auth = lab.dir.path().join("authorized_keys");
+    let ro = custom_sshd(
+        lab.dir.path(),
+        "ro",
+        std::slice::from_ref(&key),
+        &auth,
+        "Subsystem sftp internal-sftp -R",
+        None,
+    );
+    let nosftp = custom_sshd(
+        lab.dir.path(),
+        "nosftp",
+        &[key],
+        &auth,
+        "Subsystem other internal-sftp",
+        None,
+    );
+    let inv = inventory_with(&lab, &[("ro", ro.port), ("nosftp", nosftp.port)]);
+    let work = tempfile::tempdir().unwrap();
+    let script = work.path().join("job.sh");
+    std::fs::write(
+        &script,
+        "echo ran on $NETKIT_HOST > \"$(dirname \"$0\")/ran.$NETKIT_HOST\"\n",
+    )
+    .unwrap();
+    let dir = work.path().join("d");
+    std::fs::create_dir_all(&dir).unwrap();
+    let dest = format!("{}/job.{{host}}.sh", s(&dir));
+    let run_it = format!("sh {}/job.$NETKIT_HOST.sh", s(&dir));
+    let (code, recs, err) = run_json(&[
+        "-i",
+        s(&inv),
+        "-w",
+        "host0,ro,nosftp",
+        "--copy",
+        s(&script),
+        "--dest",
+        &dest,
+        "-c",
+        &run_it,
+    ]);
+    assert_eq!(code, 1, "{err}");
+    let ok = result_of(&recs, "host0");
+    assert_eq!(
+        (ok["status"].as_str(), ok["exit_code"].as_u64()),
+        (Some("ok"), Some(0)),
+        "{ok}"
+    );
+    assert!(dir.join("ran.host0").exists(), "pushed script did not run");
+    let r = result_of(&recs, "ro");
+    assert_eq!(
+        (r["status"].as_str(), r["error"]["kind"].as_str()),
+        (Some("failed"), Some("permission_denied")),
+        "{r}"
+    );
+    let r = result_of(&recs, "nosftp");
+    assert_eq!(
+        (r["status"].as_str(), r["error"]["kind"].as_str()),
+        (Some("failed"), Some("sftp_unavailable")),
+        "{r}"
+    );
+    assert!(
+        !dir.join("ran.ro").exists() && !dir.join("ran.nosftp").exists(),
+        "command ran after a failed copy"
+    );
+
+    // A missing destination directory is not_found, and the command is skipped.
+    let missing = format!("{}/no/such/dir/x", s(work.path()));
+    let (code, recs, _) = run_json(&[
+        "-i",
+        s(&inv),
+        "-w",
+        "host0",
+        "--copy",
+        s(&script),
+        "--dest",
+        &missing,
+        "-c",
+        "touch /nonexistent-marker",
+    ]);
+    assert_eq!(code, 1);
+    assert_eq!(result_of(&recs, "host0")["error"]["kind"], "not_found");
+}
+
+#[test]
+fn sshd_copy_to_a_full_file_system_is_no_space_and_keeps_the_old_file() {
+    let lab = SshdLab::start(1);
+    let inv = lab.inventory(false);
+    let work = tempfile::tempdir().unwrap();
+    let mnt = work.path().join("small");
+    std::fs::create_dir_all(&mnt).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs", s(&mnt)])
+        .status()
+        .is_ok_and(|st| st.success());
+    assert!(
+        mounted,
+        "mount -t tmpfs failed: this test needs root (CI runs as root)"
+    );
+    struct Unmount<'a>(&'a Path);
+    impl Drop for Unmount<'_> {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(self.0).status();
+        }
+    }
+    let _guard = Unmount(&mnt);
+    std::fs::write(mnt.join("big.bin"), b"old").unwrap();
+    let src = work.path().join("big.bin");
+    std::fs::write(&src, random_bytes(1 << 20, 3)).unwrap();
+    let (code, recs, err) = run_json(&[
+        "-i",
+        s(&inv),
+        "-a",
+        "--copy",
+        s(&src),
+        "--dest",
+        &format!("{}/big.bin", s(&mnt)),
+    ]);
+    assert_eq!(code, 1, "{err}");
+    let r = result_of(&recs, "host0");
+    assert_eq!(r["error"]["kind"], "no_space", "{r}");
+    assert_eq!(std::fs::read(mnt.join("big.bin")).unwrap(), b"old");
+    assert!(temps_in(&mnt).is_empty(), "the temporary was not removed");
+}
+
+#[test]
+fn copy_flags_are_checked_before_any_host_is_contacted() {
+    let (code, _, err) = run_bin(
+        &[
+            "-w",
+            "h.invalid",
+            "--copy",
+            "/nonexistent/file",
+            "--dest",
+            "/tmp/x",
+        ],
+        None,
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("/nonexistent/file"), "{err}");
+    let (code, _, err) = run_bin(&["-w", "h.invalid", "--copy", "/etc/hostname"], None);
+    assert_eq!(code, 2);
+    assert!(err.contains("--dest"), "{err}");
+    let (code, _, err) = run_bin(
+        &["-w", "h.invalid", "--copy", "/etc", "--dest", "/tmp/x"],
+        None,
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("--recursive"), "{err}");
+    let (code, _, err) = run_bin(&["-w", "h.invalid", "--verify", "true"], None);
+    assert_eq!(code, 2);
+    assert!(err.contains("--verify needs --copy or --rcopy"), "{err}");
+}
