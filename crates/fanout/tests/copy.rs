@@ -453,3 +453,129 @@ fn copy_flags_are_checked_before_any_host_is_contacted() {
     assert_eq!(code, 2);
     assert!(err.contains("--verify needs --copy or --rcopy"), "{err}");
 }
+
+/// Waits (bounded) until a temporary in `dir` holds at least `bytes`.
+fn wait_for_temp(dir: &Path, bytes: u64) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
+        let big = std::fs::read_dir(dir).unwrap().any(|e| {
+            let e = e.unwrap();
+            e.file_name().to_string_lossy().contains(".netkit-")
+                && e.metadata().is_ok_and(|m| m.len() >= bytes)
+        });
+        if big {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    false
+}
+
+fn spawn_bin(args: &[&str]) -> std::process::Child {
+    std::process::Command::new(bin())
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("SSH_AUTH_SOCK")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn wait_bounded(child: std::process::Child) -> std::process::Output {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(90))
+        .expect("ssh-fanout did not finish within 90 s")
+        .unwrap()
+}
+
+#[test]
+fn sshd_copy_a_disconnect_or_ctrl_c_mid_transfer_keeps_the_old_file() {
+    let lab = SshdLab::start(1);
+    let inv = lab.inventory(false);
+    let work = tempfile::tempdir().unwrap();
+    let src = work.path().join("big.bin");
+    let data = random_bytes(64 << 20, 11);
+    std::fs::write(&src, &data).unwrap();
+    let dir = work.path().join("host0");
+    std::fs::create_dir_all(&dir).unwrap();
+    let target = dir.join("big.bin");
+    std::fs::write(&target, b"old").unwrap();
+    let dest = format!("{}/{{host}}/big.bin", s(work.path()));
+    let args = [
+        "-i",
+        s(&inv),
+        "-a",
+        "--copy",
+        s(&src),
+        "--dest",
+        &dest,
+        "--json",
+    ];
+
+    // The host's connection dies mid-transfer (its sshd session killed).
+    let child = spawn_bin(&args);
+    assert!(wait_for_temp(&dir, 256 << 10), "the transfer never started");
+    let listener = lab.hosts[0].pid().unwrap();
+    let killed = std::process::Command::new("pkill")
+        .args(["-KILL", "-P", &listener.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success(), "no sshd session to kill");
+    let out = wait_bounded(child);
+    let recs = json_lines(&String::from_utf8_lossy(&out.stdout));
+    let r = result_of(&recs, "host0");
+    assert_eq!(out.status.code(), Some(1), "{r}");
+    assert_eq!(r["error"]["kind"], "transfer_interrupted", "{r}");
+    assert!(r["bytes"].as_u64().unwrap() < data.len() as u64, "{r}");
+    assert_eq!(
+        std::fs::read(&target).unwrap(),
+        b"old",
+        "a torn file replaced the old one"
+    );
+
+    // Ctrl-C twice: the run stops at once; the target is old or whole.
+    let child = spawn_bin(&args);
+    assert!(wait_for_temp(&dir, 256 << 10), "the transfer never started");
+    for _ in 0..2 {
+        send_signal(child.id(), "-INT");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = wait_bounded(child);
+    // The second press ends the process by SIGINT itself (or exit 130).
+    let by_sigint = std::os::unix::process::ExitStatusExt::signal(&out.status) == Some(2)
+        || out.status.code() == Some(130);
+    assert!(
+        by_sigint,
+        "{:?} {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let now = std::fs::read(&target).unwrap();
+    assert!(
+        now == b"old" || now == data,
+        "torn target: {} bytes",
+        now.len()
+    );
+
+    // The next push completes byte for byte and removes the stale temporaries.
+    let (code, recs, err) = run_json(&args[..args.len() - 1]);
+    assert_eq!(code, 0, "{err} {recs:?}");
+    assert!(std::fs::read(&target).unwrap() == data, "64 MiB differ");
+    assert!(
+        temps_in(&dir).is_empty(),
+        "stale temporaries left: {:?}",
+        temps_in(&dir)
+    );
+}
+
+/// `kill -SIG PID` through the kill(1) binary.
+fn send_signal(pid: u32, sig: &str) {
+    let _ = std::process::Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status();
+}

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod copy;
+mod copy_lies;
 mod host_keys;
 mod identities;
 mod util;

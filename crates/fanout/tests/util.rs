@@ -195,7 +195,13 @@ pub struct FakeConfig {
     pub forwards_now: Arc<std::sync::atomic::AtomicUsize>,
     /// Jump host: the most `direct-tcpip` channels forwarding at once.
     pub forwards_peak: Arc<std::sync::atomic::AtomicUsize>,
+    /// Serves the `sftp` subsystem: called with each channel's stream
+    /// (none: the subsystem is refused).
+    pub sftp: Option<SftpServe>,
 }
+
+/// Starts an SFTP server on one subsystem channel.
+pub type SftpServe = Arc<dyn Fn(russh::ChannelStream<Msg>) + Send + Sync>;
 
 /// A running in-process SSH server. Commands understood (after the
 /// `export ...; ` prefix the client adds):
@@ -374,6 +380,22 @@ impl server::Handler for FakeServer {
         _session: &mut Session,
     ) -> Result<(), Self::Error> {
         self.env.insert(name.to_owned(), value.to_owned());
+        Ok(())
+    }
+
+    async fn subsystem_request(
+        &mut self,
+        id: ChannelId,
+        name: &str,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        match (name, &self.cfg.sftp, self.channels.remove(&id)) {
+            ("sftp", Some(serve), Some(channel)) => {
+                session.channel_success(id)?;
+                serve(channel.into_stream());
+            }
+            _ => session.channel_failure(id)?,
+        }
         Ok(())
     }
 

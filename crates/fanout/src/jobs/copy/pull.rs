@@ -291,7 +291,8 @@ impl Pull<'_> {
         }
         if what == Kind::Symlink && !top {
             let target = self.sftp.read_link(remote).await?;
-            if let Some(why) = unsafe_link(&target, depth.saturating_sub(1)) {
+            // An entry at depth d lives d directories below the host's one.
+            if let Some(why) = unsafe_link(&target, depth) {
                 self.refuse(remote, &format!("{why} (`{target}`)"));
                 return Ok(());
             }
