@@ -37,7 +37,8 @@ fn parse_size(text: &str) -> Result<u64, String> {
 /// Run commands on many hosts over SSH (russh), like pdsh/pssh/clush.
 ///
 /// Exit codes: 0 every host ran every command with exit 0; 1 some remote
-/// command exited non-zero or was killed by a signal; 2 usage or inventory
+/// command exited non-zero or was killed by a signal, or some reached
+/// host's --copy/--rcopy failed; 2 usage or inventory
 /// error; 3 some host could not be reached, failed host-key checks or
 /// authentication, or timed out (3 wins over 1).
 #[derive(Debug, Clone, Parser)]

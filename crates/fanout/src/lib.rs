@@ -14,9 +14,11 @@
 //!   9.2's rules: parsing, lookup, verdict, certificates, key-type order,
 //!   locked append); keys, agent identities and passwords loaded once, and
 //!   ed25519 identities prepared once for signing;
-//! - `jobs/`: what runs on a host's one connection. The command (sequential
-//!   or concurrent channels, env, stdin, pty, exit status/signal, command
-//!   timeout);
+//! - `jobs/`: what runs on a host's one connection. The copy (`--copy`,
+//!   `--rcopy`: SFTP on a subsystem channel, pipelined, atomic
+//!   replacement, one shared chunk cache for a push, hostile names
+//!   refused on a pull), then the command (sequential or concurrent
+//!   channels, env, stdin, pty, exit status/signal, command timeout);
 //! - `output/`: the single output task: streaming, gather, outdir, JSON,
 //!   summary. Connection tasks only send it events, so lines never
 //!   interleave and memory stays bounded (bounded queue, back-pressure to
