@@ -7,7 +7,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::os::unix::fs::FileExt;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use bytes::Bytes;
 
@@ -25,7 +25,6 @@ struct Inner {
     pieces: HashMap<Key, Bytes>,
     order: VecDeque<Key>,
     bytes: usize,
-    open: HashMap<usize, Arc<std::fs::File>>,
 }
 
 /// The shared cache (one per run).
@@ -51,7 +50,7 @@ impl ChunkCache {
     /// `len` bytes of `file` at `offset`.
     pub async fn get(&self, file: &SourceFile, offset: u64, len: u32) -> Result<Bytes, CopyError> {
         let key = (file.id, offset, len);
-        let handle = {
+        {
             let inner = self
                 .inner
                 .lock()
@@ -59,23 +58,19 @@ impl ChunkCache {
             if let Some(b) = inner.pieces.get(&key) {
                 return Ok(b.clone());
             }
-            inner.open.get(&file.id).cloned()
-        };
+        }
+        // Opened per miss: a tree of 100,000 files must not hold 100,000
+        // descriptors, and a miss reads 64 KiB anyway.
         let path = file.path.clone();
-        let read = tokio::task::spawn_blocking(
-            move || -> std::io::Result<(Arc<std::fs::File>, Vec<u8>)> {
-                let f = match handle {
-                    Some(f) => f,
-                    None => Arc::new(std::fs::File::open(&path)?),
-                };
-                let mut buf = vec![0; len as usize];
-                f.read_exact_at(&mut buf, offset)?;
-                Ok((f, buf))
-            },
-        )
+        let read = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
+            let f = std::fs::File::open(&path)?;
+            let mut buf = vec![0; len as usize];
+            f.read_exact_at(&mut buf, offset)?;
+            Ok(buf)
+        })
         .await
         .map_err(|e| read_error(file, e))?;
-        let (handle, buf) = read.map_err(|e| {
+        let buf = read.map_err(|e| {
             if e.kind() == std::io::ErrorKind::UnexpectedEof {
                 read_error(file, "it became shorter while being copied")
             } else {
@@ -84,7 +79,6 @@ impl ChunkCache {
         })?;
         let piece = Bytes::from(buf);
         if let Ok(mut inner) = self.inner.lock() {
-            inner.open.entry(file.id).or_insert(handle);
             if inner.pieces.insert(key, piece.clone()).is_none() {
                 inner.order.push_back(key);
                 inner.bytes += piece.len();
@@ -99,13 +93,6 @@ impl ChunkCache {
             }
         }
         Ok(piece)
-    }
-
-    /// Closes the files of a finished run.
-    pub fn clear(&self) {
-        if let Ok(mut inner) = self.inner.lock() {
-            *inner = Inner::default();
-        }
     }
 }
 

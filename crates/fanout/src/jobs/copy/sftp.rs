@@ -113,22 +113,36 @@ impl Sftp {
             .request_subsystem(true, "sftp")
             .await
             .map_err(|e| unavailable(format!("cannot request the sftp subsystem: {e}")))?;
-        loop {
-            match channel.wait().await {
-                Some(ChannelMsg::Success) => break,
-                Some(ChannelMsg::Failure) => {
-                    return Err(unavailable(
-                        "the host refused the sftp subsystem (no `Subsystem sftp` in its \
-                         sshd_config?)"
-                            .into(),
-                    ));
+        let reply = tokio::time::timeout(
+            std::time::Duration::from_secs(REQUEST_TIMEOUT_SECS),
+            async {
+                loop {
+                    match channel.wait().await {
+                        Some(ChannelMsg::Success) => break Ok(()),
+                        Some(ChannelMsg::Failure) => {
+                            break Err(unavailable(
+                                "the host refused the sftp subsystem (no `Subsystem sftp` in its \
+                             sshd_config?)"
+                                    .into(),
+                            ));
+                        }
+                        Some(ChannelMsg::Close | ChannelMsg::Eof) | None => {
+                            break Err(unavailable(
+                                "the host closed the sftp subsystem channel".into(),
+                            ));
+                        }
+                        Some(_) => {}
+                    }
                 }
-                Some(ChannelMsg::Close | ChannelMsg::Eof) | None => {
-                    return Err(unavailable(
-                        "the host closed the sftp subsystem channel".into(),
-                    ));
-                }
-                Some(_) => {}
+            },
+        )
+        .await;
+        match reply {
+            Ok(r) => r?,
+            Err(_) => {
+                return Err(unavailable(format!(
+                    "no answer to the sftp subsystem request in {REQUEST_TIMEOUT_SECS}s"
+                )));
             }
         }
         let config = russh_sftp::client::Config {
