@@ -10,7 +10,8 @@
 //! filesystem and its 2 cores: each host gets its own destination path
 //! where the tool allows it, and sshd's CPU is part of what is measured.
 //! Options: `--runs N` (default 3), `--tools fanout,pdcp,pscp,clush,scp`,
-//! `--cases small,big,pull`, `--big-mib N` (default 100).
+//! `--cases small,big,pull` (also `wide`: `--wide-mib N`, default 64, to
+//! 64 hosts, for client memory), `--big-mib N` (default 100).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -42,6 +43,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         .split(',')
         .collect();
     let big_mib: u64 = arg(args, "--big-mib").unwrap_or("100").parse()?;
+    let wide_mib: u64 = arg(args, "--wide-mib").unwrap_or("64").parse()?;
     for (tool, program) in [
         ("pdcp", "pdcp"),
         ("pscp", "parallel-scp"),
@@ -85,6 +87,14 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
             push: false,
             bytes: 10 << 20,
             hosts: 16,
+        },
+        // Not in the default list: memory with many hosts (a file larger
+        // than the 32 MiB shared cache, so slow hosts re-read).
+        Case {
+            name: "wide",
+            push: true,
+            bytes: wide_mib << 20,
+            hosts: 64,
         },
     ];
     let mut table = String::from(

@@ -5,6 +5,7 @@
 //! ```text
 //! ssh-fanout: 8 hosts: 5 ok, 2 failed, 1 error
 //! ssh-fanout: failed (exit 1): host[3,5]
+//! ssh-fanout: failed (no_space): host6
 //! ssh-fanout: error (connect_refused): host7
 //! ```
 
@@ -43,10 +44,12 @@ impl Summary {
             }
             Status::Failed => {
                 self.failed += 1;
-                let reason = match (&r.signal, r.exit_code) {
-                    (Some(sig), _) => format!("signal {sig}"),
-                    (None, Some(code)) => format!("exit {code}"),
-                    (None, None) => "no exit status".to_owned(),
+                let reason = match (&r.error, &r.signal, r.exit_code) {
+                    // A reached host whose copy failed.
+                    (Some(e), _, _) => e.kind.as_str().to_owned(),
+                    (None, Some(sig), _) => format!("signal {sig}"),
+                    (None, None, Some(code)) => format!("exit {code}"),
+                    (None, None, None) => "no exit status".to_owned(),
                 };
                 (0, reason)
             }
@@ -191,6 +194,22 @@ mod tests {
         assert_eq!(s.exit_code(), 3, "an error outranks a failed command");
         s.add(&HostResult::exited("e", 1, d));
         assert_eq!(s.exit_code(), 3);
+        let mut copy = Summary::new();
+        copy.add(&HostResult::failed(
+            "f",
+            HostError::new(ErrorKind::NoSpace, "full"),
+            d,
+        ));
+        assert_eq!(
+            copy.exit_code(),
+            1,
+            "a reached host's failed copy is exit 1"
+        );
+        let mut out = Vec::new();
+        copy.render(&mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("failed (no_space): f"), "{text}");
+        assert_eq!(copy.failed_hosts(), ["f"]);
     }
 
     #[test]
