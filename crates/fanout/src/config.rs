@@ -11,7 +11,7 @@ use std::time::Duration;
 use crate::cli::{Args, HostKeyPolicy};
 use crate::connect::known_hosts::{DEFAULT_GLOBAL_FILES, default_user_files};
 use crate::excerpt::excerpt;
-use crate::jobs::copy::{CopySpec, DEFAULT_MAX_BYTES, Direction, PushPlan};
+use crate::jobs::copy::{CopySpec, DEFAULT_MAX_BYTES, Direction, PushPlan, window_for};
 use crate::jobs::exec::ExecSpec;
 use crate::output::{Mode, OutputConfig};
 use crate::select::hosts::{self, HostName};
@@ -270,7 +270,6 @@ impl RunConfig {
     pub fn with_inventory(args: &Args, inventory: &Inventory) -> Result<RunConfig, ConfigError> {
         let usage = |m: String| ConfigError::Usage(m);
         let commands = commands(args)?;
-        let copy = copy_spec(args)?;
         let env = parse_env(&args.env)?;
         if args.fanout == 0 {
             return Err(usage("--fanout must be at least 1".into()));
@@ -283,6 +282,7 @@ impl RunConfig {
             )));
         }
         let names = select_hosts(args, inventory)?;
+        let copy = copy_spec(args, names.len())?;
         let mut resolver = Resolver::new(args, inventory);
         let mut targets = Vec::with_capacity(names.len());
         for name in &names {
@@ -359,7 +359,7 @@ fn commands(args: &Args) -> Result<Vec<String>, ConfigError> {
 
 /// `--copy`/`--rcopy` and their options, checked; the push's sources
 /// scanned once here.
-fn copy_spec(args: &Args) -> Result<Option<CopySpec>, ConfigError> {
+fn copy_spec(args: &Args, hosts: usize) -> Result<Option<CopySpec>, ConfigError> {
     let usage = |m: String| ConfigError::Usage(m);
     let copies = !args.copy.is_empty() || !args.rcopy.is_empty();
     if !copies {
@@ -397,6 +397,7 @@ fn copy_spec(args: &Args) -> Result<Option<CopySpec>, ConfigError> {
         verify: args.verify,
         max_bytes: args.max_bytes.unwrap_or(DEFAULT_MAX_BYTES),
         chunks: Arc::default(),
+        window: window_for(args.fanout.min(hosts)),
     }))
 }
 

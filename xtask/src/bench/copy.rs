@@ -11,7 +11,8 @@
 //! where the tool allows it, and sshd's CPU is part of what is measured.
 //! Options: `--runs N` (default 3), `--tools fanout,pdcp,pscp,clush,scp`,
 //! `--cases small,big,pull` (also `wide`: `--wide-mib N`, default 64, to
-//! 64 hosts, for client memory), `--big-mib N` (default 100).
+//! 64 hosts, for client memory), `--big-mib N` (default 100),
+//! `--big-hosts N` (default 8; 1 compares one transfer with one `scp`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -44,6 +45,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         .collect();
     let big_mib: u64 = arg(args, "--big-mib").unwrap_or("100").parse()?;
     let wide_mib: u64 = arg(args, "--wide-mib").unwrap_or("64").parse()?;
+    let big_hosts: usize = arg(args, "--big-hosts").unwrap_or("8").parse()?;
     for (tool, program) in [
         ("pdcp", "pdcp"),
         ("pscp", "parallel-scp"),
@@ -80,7 +82,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
             name: "big",
             push: true,
             bytes: big_mib << 20,
-            hosts: 8,
+            hosts: big_hosts,
         },
         Case {
             name: "pull",

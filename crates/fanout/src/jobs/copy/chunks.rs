@@ -16,7 +16,7 @@ use super::plan::SourceFile;
 use crate::output::ErrorKind;
 
 /// Bytes the cache holds at most.
-pub const CACHE_BYTES: usize = 32 << 20;
+pub const CACHE_BYTES: usize = 16 << 20;
 
 type Key = (usize, u64, u32);
 
@@ -62,9 +62,12 @@ impl ChunkCache {
         // Opened per miss: a tree of 100,000 files must not hold 100,000
         // descriptors, and a miss reads 64 KiB anyway.
         let path = file.path.clone();
+        // The buffer is allocated (and later freed) on the runtime's
+        // thread: allocated on a blocking-pool thread, mimalloc kept every
+        // freed piece of a push (RSS grew by the file size).
+        let mut buf = vec![0; len as usize];
         let read = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
             let f = std::fs::File::open(&path)?;
-            let mut buf = vec![0; len as usize];
             f.read_exact_at(&mut buf, offset)?;
             Ok(buf)
         })

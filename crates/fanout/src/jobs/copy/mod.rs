@@ -44,6 +44,17 @@ pub(crate) use plan::PushPlan;
 /// one run.
 pub const DEFAULT_MAX_BYTES: u64 = 4 << 30;
 
+/// File data in flight for all hosts together (requests sent, not yet
+/// answered): 16 MiB, so a 64-host push stays within a bounded memory.
+const IN_FLIGHT_BUDGET: u64 = 16 << 20;
+
+/// The bytes one host keeps in flight when `hosts` copy at once: the
+/// budget shared, at least 256 KiB (4 requests of 64 KiB), at most 1 MiB
+/// (16), which already fills a loopback or LAN link.
+pub fn window_for(hosts: usize) -> u64 {
+    (IN_FLIGHT_BUDGET / hosts.max(1) as u64).clamp(256 << 10, 1 << 20)
+}
+
 /// Which way files go.
 #[derive(Debug, Clone)]
 pub enum Direction {
@@ -72,6 +83,8 @@ pub struct CopySpec {
     pub max_bytes: u64,
     /// The chunks every host of a push shares.
     pub chunks: Arc<ChunkCache>,
+    /// Bytes of one file in flight per host ([`window_for`]).
+    pub window: u64,
 }
 
 /// What one host's copy moved.
@@ -144,7 +157,7 @@ pub async fn run(
     host: &str,
     stats: &CopyStats,
 ) -> Result<(), CopyError> {
-    let session = sftp::Sftp::open(conn).await?;
+    let session = sftp::Sftp::open(conn, spec.window).await?;
     let dest = spec
         .dest
         .replace("{host}", &local_names::host_component(host));

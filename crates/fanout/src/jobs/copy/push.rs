@@ -12,7 +12,7 @@ use futures::stream::FuturesOrdered;
 use russh_sftp::protocol::{FileAttributes, OpenFlags};
 
 use super::plan::{Entry, EntryKind, PushPlan, SourceFile};
-use super::sftp::{IN_FLIGHT, Kind, Sftp, kind, sftp_error};
+use super::sftp::{Kind, Sftp, kind, sftp_error};
 use super::{CopyError, CopySpec, CopyStats, verify};
 use crate::connect::session::Connection;
 use crate::output::ErrorKind;
@@ -271,7 +271,7 @@ async fn write_all(
     let mut inflight = FuturesOrdered::new();
     let mut offset = 0u64;
     loop {
-        while inflight.len() < IN_FLIGHT && offset < file.size {
+        while inflight.len() < sftp.depth && offset < file.size {
             let n = len.min(file.size - offset);
             let piece = spec.chunks.get(file, offset, n as u32).await?;
             let sent = stats.bytes.load(std::sync::atomic::Ordering::Relaxed);

@@ -17,7 +17,9 @@ use super::CopyError;
 use crate::connect::session::Connection;
 use crate::output::ErrorKind;
 
-/// Requests in flight per file (reads or writes), as OpenSSH's `sftp -R`.
+/// The most requests in flight per file (reads or writes), as OpenSSH's
+/// `sftp -R`; fewer when many hosts share the client (see
+/// [`super::window_for`]).
 pub(crate) const IN_FLIGHT: usize = 16;
 /// Read and write length: 64 KiB, or less when the server's limits say so.
 /// 16 × 64 KiB in flight per host keeps a 64-host push in bounded memory.
@@ -32,6 +34,8 @@ pub(crate) struct Sftp {
     raw: RawSftpSession,
     /// Read/write request length.
     pub io_len: u32,
+    /// Requests kept in flight per file.
+    pub depth: usize,
     posix_rename: bool,
     statvfs: bool,
     expand_path: bool,
@@ -103,7 +107,8 @@ fn put_string(buf: &mut Vec<u8>, s: &str) {
 
 impl Sftp {
     /// Opens the `sftp` subsystem on `conn` and initialises the protocol.
-    pub async fn open(conn: &Connection) -> Result<Sftp, CopyError> {
+    /// `window` bounds the bytes of one file in flight.
+    pub async fn open(conn: &Connection, window: u64) -> Result<Sftp, CopyError> {
         let unavailable = |why: String| CopyError::new(ErrorKind::SftpUnavailable, why);
         let mut channel = conn
             .channel_open_session()
@@ -175,6 +180,9 @@ impl Sftp {
                 .any(|k| k.ends_with("@openssh.com")),
             raw,
             io_len: u32::try_from(io_len).unwrap_or(32 * 1024),
+            depth: usize::try_from(window / io_len.max(1))
+                .unwrap_or(IN_FLIGHT)
+                .clamp(2, IN_FLIGHT),
         })
     }
 
@@ -407,7 +415,7 @@ impl Sftp {
             .map_err(|e| sftp_error(e, "cannot set the mode or times of", path))
     }
 
-    /// One write request (callers keep [`IN_FLIGHT`] of them going).
+    /// One write request (callers keep [`Sftp::depth`] of them going).
     pub fn write<'a>(
         &'a self,
         handle: &'a str,
@@ -449,7 +457,7 @@ impl Sftp {
 
 type ReadReply = (u64, u32, Result<Vec<u8>, SftpError>);
 
-/// Reads a file from offset 0 with [`IN_FLIGHT`] requests outstanding;
+/// Reads a file from offset 0 with [`Sftp::depth`] requests outstanding;
 /// short replies are completed before the next chunk, data beyond what
 /// was asked is dropped, and the first end-of-file ends the file.
 pub(crate) struct Reader<'a> {
@@ -476,7 +484,7 @@ impl<'a> Reader<'a> {
             return Ok(None);
         }
         let len = self.sftp.io_len;
-        while self.inflight.len() < IN_FLIGHT {
+        while self.inflight.len() < self.sftp.depth {
             let f = self.request(self.next_offset, len);
             self.inflight.push_back(f);
             self.next_offset += u64::from(len);
