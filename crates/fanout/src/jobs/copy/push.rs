@@ -222,7 +222,16 @@ async fn put_file(
     // umask applies), set exactly with --preserve.
     let handle = sftp
         .open_file(&temp, flags, Some(entry.mode & 0o777))
-        .await?;
+        .await
+        .map_err(|e| {
+            // Name the target, not its temporary.
+            let message = e.message.replacen(
+                &format!("cannot open `{temp}`"),
+                &format!("cannot create `{path}`"),
+                1,
+            );
+            CopyError::new(e.kind, message)
+        })?;
     let written = write_all(sftp, spec, &handle, file, path, stats).await;
     let finished = match written {
         Ok(()) => {
