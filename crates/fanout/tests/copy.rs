@@ -65,8 +65,16 @@ fn sshd_copy_pushes_files_several_sources_and_trees_byte_exact() {
 
     // One file: --dest names the file.
     let one = format!("{}/{{host}}/single.bin", s(&dest));
-    let (code, recs, err) =
-        run_json(&["-i", s(&inv), "-a", "--copy", s(&files[5]), "--dest", &one]);
+    let (code, recs, err) = run_json(&[
+        "-i",
+        s(&inv),
+        "-a",
+        "--copy",
+        s(&files[5]),
+        "--dest",
+        &one,
+        "--verify",
+    ]);
     assert_eq!(code, 0, "{err}");
     for h in ["host0", "host1"] {
         let got = std::fs::read(dest.join(h).join("single.bin")).unwrap();
@@ -75,6 +83,7 @@ fn sshd_copy_pushes_files_several_sources_and_trees_byte_exact() {
         assert_eq!(r["status"], "ok", "{r}");
         assert_eq!(r["bytes"], sizes[5] as u64, "{r}");
         assert_eq!(r["files"], 1, "{r}");
+        assert_eq!(r["verified"], "sha256sum", "{r}");
         assert!(r["exit_code"].is_null(), "{r}");
         assert!(temps_in(&dest.join(h)).is_empty());
     }

@@ -172,3 +172,17 @@ pub async fn run(
     session.close().await;
     result
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_in_flight_budget_is_shared_within_bounds() {
+        assert_eq!(window_for(1), 1 << 20);
+        assert_eq!(window_for(16), 1 << 20);
+        assert_eq!(window_for(64), 256 << 10);
+        assert_eq!(window_for(10_000), 256 << 10);
+        assert_eq!(window_for(0), 1 << 20);
+    }
+}
