@@ -273,6 +273,38 @@ fn sshd_copy_pulls_globs_trees_and_both_layouts() {
             format!("a from {h}\n")
         );
     }
+    // Several sources, with --preserve (times and permission bits, but
+    // never set-uid from a host).
+    for h in ["host0", "host1"] {
+        let c = work.path().join("remote").join(h).join("c.txt");
+        std::fs::set_permissions(&c, std::fs::Permissions::from_mode(0o4750)).unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&c)
+            .unwrap()
+            .set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_234_567_890))
+            .unwrap();
+    }
+    let several = work.path().join("several");
+    let (code, recs, err) = run_json(&[
+        "-i",
+        s(&inv),
+        "-a",
+        "-p",
+        "--rcopy",
+        &format!("{remote}/a.log"),
+        &format!("{remote}/c.txt"),
+        "--dest",
+        s(&several),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    for h in ["host0", "host1"] {
+        assert_eq!(result_of(&recs, h)["files"], 2);
+        let c = std::fs::metadata(several.join(h).join("c.txt")).unwrap();
+        assert_eq!(c.mode() & 0o7777, 0o750, "set-uid must not survive a pull");
+        assert_eq!(c.mtime(), 1_234_567_890);
+        assert!(several.join(h).join("a.log").exists());
+    }
     // A directory without -r, and a path that matches nothing.
     let (code, recs, _) = run_json(&[
         "-i",
