@@ -620,3 +620,51 @@ fn send_signal(pid: u32, sig: &str) {
         .args([sig, &pid.to_string()])
         .status();
 }
+
+#[test]
+fn sshd_copy_expands_tilde_on_the_host() {
+    let lab = SshdLab::start(1);
+    let inv = lab.inventory(false);
+    let work = tempfile::tempdir().unwrap();
+    let home = netkit_testkit::sshd::current_user()
+        .ok()
+        .and_then(|_| std::env::var_os("HOME"))
+        .map(PathBuf::from)
+        .unwrap();
+    let name = format!("netkit-copy-tilde-{}.txt", std::process::id());
+    struct Remove(PathBuf);
+    impl Drop for Remove {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+    let _cleanup = Remove(home.join(&name));
+    let src = work.path().join("t.txt");
+    std::fs::write(&src, b"tilde\n").unwrap();
+    let (code, _, err) = run_json(&[
+        "-i",
+        s(&inv),
+        "-a",
+        "--copy",
+        s(&src),
+        "--dest",
+        &format!("~/{name}"),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(std::fs::read(home.join(&name)).unwrap(), b"tilde\n");
+    let out = work.path().join("out");
+    let (code, _, err) = run_json(&[
+        "-i",
+        s(&inv),
+        "-a",
+        "--rcopy",
+        &format!("~/{name}"),
+        "--dest",
+        s(&out),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        std::fs::read(out.join("host0").join(&name)).unwrap(),
+        b"tilde\n"
+    );
+}
