@@ -12,9 +12,12 @@ use russh_sftp::protocol::{
 
 use crate::util::*;
 
-/// What the liar serves under `/srv`.
-#[derive(Clone)]
-struct Liar;
+/// What the liar serves under `/srv` (one per SFTP session).
+#[derive(Clone, Default)]
+struct Liar {
+    /// The listing of `/srv` was sent (the next read of it is the end).
+    listed: bool,
+}
 
 fn attrs(mode: u32, size: u64) -> FileAttributes {
     FileAttributes {
@@ -61,6 +64,7 @@ impl russh_sftp::server::Handler for Liar {
         let a = match path.as_str() {
             "/srv" => attrs(DIR, 0),
             "/srv/endless" => attrs(REG, 10),
+            "/srv/good.txt" => attrs(REG, 4),
             _ => return Err(StatusCode::NoSuchFile),
         };
         Ok(Attrs { id, attrs: a })
@@ -78,9 +82,7 @@ impl russh_sftp::server::Handler for Liar {
             return Err(StatusCode::Eof);
         }
         // Sent again and again would be endless; once, then EOF.
-        static SENT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-        if SENT.swap(true, std::sync::atomic::Ordering::SeqCst) {
-            SENT.store(false, std::sync::atomic::Ordering::SeqCst);
+        if std::mem::replace(&mut self.listed, true) {
             return Err(StatusCode::Eof);
         }
         Ok(Name {
@@ -158,7 +160,7 @@ async fn liar_host(fx_dir: &std::path::Path, key: &std::path::Path) -> FakeHost 
     let cfg = FakeConfig {
         accept_key: Some(russh::keys::load_public_key(key.with_extension("pub")).unwrap()),
         sftp: Some(Arc::new(|stream| {
-            tokio::spawn(russh_sftp::server::run(stream, Liar));
+            tokio::spawn(russh_sftp::server::run(stream, Liar::default()));
         })),
         ..Default::default()
     };
@@ -258,4 +260,37 @@ async fn endless_data_stops_at_max_bytes_and_leaves_no_file() {
         left.is_empty(),
         "a torn or temporary file was left: {left:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_reads_back_over_sftp_where_sha256sum_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("client_key");
+    keygen(&key);
+    let liar = liar_host(dir.path(), &key).await;
+    let inv = fake_inventory(dir.path(), &[("liar".into(), liar.addr)], Some(&key), None);
+    let out = dir.path().join("out");
+    let (code, stdout, stderr) = run_async(
+        &[
+            "-i",
+            inv.to_str().unwrap(),
+            "-w",
+            "liar",
+            "--json",
+            "--verify",
+            "--rcopy",
+            "/srv/good.txt",
+            "--dest",
+            out.to_str().unwrap(),
+        ],
+        &[],
+        None,
+    )
+    .await;
+    let recs = json_lines(&stdout);
+    let r = result_of(&recs, "liar");
+    assert_eq!(code, 0, "{stderr} {r}");
+    // The fake host answers `sha256sum` with 127, as a host without it.
+    assert_eq!(r["verified"], "sftp_read_back", "{r}");
+    assert_eq!(std::fs::read(out.join("liar/good.txt")).unwrap(), b"good");
 }
