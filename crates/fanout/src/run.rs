@@ -317,9 +317,21 @@ async fn host_job(
         numnodes: job.total,
     };
     let copied = match job.copy {
-        Some((spec, stats)) => copy::run(&conn, spec, &target.name, stats)
-            .await
-            .map_err(SshError::Copy),
+        Some((spec, stats)) => {
+            let copy = copy::run(&conn, spec, &target.name, stats);
+            // `-u` bounds the copy as it bounds each command.
+            match job.spec.command_timeout {
+                Some(limit) => match tokio::time::timeout(limit, copy).await {
+                    Ok(r) => r,
+                    Err(_) => Err(copy::CopyError::new(
+                        ErrorKind::TransferInterrupted,
+                        format!("the copy did not finish within --command-timeout {limit:?}"),
+                    )),
+                },
+                None => copy.await,
+            }
+            .map_err(SshError::Copy)
+        }
         None => Ok(()),
     };
     let status = match copied {

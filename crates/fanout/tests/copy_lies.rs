@@ -65,6 +65,7 @@ impl russh_sftp::server::Handler for Liar {
             "/srv" => attrs(DIR, 0),
             "/srv/endless" => attrs(REG, 10),
             "/srv/good.txt" => attrs(REG, 4),
+            "/srv/slow" => attrs(REG, 4),
             _ => return Err(StatusCode::NoSuchFile),
         };
         Ok(Attrs { id, attrs: a })
@@ -134,6 +135,10 @@ impl russh_sftp::server::Handler for Liar {
         offset: u64,
         len: u32,
     ) -> Result<Data, Self::Error> {
+        if handle == "/srv/slow" {
+            // Answers, but later than any reasonable deadline.
+            tokio::time::sleep(std::time::Duration::from_secs(20)).await;
+        }
         if handle == "/srv/endless" {
             // Never an end of file, whatever the size said.
             return Ok(Data {
@@ -293,4 +298,50 @@ async fn verify_reads_back_over_sftp_where_sha256sum_is_missing() {
     // The fake host answers `sha256sum` with 127, as a host without it.
     assert_eq!(r["verified"], "sftp_read_back", "{r}");
     assert_eq!(std::fs::read(out.join("liar/good.txt")).unwrap(), b"good");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn command_timeout_bounds_a_copy_from_a_server_that_stalls() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("client_key");
+    keygen(&key);
+    let liar = liar_host(dir.path(), &key).await;
+    let inv = fake_inventory(dir.path(), &[("liar".into(), liar.addr)], Some(&key), None);
+    let out = dir.path().join("out");
+    let started = std::time::Instant::now();
+    let (code, stdout, stderr) = run_async(
+        &[
+            "-i",
+            inv.to_str().unwrap(),
+            "-w",
+            "liar",
+            "--json",
+            "-u",
+            "500ms",
+            "--rcopy",
+            "/srv/slow",
+            "--dest",
+            out.to_str().unwrap(),
+        ],
+        &[],
+        None,
+    )
+    .await;
+    let recs = json_lines(&stdout);
+    let r = result_of(&recs, "liar");
+    assert_eq!(code, 1, "{stderr} {r}");
+    assert_eq!(r["error"]["kind"], "transfer_interrupted", "{r}");
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("--command-timeout"),
+        "{r}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(15),
+        "the deadline was not kept"
+    );
+    let left: Vec<_> = std::fs::read_dir(out.join("liar")).unwrap().collect();
+    assert!(left.is_empty(), "a partial file was left: {left:?}");
 }

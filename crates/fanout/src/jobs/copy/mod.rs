@@ -142,7 +142,8 @@ pub struct CopyError {
 }
 
 impl CopyError {
-    pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+    /// A copy error of `kind`.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         CopyError {
             kind,
             message: message.into(),

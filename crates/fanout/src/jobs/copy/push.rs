@@ -184,10 +184,11 @@ pub async fn push(
             }
         }
     }
-    // Directory times last, deepest first: writing into a directory
-    // changes its modification time.
+    // Directory modes and times last, deepest first: writing into a
+    // directory changes its modification time, and a read-only mode would
+    // stop the writes.
     for (path, entry) in dirs_to_time.iter().rev() {
-        sftp.set_attrs(path, times(entry, false)).await?;
+        sftp.set_attrs(path, times(entry, true)).await?;
     }
     Ok(())
 }
