@@ -36,8 +36,9 @@ mod pattern;
 
 pub use fold::{fold, natural_cmp};
 pub use pattern::{
-    HostName, MAX_FILE_BYTES, MAX_HOSTS, MAX_LINE_BYTES, PatternError, Selection, check, exclude,
-    expand, expand_names, parse_target, size,
+    GroupHosts, HostName, MAX_FILE_BYTES, MAX_GLOB_WORDS, MAX_HOSTS, MAX_LINE_BYTES, PatternError,
+    Selection, check, exclude, exclude_with_groups, expand, expand_names, no_groups, parse_target,
+    size,
 };
 
 #[cfg(test)]
