@@ -148,6 +148,79 @@ mod scale {
         });
         assert_eq!(kept.len(), 32_767);
 
+        // Issue 14: set operators, pdsh filters and -x operators on
+        // 100,000 hosts, all hashed (one pass a set).
+        let diff = time("-w 'node[000001-100000]!node[000001-050000]'", || {
+            expand("node[000001-100000]!node[000001-050000]").unwrap()
+        });
+        assert_eq!(diff.len(), 50_000);
+        assert_eq!(diff[0].host, "node050001");
+        assert_eq!(diff[49_999].host, "node100000");
+        let and = time("-w 'node[000001-100000]&node[050001-150000]'", || {
+            expand("node[000001-100000]&node[050001-150000]").unwrap()
+        });
+        assert_eq!(and, diff);
+        let xor = time("-w 'node[000001-100000]^node[050001-150000]'", || {
+            expand("node[000001-100000]^node[050001-150000]").unwrap()
+        });
+        assert_eq!(xor.len(), 100_000);
+        assert_eq!(xor[0].host, "node000001");
+        assert_eq!(xor[49_999].host, "node050000");
+        assert_eq!(xor[50_000].host, "node100001");
+        assert_eq!(xor[99_999].host, "node150000");
+        let odd = (1..=50_000)
+            .map(|i| format!("node{:06}", 2 * i - 1))
+            .collect::<Vec<_>>()
+            .join(",");
+        let even = time("-w 'node[000001-100000]!' + 50,000 names", || {
+            expand(&format!("node[000001-100000]!{}", odd.replace(',', "!"))).unwrap()
+        });
+        assert_eq!(even.len(), 50_000);
+        assert!(
+            even.iter()
+                .all(|h| h.host.ends_with(['0', '2', '4', '6', '8']))
+        );
+        let minus = time(
+            "-w 'node[000001-100000],-node[000001-050000]' (pdsh)",
+            || expand("node[000001-100000],-node[000001-050000]").unwrap(),
+        );
+        assert_eq!(minus, diff);
+        let regex = time("-w 'node[000001-100000],/7$/' (pdsh regex)", || {
+            expand("node[000001-100000],/7$/").unwrap()
+        });
+        assert_eq!(regex.len(), 10_000);
+        assert!(regex.iter().all(|h| h.host.ends_with('7')));
+        let kept = time(
+            "exclude -x 'node*!' + 50,000 names (50,000 operators)",
+            || exclude(all.clone(), &format!("node*!{}", odd.replace(',', "!"))).unwrap(),
+        );
+        assert_eq!(kept.len(), 50_000);
+        assert!(
+            kept.iter()
+                .all(|h| h.host.ends_with(['1', '3', '5', '7', '9']))
+        );
+        let kept = time("exclude -x 'node*!node*7' (glob minus glob)", || {
+            exclude(all.clone(), "node*!node*7").unwrap()
+        });
+        assert_eq!(kept, regex);
+        let kept = time(
+            "exclude -x 'node[000001-100000]&node[050001-150000]'",
+            || exclude(all.clone(), "node[000001-100000]&node[050001-150000]").unwrap(),
+        );
+        assert_eq!(kept.len(), 50_000);
+        assert_eq!(kept[49_999].host, "node050000");
+        let kept = time(
+            "exclude -x 'node[000001-060000]^node[040001-100000]'",
+            || exclude(all.clone(), "node[000001-060000]^node[040001-100000]").unwrap(),
+        );
+        assert_eq!(kept.len(), 20_000);
+        assert_eq!(kept[0].host, "node040001");
+        let grid: Vec<String> = (1..=100)
+            .flat_map(|a| (1..=1000).map(move |b| format!("r{a}n{b}")))
+            .collect();
+        let folded = time("fold 100,000 names on two digit groups", || fold(&grid));
+        assert_eq!(folded, "r[1-100]n[1-1000]");
+
         let total = time(
             "total: -w node[000001-100000] -x node[000001-050000] -x 'node*7' + fold",
             || {

@@ -1,6 +1,6 @@
 //! Expansion of pdsh/clush host patterns into [`HostName`]s.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt::{self, Write as _};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
@@ -372,20 +372,41 @@ pub fn exclude_with_groups(
     if pieces.is_empty() {
         return Err(PatternError::Empty);
     }
-    // What the pieces so far remove, and the run of union operands since
-    // the last other operator (one set lookup per host for the whole run).
-    let mut removed: Option<Vec<bool>> = None;
+    // What the pieces so far remove (positions in `hosts`), and the run
+    // of union operands since the last other operator (one set lookup per
+    // host for the whole run). Each other operator costs what its operand
+    // matches, not a pass over the hosts.
+    let mut removed: HashSet<usize> = HashSet::new();
     let mut run = ExclusionBuilder::new(Selection::new());
+    let mut index = HostIndex::default();
     let mut regexes = Vec::new();
     for piece in pieces {
         match piece {
             Piece::Term(Op::Union, operand) => run.add(&operand, 0, groups)?,
             Piece::Term(op, operand) => {
                 let left = std::mem::replace(&mut run, ExclusionBuilder::new(Selection::new()));
-                let left = or_marks(removed.take(), left.finish().marks(&hosts));
+                removed.extend(left.finish().matching(&hosts, &mut index));
                 let mut right = ExclusionBuilder::new(Selection::new());
                 right.add(&operand, 0, groups)?;
-                removed = Some(combine_marks(op, left, right.finish().marks(&hosts)));
+                let right = right.finish().matching(&hosts, &mut index);
+                match op {
+                    Op::Union => removed.extend(right),
+                    Op::Difference => {
+                        for i in right {
+                            removed.remove(&i);
+                        }
+                    }
+                    Op::Intersection => {
+                        removed = right.into_iter().filter(|i| removed.contains(i)).collect();
+                    }
+                    Op::Xor => {
+                        for i in right {
+                            if !removed.remove(&i) {
+                                removed.insert(i);
+                            }
+                        }
+                    }
+                }
             }
             Piece::Keep(regex) => regexes.push(regex),
             Piece::Drop(regex) => {
@@ -402,15 +423,57 @@ pub fn exclude_with_groups(
             }
         }
     }
-    let mut removed = or_marks(removed, run.finish().marks(&hosts));
-    for regex in &regexes {
-        for (gone, host) in removed.iter_mut().zip(&hosts) {
-            *gone = *gone || regex_matches(regex, host);
+    removed.extend(run.finish().matching(&hosts, &mut index));
+    let mut position = 0;
+    hosts.retain(|h| {
+        let gone = removed.contains(&position) || regexes.iter().any(|r| regex_matches(r, h));
+        position += 1;
+        !gone
+    });
+    Ok(hosts)
+}
+
+/// Positions of hosts by the four forms a literal `-x` item can name
+/// (exact, user and host, host and port, host alone), built on first use.
+#[derive(Default)]
+struct HostIndex<'a> {
+    built: bool,
+    exact: HashMap<Key<'a>, Vec<usize>>,
+    user: HashMap<(&'a str, &'a str), Vec<usize>>,
+    port: HashMap<(&'a str, u16), Vec<usize>>,
+    bare: HashMap<&'a str, Vec<usize>>,
+}
+
+impl<'a> HostIndex<'a> {
+    fn build(&mut self, hosts: &'a [HostName]) {
+        if self.built {
+            return;
+        }
+        self.built = true;
+        for (i, h) in hosts.iter().enumerate() {
+            let (user, host, port) = (h.user.as_deref(), h.host.as_str(), h.port);
+            self.exact.entry((user, host, port)).or_default().push(i);
+            if let Some(user) = user {
+                self.user.entry((user, host)).or_default().push(i);
+            }
+            if let Some(port) = port {
+                self.port.entry((host, port)).or_default().push(i);
+            }
+            self.bare.entry(host).or_default().push(i);
         }
     }
-    let mut gone = removed.into_iter();
-    hosts.retain(|_| !gone.next().unwrap_or(false));
-    Ok(hosts)
+
+    /// The hosts an item matches: its user and port, where it has them,
+    /// must be theirs.
+    fn lookup<'s>(&'s self, x: &'s HostName) -> &'s [usize] {
+        let found = match (x.user.as_deref(), x.port) {
+            (Some(user), Some(port)) => self.exact.get(&(Some(user), x.host.as_str(), Some(port))),
+            (Some(user), None) => self.user.get(&(user, x.host.as_str())),
+            (None, Some(port)) => self.port.get(&(x.host.as_str(), port)),
+            (None, None) => self.bare.get(x.host.as_str()),
+        };
+        found.map_or(&[], Vec::as_slice)
+    }
 }
 
 /// An operand as written.
@@ -420,32 +483,6 @@ fn operand_text(operand: &Operand) -> String {
         Operand::File(path) => format!("^{path}"),
         Operand::Group(name) => format!("@{name}"),
     }
-}
-
-/// `a | b`, host by host (`None` is nothing marked).
-fn or_marks(a: Option<Vec<bool>>, b: Vec<bool>) -> Vec<bool> {
-    match a {
-        None => b,
-        Some(mut a) => {
-            for (x, y) in a.iter_mut().zip(b) {
-                *x = *x || y;
-            }
-            a
-        }
-    }
-}
-
-/// `left op right`, host by host.
-fn combine_marks(op: Op, mut left: Vec<bool>, right: Vec<bool>) -> Vec<bool> {
-    for (x, y) in left.iter_mut().zip(right) {
-        *x = match op {
-            Op::Union => *x || y,
-            Op::Difference => *x && !y,
-            Op::Intersection => *x && y,
-            Op::Xor => *x != y,
-        };
-    }
-    left
 }
 
 /// Whether a `/regex/` matches a host: its name, or its full
@@ -464,6 +501,40 @@ struct Exclusion {
 }
 
 impl Exclusion {
+    fn is_empty(&self) -> bool {
+        self.literals.is_empty() && self.globs.is_empty()
+    }
+
+    /// Adds what `other` removes.
+    fn merge(&mut self, other: Exclusion) {
+        self.literals.extend(other.literals);
+        self.globs.extend(other.globs);
+    }
+
+    /// The positions of the hosts it matches: looked up item by item when
+    /// it is all literals and fewer than the hosts, else one pass.
+    fn matching<'a>(&self, hosts: &'a [HostName], index: &mut HostIndex<'a>) -> Vec<usize> {
+        if self.is_empty() {
+            return Vec::new();
+        }
+        if self.globs.is_empty() && self.literals.len() < hosts.len() / 4 {
+            index.build(hosts);
+            let mut found: Vec<usize> = self
+                .literals
+                .iter()
+                .flat_map(|x| index.lookup(x).iter().copied())
+                .collect();
+            found.sort_unstable();
+            found.dedup();
+            return found;
+        }
+        self.marks(hosts)
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, gone)| gone.then_some(i))
+            .collect()
+    }
+
     /// Which of `hosts` it matches.
     fn marks(&self, hosts: &[HostName]) -> Vec<bool> {
         if self.literals.is_empty() && self.globs.is_empty() {
@@ -743,20 +814,23 @@ pub struct Selection {
     done: HashSet<String>,
     /// Bytes read from `^FILE`s so far.
     file_bytes: u64,
-    /// The pdsh filters (`/regex/`, `-/regex/`, `-ITEM`) of every pattern
-    /// added, applied in order by [`Selection::into_hosts`].
+    /// Positions in `hosts` removed by `!`, `&` or `^` while a pattern is
+    /// evaluated (a host added again comes back at its place).
+    dead: HashSet<usize>,
+    /// The pdsh `/regex/` and `-/regex/` filters of every pattern added,
+    /// applied by [`Selection::into_hosts`].
     filters: Vec<Filter>,
+    /// Every pdsh `-ITEM` of every pattern added, as one exclusion.
+    exclusion: Exclusion,
 }
 
-/// A pdsh filter of a [`Selection`].
+/// A pdsh regex filter of a [`Selection`].
 #[derive(Debug)]
 enum Filter {
     /// `/regex/`: keep the hosts it matches.
     Keep(Regex),
     /// `-/regex/`: remove the hosts it matches.
     Drop(Regex),
-    /// `-ITEM`: remove these hosts, as `-x ITEM` would.
-    Exclude(Exclusion),
 }
 
 impl Default for Selection {
@@ -767,7 +841,9 @@ impl Default for Selection {
             hosts: IndexSet::new(),
             done: HashSet::new(),
             file_bytes: 0,
+            dead: HashSet::new(),
             filters: Vec::new(),
+            exclusion: Exclusion::default(),
         }
     }
 }
@@ -822,7 +898,7 @@ impl Selection {
     /// selection past [`MAX_HOSTS`]. `what` names them in the error.
     pub fn add_hosts(&mut self, what: &str, hosts: Vec<HostName>) -> Result<(), PatternError> {
         let before = self.len();
-        let new = hosts.iter().filter(|h| !self.hosts.contains(*h)).count() as u64;
+        let new = hosts.iter().filter(|h| !self.has(h)).count() as u64;
         if before.saturating_add(new) > self.max_hosts {
             return Err(PatternError::TooManyHosts {
                 item: excerpt(what).into_owned(),
@@ -837,28 +913,55 @@ impl Selection {
         Ok(())
     }
 
-    /// How many distinct hosts are selected.
+    /// How many distinct hosts are selected (before the pdsh filters).
     pub fn len(&self) -> u64 {
-        self.hosts.len() as u64
+        (self.hosts.len() - self.dead.len()) as u64
     }
 
-    /// Whether no host is selected.
+    /// Whether no host is selected (before the pdsh filters).
     pub fn is_empty(&self) -> bool {
-        self.hosts.is_empty()
+        self.len() == 0
+    }
+
+    /// Whether `host` is selected (before the pdsh filters).
+    fn has(&self, host: &HostName) -> bool {
+        self.hosts
+            .get_index_of(host)
+            .is_some_and(|i| !self.dead.contains(&i))
+    }
+
+    /// The selected hosts, in order, without the filters.
+    fn take_live(&mut self) -> Vec<HostName> {
+        let hosts = std::mem::take(&mut self.hosts);
+        let dead = std::mem::take(&mut self.dead);
+        if dead.is_empty() {
+            return hosts.into_iter().collect();
+        }
+        hosts
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, h)| (!dead.contains(&i)).then_some(h))
+            .collect()
+    }
+
+    /// Takes over the filters of `other` (an operand's or a result's).
+    fn absorb_filters(&mut self, other: &mut Selection) {
+        self.filters.append(&mut other.filters);
+        self.exclusion.merge(std::mem::take(&mut other.exclusion));
     }
 
     /// The selected hosts, in order, once the pdsh filters of every
     /// pattern added (`/regex/`, `-/regex/`, `-ITEM`) have been applied.
-    pub fn into_hosts(self) -> Vec<HostName> {
-        let mut hosts: Vec<HostName> = self.hosts.into_iter().collect();
+    pub fn into_hosts(mut self) -> Vec<HostName> {
+        let mut hosts = self.take_live();
+        if !self.exclusion.is_empty() {
+            let mut gone = self.exclusion.marks(&hosts).into_iter();
+            hosts.retain(|_| !gone.next().unwrap_or(false));
+        }
         for filter in &self.filters {
             match filter {
                 Filter::Keep(regex) => hosts.retain(|h| regex_matches(regex, h)),
                 Filter::Drop(regex) => hosts.retain(|h| !regex_matches(regex, h)),
-                Filter::Exclude(exclusion) => {
-                    let mut gone = exclusion.marks(&hosts).into_iter();
-                    hosts.retain(|_| !gone.next().unwrap_or(false));
-                }
             }
         }
         hosts
@@ -876,7 +979,10 @@ impl Selection {
     }
 
     fn push(&mut self, host: HostName) {
-        self.hosts.insert(host);
+        let (i, new) = self.hosts.insert_full(host);
+        if !new && !self.dead.is_empty() {
+            self.dead.remove(&i);
+        }
     }
 
     fn add_pattern(
@@ -909,31 +1015,63 @@ impl Selection {
                     let mut right = acc.child();
                     right.add_operand(&operand, depth, groups)?;
                     acc.file_bytes = right.file_bytes;
-                    acc.filters.append(&mut right.filters);
-                    acc.combine(op, right.hosts);
+                    acc.absorb_filters(&mut right);
+                    acc.combine(op, right.take_live());
                 }
                 piece => acc.add_piece(piece, depth, groups)?,
             }
         }
         self.file_bytes = acc.file_bytes;
-        self.filters.append(&mut acc.filters);
-        self.add_hosts(pattern, acc.hosts.into_iter().collect())
+        self.absorb_filters(&mut acc);
+        let hosts = acc.take_live();
+        self.add_hosts(pattern, hosts)
     }
 
-    /// `self op right`, with hashed lookups.
-    fn combine(&mut self, op: Op, right: IndexSet<HostName>) {
+    /// `self op right`, with hashed lookups: the cost is the size of
+    /// `right`, not of the selection (removed hosts are marked dead).
+    fn combine(&mut self, op: Op, right: Vec<HostName>) {
+        // Items expanded before may be needed again: `h[1-3]!h2,h[1-3]`.
+        self.done.clear();
         match op {
-            Op::Union => self.hosts.extend(right),
-            Op::Difference => self.hosts.retain(|h| !right.contains(h)),
-            Op::Intersection => self.hosts.retain(|h| right.contains(h)),
+            Op::Union => {
+                for h in right {
+                    self.push(h);
+                }
+            }
+            Op::Difference => {
+                for h in &right {
+                    if let Some(i) = self.hosts.get_index_of(h) {
+                        self.dead.insert(i);
+                    }
+                }
+            }
             Op::Xor => {
-                let right_only: Vec<HostName> = right
+                for h in right {
+                    match self.hosts.get_index_of(&h) {
+                        Some(i) => {
+                            if !self.dead.remove(&i) {
+                                self.dead.insert(i);
+                            }
+                        }
+                        None => {
+                            self.hosts.insert(h);
+                        }
+                    }
+                }
+            }
+            Op::Intersection => {
+                let mut keep: Vec<usize> = right
                     .iter()
-                    .filter(|h| !self.hosts.contains(*h))
-                    .cloned()
+                    .filter_map(|h| self.hosts.get_index_of(h))
+                    .filter(|i| !self.dead.contains(i))
                     .collect();
-                self.hosts.retain(|h| !right.contains(h));
-                self.hosts.extend(right_only);
+                keep.sort_unstable();
+                let kept: IndexSet<HostName> = keep
+                    .into_iter()
+                    .filter_map(|i| self.hosts.get_index(i).cloned())
+                    .collect();
+                self.hosts = kept;
+                self.dead.clear();
             }
         }
     }
@@ -954,7 +1092,7 @@ impl Selection {
                 builder.add(&operand, depth, groups)?;
                 let (exclusion, bytes) = builder.finish_with_budget();
                 self.file_bytes = bytes;
-                self.filters.push(Filter::Exclude(exclusion));
+                self.exclusion.merge(exclusion);
             }
         }
         Ok(())
@@ -987,7 +1125,7 @@ impl Selection {
             // without keeping them, before expanding it.
             let mut new = 0u64;
             for_each_word(&segments, |word| {
-                if !self.hosts.contains(&parse_target(word)?) {
+                if !self.has(&parse_target(word)?) {
                     new += 1;
                 }
                 Ok(())
@@ -1540,6 +1678,8 @@ fn for_each_word(
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use super::*;
     use crate::wildcard::glob_match;
 
@@ -2381,6 +2521,72 @@ mod tests {
             let got = exclude(hosts.clone(), &pattern).unwrap();
             proptest::prop_assert_eq!(got, exclude_naive(&hosts, &pattern), "{}", pattern);
         }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn exclude_operators_are_the_naive_rule(
+            hosts in proptest::collection::vec((0usize..3, 0usize..6, 0usize..3), 0..60),
+            items in proptest::collection::vec((0usize..4, (0usize..3, 0usize..6, 0usize..3)), 1..6),
+        ) {
+            let users = ["", "root@", "u@"];
+            let names = ["h1", "h2", "web1", "db1", "h3", "x"];
+            let ports = ["", ":22", ":2222"];
+            let word = |(u, n, p): (usize, usize, usize), names: &[&str]| {
+                format!("{}{}{}", users[u], names[n], ports[p])
+            };
+            let hosts: Vec<HostName> = hosts
+                .into_iter()
+                .map(|t| parse_target(&word(t, &names)).unwrap())
+                .collect();
+            let item_names = ["h1", "h[1-2]", "web1", "h*", "*1", "x"];
+            let ops = [",", "!", "&", "^"];
+            let mut pattern = String::new();
+            // Left to right over the sets of positions each item removes.
+            let mut removed: BTreeSet<usize> = BTreeSet::new();
+            for (k, (op, item)) in items.into_iter().enumerate() {
+                let item = word(item, &item_names);
+                let kept = exclude_naive(&hosts, &item);
+                let matched: BTreeSet<usize> = (0..hosts.len())
+                    .filter(|&i| !kept.contains(&hosts[i]))
+                    .collect();
+                let op = if k == 0 { 0 } else { op };
+                if k > 0 {
+                    pattern.push_str(ops[op]);
+                }
+                pattern.push_str(&item);
+                removed = match op {
+                    0 => removed.union(&matched).copied().collect(),
+                    1 => removed.difference(&matched).copied().collect(),
+                    2 => removed.intersection(&matched).copied().collect(),
+                    _ => removed.symmetric_difference(&matched).copied().collect(),
+                };
+            }
+            let want: Vec<HostName> = hosts
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !removed.contains(i))
+                .map(|(_, h)| h.clone())
+                .collect();
+            let got = exclude(hosts.clone(), &pattern).unwrap();
+            proptest::prop_assert_eq!(got, want, "{}", pattern);
+        }
+    }
+
+    #[test]
+    fn operators_bring_back_removed_hosts_in_place() {
+        // `done` does not skip an item needed again after `!`.
+        assert_eq!(names("h[1-3]!h2,h[1-3]"), ["h1", "h2", "h3"]);
+        assert_eq!(names("h[1-3]!h[1-3],h[1-3]"), ["h1", "h2", "h3"]);
+        assert_eq!(names("h[1-3]^h2^h2"), ["h1", "h2", "h3"]);
+        assert_eq!(names("h[1-3]^h[2-5]"), ["h1", "h4", "h5"]);
+        assert_eq!(names("h[1-5]&h[4-9]&h[1-4]"), ["h4"]);
+        assert_eq!(names("h[1-5]!h[1-5]"), Vec::<String>::new());
+        // The cap counts hosts removed by `!` as gone.
+        assert_eq!(
+            with_cap("h[1-1000]!h[1-500],g[1-500]", 1000).unwrap().len(),
+            1000
+        );
     }
 
     #[test]
