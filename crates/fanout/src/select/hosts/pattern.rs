@@ -269,8 +269,10 @@ fn thousands(n: u64) -> String {
 /// Expands a host pattern into targets, in order, without duplicates.
 ///
 /// Accepts `host[0-7]`, `web[01-10,15]`, `rack[1-2]-node[1-3]`, `h[1-9/2]`,
-/// comma (or whitespace) separated lists, `user@host:port`, `[::1]:2222` and
-/// `^FILE`.
+/// comma (or whitespace) separated lists, `user@host:port`, `[::1]:2222`,
+/// `^FILE`, the ClusterShell operators `!` `&` `^` (left to right:
+/// `a,b!a` is `b`) and the pdsh filters `-ITEM`, `/regex/` and `-/regex/`.
+/// `@group` needs a [`Selection::add_with_groups`].
 ///
 /// The pattern alone is a selection: see [`Selection`] for the caps. A run
 /// adds all its patterns to one [`Selection`] instead.
