@@ -50,20 +50,30 @@ pub fn fold<S: AsRef<str>>(hosts: &[S]) -> String {
                 }
             }
         }
+        let classify = |k: usize, &(value, digits, padded): &Number| -> Value {
+            let width = if padded || padded_widths[k].contains(&digits) {
+                digits
+            } else {
+                0
+            };
+            (width, value)
+        };
+        if dims == 1 {
+            // One digit run (most lists): one set of values, no points.
+            let values: BTreeSet<Value> = names.iter().map(|n| classify(0, &n[0])).collect();
+            let product = vec![values];
+            let key = sort_key(&pieces, &product);
+            let size = product[0].len();
+            groups.push((key.clone(), size, key, render(&pieces, &product)));
+            continue;
+        }
         let points: BTreeSet<Vec<Value>> = names
             .iter()
             .map(|numbers| {
                 numbers
                     .iter()
                     .enumerate()
-                    .map(|(k, &(value, digits, padded))| {
-                        let width = if padded || padded_widths[k].contains(&digits) {
-                            digits
-                        } else {
-                            0
-                        };
-                        (width, value)
-                    })
+                    .map(|(k, number)| classify(k, number))
                     .collect()
             })
             .collect();
