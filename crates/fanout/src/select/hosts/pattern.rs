@@ -248,7 +248,8 @@ fn allowed(what: &str) -> &'static str {
         }
         "IPv6 address" => "an IPv6 address holds hex digits, `:` and `.`, then `%ZONE`",
         _ => {
-            "a user name holds no whitespace and none of ' \" ` ; & < > | ( ) { } , ! ^ * ? [ ] / # :"
+            "a user name holds no whitespace and none of ' \" ` ; & < > | ( ) { } , ! ^ * ? [ ] / # :, \
+             and does not start with `-` or `@`"
         }
     }
 }
@@ -786,8 +787,10 @@ fn check_user(user: &str, word: &str) -> Result<(), PatternError> {
     if let Some(c) = user.chars().find(|&c| bad_user_char(c)) {
         return Err(bad_char(c, "user name", word));
     }
-    if user.starts_with('-') {
-        return Err(bad_char('-', "user name", word));
+    // `-user@h` would read as a pdsh exclusion and `@x@h` as a group, so a
+    // folded list holding them would not expand back.
+    if let Some(c) = user.chars().next().filter(|c| matches!(c, '-' | '@')) {
+        return Err(bad_char(c, "user name", word));
     }
     Ok(())
 }
@@ -2090,6 +2093,10 @@ mod tests {
             "{}",
             err("u@-h")
         );
+        assert!(matches!(
+            parse_target("@u@h"),
+            Err(PatternError::BadChar { ch: '@', .. })
+        ));
         assert!(matches!(
             parse_target("-u@h"),
             Err(PatternError::BadChar {
