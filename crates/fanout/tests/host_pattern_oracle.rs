@@ -177,12 +177,17 @@ fn pdsh_items(r: &mut Rng, ns: &str, regex: bool) -> Vec<String> {
         one_group: regex,
     };
     let mut items = vec![operand(r, ns, &syntax)];
+    // pdsh ignores an exclusion with two bracket groups
+    // (`-w 'w[2-3]-6,-w[2-3]-[5-6]'` keeps both), so exclusions have one.
+    let one = Syntax {
+        one_group: true,
+        ..syntax
+    };
     for _ in 0..r.below(4) {
-        let item = operand(r, ns, &syntax);
         items.push(if r.chance(3) {
-            format!("-{item}")
+            format!("-{}", operand(r, ns, &one))
         } else {
-            item
+            operand(r, ns, &syntax)
         });
     }
     if regex {
@@ -596,6 +601,13 @@ fn where_the_peers_differ() {
         pdsh_targets(&["-w".to_owned(), "a b".to_owned()]),
         ours("a b")
     );
+    // `-ITEM` with two bracket groups: pdsh ignores it, ssh-fanout
+    // excludes what it names (as `-x` does).
+    assert_eq!(
+        pdsh_targets(&["-w".to_owned(), "w[2-3]-6,-w[2-3]-[5-6]".to_owned()]),
+        ["w2-6", "w3-6"].map(String::from).into()
+    );
+    assert!(ours("w[2-3]-6,w9,-w[2-3]-[5-6]") == ["w9".to_owned()].into());
     // `h$x`: both take it as a host name; ssh-fanout refuses it.
     assert!(matches!(
         hosts::expand("h$x"),
