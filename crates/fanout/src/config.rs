@@ -422,14 +422,53 @@ fn parse_env(items: &[String]) -> Result<Vec<(String, String)>, ConfigError> {
 }
 
 /// One [`hosts::Selection`] for every `-w`, `-g` and `-a`, in that order, so
-/// the [`hosts::MAX_HOSTS`] cap is on the whole run; then `-x`.
+/// the [`hosts::MAX_HOSTS`] cap is on the whole run; then `-x`. `-w -`
+/// reads the hosts from stdin (pdsh), and `@group` inside `-w`/`-x` is an
+/// inventory group.
 fn select_hosts(args: &Args, inventory: &Inventory) -> Result<Vec<HostName>, ConfigError> {
+    select_hosts_from(args, inventory, &mut std::io::stdin().lock())
+}
+
+/// [`select_hosts`] with `-w -` reading `stdin`.
+fn select_hosts_from(
+    args: &Args,
+    inventory: &Inventory,
+    stdin: &mut dyn std::io::Read,
+) -> Result<Vec<HostName>, ConfigError> {
     let pattern_err = |flag: &str, p: &str, e: hosts::PatternError| {
         ConfigError::Usage(format!("{flag} '{}': {e}", excerpt(p)))
     };
+    let dashes = args.hosts.iter().filter(|p| p.trim() == "-").count();
+    if dashes > 1 {
+        return Err(ConfigError::Usage(
+            "-w -: stdin can be read once only".into(),
+        ));
+    }
+    if dashes == 1 && args.stdin {
+        return Err(ConfigError::Usage(
+            "-w - reads the hosts from stdin, so --stdin cannot forward it too".into(),
+        ));
+    }
+    let mut groups = |name: &str| -> Result<Vec<HostName>, hosts::PatternError> {
+        let names = inventory
+            .group(name)
+            .map_err(|e| hosts::PatternError::Group {
+                name: name.to_owned(),
+                message: e.to_string(),
+            })?;
+        names.iter().map(|n| hosts::parse_target(n)).collect()
+    };
     let mut selection = hosts::Selection::new();
     for p in &args.hosts {
-        selection.add(p).map_err(|e| pattern_err("-w", p, e))?;
+        if p.trim() == "-" {
+            selection
+                .add_reader("stdin", &mut *stdin, &mut groups)
+                .map_err(|e| pattern_err("-w", p, e))?;
+        } else {
+            selection
+                .add_with_groups(p, &mut groups)
+                .map_err(|e| pattern_err("-w", p, e))?;
+        }
     }
     for g in &args.group {
         inventory
@@ -453,7 +492,8 @@ fn select_hosts(args: &Args, inventory: &Inventory) -> Result<Vec<HostName>, Con
     }
     let mut list = selection.into_hosts();
     for x in &args.exclude {
-        list = hosts::exclude(list, x).map_err(|e| pattern_err("-x", x, e))?;
+        list = hosts::exclude_with_groups(list, x, &mut groups)
+            .map_err(|e| pattern_err("-x", x, e))?;
     }
     let mut seen = std::collections::HashSet::new();
     list.retain(|h| seen.insert(h.to_string()));

@@ -109,3 +109,140 @@ fn a_config_ssh_refuses_is_refused_with_file_and_line() {
     let out = fanout(d.path(), &["--dry-run", "-F", &cfg_s, "-w", "a.invalid"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
 }
+
+/// The host names `--dry-run` lists (its unindented lines).
+fn listed(out: &Output) -> Vec<String> {
+    text(&out.stdout)
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with(' '))
+        .map(str::to_owned)
+        .collect()
+}
+
+fn fanout_stdin(dir: &Path, args: &[&str], stdin: &str) -> Output {
+    use std::io::Write as _;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ssh-fanout"))
+        .args(args)
+        .current_dir(dir)
+        .env("XDG_CONFIG_HOME", dir)
+        .env_remove("SSH_AUTH_SOCK")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("ssh-fanout: {e}"));
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn host_lists_as_pdsh_and_clush_users_type_them() {
+    let d = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    // `-w -`: hosts from stdin, several a line, `#` comments.
+    let out = fanout_stdin(
+        d.path(),
+        &["--dry-run", "-F", "none", "-w", "-"],
+        "h1.invalid h2.invalid,h3.invalid\n# comment\nh[4-5].invalid\n",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        listed(&out),
+        [
+            "h1.invalid",
+            "h2.invalid",
+            "h3.invalid",
+            "h4.invalid",
+            "h5.invalid"
+        ]
+    );
+    // Operators, pdsh -ITEM and /regex/, whitespace.
+    let out = fanout(
+        d.path(),
+        &[
+            "--dry-run",
+            "-F",
+            "none",
+            "-w",
+            "h[ 1 - 6 ].invalid ! h2.invalid , -h3.invalid,/h[1456]/",
+            "-x",
+            "/5/",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(listed(&out), ["h1.invalid", "h4.invalid", "h6.invalid"]);
+    // `@group` inside -w and -x is an inventory group.
+    let inv = d.path().join("hosts.toml");
+    std::fs::write(
+        &inv,
+        "[hosts.\"web[1-3].invalid\"]\n[groups]\nweb = [\"web[1-3].invalid\"]\nodd = [\"web1.invalid\", \"web3.invalid\"]\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let inv_s = inv.display().to_string();
+    let out = fanout(
+        d.path(),
+        &[
+            "--dry-run",
+            "-F",
+            "none",
+            "-i",
+            &inv_s,
+            "-w",
+            "@web!@odd,db.invalid",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(listed(&out), ["web2.invalid", "db.invalid"]);
+    let out = fanout(
+        d.path(),
+        &[
+            "--dry-run",
+            "-F",
+            "none",
+            "-i",
+            &inv_s,
+            "-w",
+            "@web",
+            "-x",
+            "@odd",
+        ],
+    );
+    assert_eq!(listed(&out), ["web2.invalid"]);
+    let out = fanout(
+        d.path(),
+        &["--dry-run", "-F", "none", "-i", &inv_s, "-w", "@nope"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("unknown group `nope`"),
+        "{}",
+        text(&out.stderr)
+    );
+    // A character that cannot be in a host name is a usage error (exit 2),
+    // before anything is resolved.
+    let out = fanout(d.path(), &["-F", "none", "-w", "web1.invalid,h$x", "true"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        text(&out.stderr).trim(),
+        "ssh-fanout: -w 'web1.invalid,h$x': invalid character '$' in host name `h$x` (a host \
+         name holds letters, digits, `-`, `.` and `_`, and does not start with `-`)"
+    );
+    let out = fanout(d.path(), &["-F", "none", "-w", "a;b", "true"]);
+    assert_eq!(out.status.code(), Some(2));
+    // stdin cannot hold the hosts and the commands' input at once.
+    let out = fanout_stdin(
+        d.path(),
+        &["-F", "none", "-w", "-", "--stdin", "true"],
+        "h1\n",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--stdin"),
+        "{}",
+        text(&out.stderr)
+    );
+}

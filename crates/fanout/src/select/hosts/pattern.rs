@@ -1,12 +1,13 @@
 //! Expansion of pdsh/clush host patterns into [`HostName`]s.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt::{self, Write as _};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use indexmap::IndexSet;
+use regex::Regex;
 
 use crate::excerpt::excerpt;
 use crate::wildcard::wildcard;
@@ -177,6 +178,80 @@ pub enum PatternError {
     /// `^FILE` items nested too deeply (probably a loop).
     #[error("host files nested more than {MAX_FILE_DEPTH} deep at {}", excerpt(&.0.to_string_lossy()))]
     FileDepth(PathBuf),
+    /// A character that cannot be part of a host name, user name or IPv6
+    /// address, such as `$` in `h$x` or `;`.
+    #[error(
+        "invalid character {ch:?} in {what} `{}` ({})",
+        excerpt(word),
+        allowed(what)
+    )]
+    BadChar {
+        /// The character.
+        ch: char,
+        /// `host name`, `user name` or `IPv6 address`.
+        what: &'static str,
+        /// The word it is in (an excerpt).
+        word: String,
+    },
+    /// An operator (`!`, `&`, `^`, or `-` for a pdsh exclusion) without
+    /// the operand it needs.
+    #[error("`{op}` needs a host pattern after it in `{}`", excerpt(pattern))]
+    MissingOperand {
+        /// The operator.
+        op: char,
+        /// The whole pattern.
+        pattern: String,
+    },
+    /// A pdsh filter (`-ITEM`, `/regex/`, `-/regex/`) next to `!`, `&` or
+    /// `^`: filters are whole comma-separated items.
+    #[error(
+        "`{}` is a pdsh filter and must be a whole comma-separated item (not an operand of \
+         `!`, `&` or `^`) in `{}`",
+        excerpt(item),
+        excerpt(pattern)
+    )]
+    FilterPlacement {
+        /// The filter item.
+        item: String,
+        /// The whole pattern.
+        pattern: String,
+    },
+    /// `-ITEM` or `-/regex/` in `-x`, where every item already excludes.
+    #[error("`{}`: -x items already exclude; drop the `-`", excerpt(.0))]
+    ExclusionInExclude(String),
+    /// A `/regex/` that does not compile.
+    #[error("invalid regex `/{}/`: {message}", excerpt(regex))]
+    Regex {
+        /// The regex as written (without its slashes).
+        regex: String,
+        /// The regex crate's explanation.
+        message: String,
+    },
+    /// `@group` where no inventory groups can be resolved.
+    #[error("`@{}`: inventory groups cannot be used here", excerpt(.0))]
+    NoGroups(String),
+    /// `@group` that the inventory could not resolve.
+    #[error("`@{}`: {message}", excerpt(name))]
+    Group {
+        /// The group name.
+        name: String,
+        /// Why it could not be resolved (names the inventory).
+        message: String,
+    },
+}
+
+/// What a [`PatternError::BadChar`] word may hold.
+fn allowed(what: &str) -> &'static str {
+    match what {
+        "host name" => {
+            "a host name holds letters, digits, `-`, `.` and `_`, and does not start with `-`"
+        }
+        "IPv6 address" => "an IPv6 address holds hex digits, `:` and `.`, then `%ZONE`",
+        _ => {
+            "a user name holds no whitespace and none of ' \" ` ; & < > | ( ) { } , ! ^ * ? [ ] / # :, \
+             and does not start with `-` or `@`"
+        }
+    }
 }
 
 /// `1234567` as `1,234,567`.
@@ -195,8 +270,10 @@ fn thousands(n: u64) -> String {
 /// Expands a host pattern into targets, in order, without duplicates.
 ///
 /// Accepts `host[0-7]`, `web[01-10,15]`, `rack[1-2]-node[1-3]`, `h[1-9/2]`,
-/// comma (or whitespace) separated lists, `user@host:port`, `[::1]:2222` and
-/// `^FILE`.
+/// comma (or whitespace) separated lists, `user@host:port`, `[::1]:2222`,
+/// `^FILE`, the ClusterShell operators `!` `&` `^` (left to right:
+/// `a,b!a` is `b`) and the pdsh filters `-ITEM`, `/regex/` and `-/regex/`.
+/// `@group` needs a [`Selection::add_with_groups`].
 ///
 /// The pattern alone is a selection: see [`Selection`] for the caps. A run
 /// adds all its patterns to one [`Selection`] instead.
@@ -211,8 +288,8 @@ pub fn expand(pattern: &str) -> Result<Vec<HostName>, PatternError> {
 /// size is only known by reading them).
 pub fn size(pattern: &str) -> Result<u64, PatternError> {
     let mut total = 0u64;
-    for item in split_top_level(pattern)? {
-        if !item.starts_with('^') {
+    for piece in parse_expr(pattern)? {
+        if let Piece::Term(_, Operand::Item(item)) = piece {
             total = total.saturating_add(item_size(&parse_item(&item)?));
         }
     }
@@ -224,15 +301,40 @@ pub fn size(pattern: &str) -> Result<u64, PatternError> {
 /// `^FILE` items are not read (their file is read when the pattern is
 /// expanded). Inventory groups are checked this way at load time.
 pub fn check(pattern: &str) -> Result<(), PatternError> {
-    let items = split_top_level(pattern)?;
-    if items.is_empty() {
+    let pieces = parse_expr(pattern)?;
+    if pieces.is_empty() {
         return Err(PatternError::Empty);
     }
-    for item in items.iter().filter(|item| !item.starts_with('^')) {
-        let (segments, _) = sized_item(item, MAX_HOSTS)?;
-        for_each_word(&segments, |word| parse_target(word).map(drop))?;
+    for piece in &pieces {
+        match piece {
+            Piece::Term(_, Operand::Group(name)) | Piece::Exclude(Operand::Group(name)) => {
+                return Err(PatternError::NoGroups(name.clone()));
+            }
+            Piece::Term(_, Operand::Item(item)) | Piece::Exclude(Operand::Item(item))
+                if !is_glob(item) =>
+            {
+                let (segments, _) = sized_item(item, MAX_HOSTS)?;
+                for_each_word(&segments, |word| parse_target(word).map(drop))?;
+            }
+            _ => {}
+        }
     }
     Ok(())
+}
+
+/// How `@group` operands are resolved: the group's hosts, or why not.
+/// [`Selection::add`] and [`exclude`] use [`no_groups`].
+pub type GroupHosts<'a> = dyn FnMut(&str) -> Result<Vec<HostName>, PatternError> + 'a;
+
+/// The [`GroupHosts`] of a selection without an inventory: every `@group`
+/// is [`PatternError::NoGroups`].
+pub fn no_groups(name: &str) -> Result<Vec<HostName>, PatternError> {
+    Err(PatternError::NoGroups(name.to_owned()))
+}
+
+/// Whether an item is a `-x` glob (`*` or `?`).
+fn is_glob(item: &str) -> bool {
+    item.contains(['*', '?'])
 }
 
 /// [`expand`], rendered back to strings with [`HostName`]'s `Display`.
@@ -249,45 +351,268 @@ pub const MAX_GLOB_WORDS: u64 = 4096;
 /// Items with `*` or `?` are globs matched against the host name and against
 /// the full `user@host:port` form; other items are expanded like [`expand`].
 /// An excluded item without user or port matches any user or port; one with
-/// a port only that port, one with a user only that user.
+/// a port only that port, one with a user only that user. `/regex/` items
+/// remove the hosts the regex matches (pdsh). Operators combine what the
+/// items match, left to right: `-x 'web*!web1'` removes every `web*` host
+/// but `web1`.
 ///
 /// Literal items are looked up, not compared: each host costs at most four
 /// hash lookups (its exact form, without its user, without its port, bare),
 /// so excluding `m` names from `n` hosts is O(n + m), whatever users and
-/// ports they carry. Only glob items are matched host by host.
-pub fn exclude(mut hosts: Vec<HostName>, pattern: &str) -> Result<Vec<HostName>, PatternError> {
-    let mut globs = Vec::new();
-    let mut exact = Selection::new();
-    for item in split_top_level(pattern)? {
-        if item.contains(['*', '?']) {
-            // `node0[0-4]*`: the ranges are expanded first, then each word
-            // is a glob (node00* ... node04*). Each glob is tried on every
-            // host, so their number is capped.
-            let (segments, _) = sized_item(&item, MAX_GLOB_WORDS)?;
-            for_each_word(&segments, |word| {
-                globs.push(Glob::new(word));
-                Ok(())
-            })?;
-        } else {
-            exact.add(&item)?;
+/// ports they carry. Only glob items are matched host by host, and each
+/// `!`, `&` or `^` costs one more pass over the hosts.
+pub fn exclude(hosts: Vec<HostName>, pattern: &str) -> Result<Vec<HostName>, PatternError> {
+    exclude_with_groups(hosts, pattern, &mut no_groups)
+}
+
+/// [`exclude`], with `@group` operands resolved by `groups`.
+pub fn exclude_with_groups(
+    mut hosts: Vec<HostName>,
+    pattern: &str,
+    groups: &mut GroupHosts<'_>,
+) -> Result<Vec<HostName>, PatternError> {
+    let pieces = parse_expr(pattern)?;
+    if pieces.is_empty() {
+        return Err(PatternError::Empty);
+    }
+    // What the pieces so far remove (positions in `hosts`), and the run
+    // of union operands since the last other operator (one set lookup per
+    // host for the whole run). Each other operator costs what its operand
+    // matches, not a pass over the hosts.
+    let mut removed: HashSet<usize> = HashSet::new();
+    let mut run = ExclusionBuilder::new(Selection::new());
+    let mut index = HostIndex::default();
+    let mut regexes = Vec::new();
+    for piece in pieces {
+        match piece {
+            Piece::Term(Op::Union, operand) => run.add(&operand, 0, groups)?,
+            Piece::Term(op, operand) => {
+                let left = std::mem::replace(&mut run, ExclusionBuilder::new(Selection::new()));
+                removed.extend(left.finish().matching(&hosts, &mut index));
+                let mut right = ExclusionBuilder::new(Selection::new());
+                right.add(&operand, 0, groups)?;
+                let right = right.finish().matching(&hosts, &mut index);
+                match op {
+                    Op::Union => removed.extend(right),
+                    Op::Difference => {
+                        for i in right {
+                            removed.remove(&i);
+                        }
+                    }
+                    Op::Intersection => {
+                        removed = right.into_iter().filter(|i| removed.contains(i)).collect();
+                    }
+                    Op::Xor => {
+                        for i in right {
+                            if !removed.remove(&i) {
+                                removed.insert(i);
+                            }
+                        }
+                    }
+                }
+            }
+            Piece::Keep(regex) => regexes.push(regex),
+            Piece::Drop(regex) => {
+                return Err(PatternError::ExclusionInExclude(format!(
+                    "-/{}/",
+                    regex.as_str()
+                )));
+            }
+            Piece::Exclude(operand) => {
+                return Err(PatternError::ExclusionInExclude(format!(
+                    "-{}",
+                    operand_text(&operand)
+                )));
+            }
         }
     }
-    let excluded = exact.into_hosts();
-    let literal = Literals::new(&excluded);
+    removed.extend(run.finish().matching(&hosts, &mut index));
+    let mut position = 0;
     hosts.retain(|h| {
-        if literal.matches(h) {
-            return false;
-        }
-        if globs.is_empty() {
-            return true;
-        }
-        // The full form is the host name alone without user or port.
-        let display = (h.user.is_some() || h.port.is_some()).then(|| h.to_string());
-        !globs
-            .iter()
-            .any(|g| g.matches(&h.host) || display.as_deref().is_some_and(|full| g.matches(full)))
+        let gone = removed.contains(&position) || regexes.iter().any(|r| regex_matches(r, h));
+        position += 1;
+        !gone
     });
     Ok(hosts)
+}
+
+/// Positions of hosts by the four forms a literal `-x` item can name
+/// (exact, user and host, host and port, host alone), built on first use.
+#[derive(Default)]
+struct HostIndex<'a> {
+    built: bool,
+    exact: HashMap<Key<'a>, Vec<usize>>,
+    user: HashMap<(&'a str, &'a str), Vec<usize>>,
+    port: HashMap<(&'a str, u16), Vec<usize>>,
+    bare: HashMap<&'a str, Vec<usize>>,
+}
+
+impl<'a> HostIndex<'a> {
+    fn build(&mut self, hosts: &'a [HostName]) {
+        if self.built {
+            return;
+        }
+        self.built = true;
+        for (i, h) in hosts.iter().enumerate() {
+            let (user, host, port) = (h.user.as_deref(), h.host.as_str(), h.port);
+            self.exact.entry((user, host, port)).or_default().push(i);
+            if let Some(user) = user {
+                self.user.entry((user, host)).or_default().push(i);
+            }
+            if let Some(port) = port {
+                self.port.entry((host, port)).or_default().push(i);
+            }
+            self.bare.entry(host).or_default().push(i);
+        }
+    }
+
+    /// The hosts an item matches: its user and port, where it has them,
+    /// must be theirs.
+    fn lookup<'s>(&'s self, x: &'s HostName) -> &'s [usize] {
+        let found = match (x.user.as_deref(), x.port) {
+            (Some(user), Some(port)) => self.exact.get(&(Some(user), x.host.as_str(), Some(port))),
+            (Some(user), None) => self.user.get(&(user, x.host.as_str())),
+            (None, Some(port)) => self.port.get(&(x.host.as_str(), port)),
+            (None, None) => self.bare.get(x.host.as_str()),
+        };
+        found.map_or(&[], Vec::as_slice)
+    }
+}
+
+/// An operand as written.
+fn operand_text(operand: &Operand) -> String {
+    match operand {
+        Operand::Item(item) => item.clone(),
+        Operand::File(path) => format!("^{path}"),
+        Operand::Group(name) => format!("@{name}"),
+    }
+}
+
+/// Whether a `/regex/` matches a host: its name, or its full
+/// `user@host:port` form.
+fn regex_matches(regex: &Regex, h: &HostName) -> bool {
+    regex.is_match(&h.host)
+        || ((h.user.is_some() || h.port.is_some()) && regex.is_match(&h.to_string()))
+}
+
+/// What an exclusion removes (a pdsh `-ITEM`, or one run of `-x` items):
+/// literal hosts, looked up in a set, and globs.
+#[derive(Debug, Default)]
+struct Exclusion {
+    literals: Vec<HostName>,
+    globs: Vec<Glob>,
+}
+
+impl Exclusion {
+    fn is_empty(&self) -> bool {
+        self.literals.is_empty() && self.globs.is_empty()
+    }
+
+    /// Adds what `other` removes.
+    fn merge(&mut self, other: Exclusion) {
+        self.literals.extend(other.literals);
+        self.globs.extend(other.globs);
+    }
+
+    /// The positions of the hosts it matches: looked up item by item when
+    /// it is all literals and fewer than the hosts, else one pass.
+    fn matching<'a>(&self, hosts: &'a [HostName], index: &mut HostIndex<'a>) -> Vec<usize> {
+        if self.is_empty() {
+            return Vec::new();
+        }
+        if self.globs.is_empty() && self.literals.len() < hosts.len() / 4 {
+            index.build(hosts);
+            let mut found: Vec<usize> = self
+                .literals
+                .iter()
+                .flat_map(|x| index.lookup(x).iter().copied())
+                .collect();
+            found.sort_unstable();
+            found.dedup();
+            return found;
+        }
+        self.marks(hosts)
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, gone)| gone.then_some(i))
+            .collect()
+    }
+
+    /// Which of `hosts` it matches.
+    fn marks(&self, hosts: &[HostName]) -> Vec<bool> {
+        if self.literals.is_empty() && self.globs.is_empty() {
+            return vec![false; hosts.len()];
+        }
+        let literal = Literals::new(&self.literals);
+        hosts
+            .iter()
+            .map(|h| {
+                if literal.matches(h) {
+                    return true;
+                }
+                if self.globs.is_empty() {
+                    return false;
+                }
+                // The full form is the host name alone without user or port.
+                let display = (h.user.is_some() || h.port.is_some()).then(|| h.to_string());
+                self.globs.iter().any(|g| {
+                    g.matches(&h.host) || display.as_deref().is_some_and(|full| g.matches(full))
+                })
+            })
+            .collect()
+    }
+}
+
+/// An [`Exclusion`] being built: literal operands are expanded into a
+/// [`Selection`] (so its caps hold), globs are kept aside.
+struct ExclusionBuilder {
+    exact: Selection,
+    globs: Vec<Glob>,
+}
+
+impl ExclusionBuilder {
+    fn new(exact: Selection) -> Self {
+        ExclusionBuilder {
+            exact,
+            globs: Vec::new(),
+        }
+    }
+
+    fn add(
+        &mut self,
+        operand: &Operand,
+        depth: usize,
+        groups: &mut GroupHosts<'_>,
+    ) -> Result<(), PatternError> {
+        match operand {
+            Operand::Item(item) if is_glob(item) => {
+                // `node0[0-4]*`: the ranges are expanded first, then each
+                // word is a glob (node00* ... node04*). Each glob is tried
+                // on every host, so their number is capped.
+                let (segments, _) = sized_item(item, MAX_GLOB_WORDS)?;
+                for_each_word(&segments, |word| {
+                    self.globs.push(Glob::new(word));
+                    Ok(())
+                })
+            }
+            operand => self.exact.add_operand(operand, depth, groups),
+        }
+    }
+
+    /// The exclusion, and the selection its literals were expanded in
+    /// (which holds the `^FILE` bytes read).
+    fn finish(self) -> Exclusion {
+        self.finish_with_budget().0
+    }
+
+    fn finish_with_budget(self) -> (Exclusion, u64) {
+        let bytes = self.exact.file_bytes;
+        let exclusion = Exclusion {
+            literals: self.exact.into_hosts(),
+            globs: self.globs,
+        };
+        (exclusion, bytes)
+    }
 }
 
 /// `(user, host, port)` as a hash key borrowing from a [`HostName`].
@@ -343,6 +668,7 @@ impl<'a> Literals<'a> {
 }
 
 /// A glob item, split once into what the wildcard match compares.
+#[derive(Debug)]
 struct Glob {
     pattern: String,
     chars: Vec<char>,
@@ -389,9 +715,13 @@ pub fn parse_target(word: &str) -> Result<HostName, PatternError> {
             _ => (rest, None),
         }
     };
-    if host.is_empty() || host.contains(char::is_whitespace) || host.contains(['/', '[', ']']) {
+    if host.is_empty() {
         return Err(invalid());
     }
+    if let Some(user) = &user {
+        check_user(user, word)?;
+    }
+    check_host(host, word)?;
     let port = match port {
         Some(p) => match p.parse::<u16>() {
             Ok(n) if n > 0 => Some(n),
@@ -404,6 +734,65 @@ pub fn parse_target(word: &str) -> Result<HostName, PatternError> {
         host: host.to_owned(),
         port,
     })
+}
+
+/// A character of a host name: a letter, a digit, `-`, `.` or `_`.
+fn host_char(c: char) -> bool {
+    c.is_alphanumeric() || matches!(c, '-' | '.' | '_')
+}
+
+/// Characters a user name may not hold: OpenSSH's `valid_ruser` set,
+/// whitespace, and the pattern syntax.
+fn bad_user_char(c: char) -> bool {
+    c.is_whitespace() || c.is_control() || "'\"`;&<>|(){},!^*?[]/#:".contains(c)
+}
+
+fn bad_char(ch: char, what: &'static str, word: &str) -> PatternError {
+    PatternError::BadChar {
+        ch,
+        what,
+        word: excerpt(word).into_owned(),
+    }
+}
+
+/// A host name ([`host_char`]s, not starting with `-`), or an IPv6
+/// address (hex digits, `:`, `.`, then an optional `%zone`).
+fn check_host(host: &str, word: &str) -> Result<(), PatternError> {
+    if host.contains(':') {
+        let (address, zone) = host.split_once('%').unwrap_or((host, ""));
+        if let Some(c) = address
+            .chars()
+            .find(|&c| !(c.is_ascii_hexdigit() || c == ':' || c == '.'))
+        {
+            return Err(bad_char(c, "IPv6 address", word));
+        }
+        if host.contains('%') && zone.is_empty() {
+            return Err(bad_char('%', "IPv6 address", word));
+        }
+        if let Some(c) = zone.chars().find(|&c| !host_char(c)) {
+            return Err(bad_char(c, "IPv6 address", word));
+        }
+        return Ok(());
+    }
+    if let Some(c) = host.chars().find(|&c| !host_char(c)) {
+        return Err(bad_char(c, "host name", word));
+    }
+    if host.starts_with('-') {
+        return Err(bad_char('-', "host name", word));
+    }
+    Ok(())
+}
+
+fn check_user(user: &str, word: &str) -> Result<(), PatternError> {
+    if let Some(c) = user.chars().find(|&c| bad_user_char(c)) {
+        return Err(bad_char(c, "user name", word));
+    }
+    // `-user@h` would read as a pdsh exclusion and `@x@h` as a group, so a
+    // folded list holding them would not expand back.
+    if let Some(c) = user.chars().next().filter(|c| matches!(c, '-' | '@')) {
+        return Err(bad_char(c, "user name", word));
+    }
+    Ok(())
 }
 
 /// A host selection being built: every `-w` pattern, `^FILE` line, group and
@@ -430,6 +819,23 @@ pub struct Selection {
     done: HashSet<String>,
     /// Bytes read from `^FILE`s so far.
     file_bytes: u64,
+    /// Positions in `hosts` removed by `!`, `&` or `^` while a pattern is
+    /// evaluated (a host added again comes back at its place).
+    dead: HashSet<usize>,
+    /// The pdsh `/regex/` and `-/regex/` filters of every pattern added,
+    /// applied by [`Selection::into_hosts`].
+    filters: Vec<Filter>,
+    /// Every pdsh `-ITEM` of every pattern added, as one exclusion.
+    exclusion: Exclusion,
+}
+
+/// A pdsh regex filter of a [`Selection`].
+#[derive(Debug)]
+enum Filter {
+    /// `/regex/`: keep the hosts it matches.
+    Keep(Regex),
+    /// `-/regex/`: remove the hosts it matches.
+    Drop(Regex),
 }
 
 impl Default for Selection {
@@ -440,6 +846,9 @@ impl Default for Selection {
             hosts: IndexSet::new(),
             done: HashSet::new(),
             file_bytes: 0,
+            dead: HashSet::new(),
+            filters: Vec::new(),
+            exclusion: Exclusion::default(),
         }
     }
 }
@@ -460,9 +869,33 @@ impl Selection {
         }
     }
 
-    /// Adds the hosts of `pattern` (see [`expand`]).
+    /// Adds the hosts of `pattern` (see [`expand`]); `@group` operands are
+    /// refused ([`no_groups`]).
     pub fn add(&mut self, pattern: &str) -> Result<(), PatternError> {
-        self.add_pattern(pattern, 0)
+        self.add_pattern(pattern, 0, &mut no_groups)
+    }
+
+    /// Adds the hosts of `pattern`, with `@group` operands resolved by
+    /// `groups`.
+    pub fn add_with_groups(
+        &mut self,
+        pattern: &str,
+        groups: &mut GroupHosts<'_>,
+    ) -> Result<(), PatternError> {
+        self.add_pattern(pattern, 0, groups)
+    }
+
+    /// Adds every line of `reader` as a pattern, as the lines of a
+    /// `^FILE` are (pdsh's `-w -` reads stdin this way: one or more hosts
+    /// a line, `#` comments). `name` stands for the file in errors
+    /// (`stdin:3: ...`).
+    pub fn add_reader(
+        &mut self,
+        name: &str,
+        reader: impl Read,
+        groups: &mut GroupHosts<'_>,
+    ) -> Result<(), PatternError> {
+        self.add_lines(Path::new(name), reader, 0, groups)
     }
 
     /// Adds hosts already expanded elsewhere (inventory groups and `-a`),
@@ -470,7 +903,7 @@ impl Selection {
     /// selection past [`MAX_HOSTS`]. `what` names them in the error.
     pub fn add_hosts(&mut self, what: &str, hosts: Vec<HostName>) -> Result<(), PatternError> {
         let before = self.len();
-        let new = hosts.iter().filter(|h| !self.hosts.contains(*h)).count() as u64;
+        let new = hosts.iter().filter(|h| !self.has(h)).count() as u64;
         if before.saturating_add(new) > self.max_hosts {
             return Err(PatternError::TooManyHosts {
                 item: excerpt(what).into_owned(),
@@ -485,37 +918,205 @@ impl Selection {
         Ok(())
     }
 
-    /// How many distinct hosts are selected.
+    /// How many distinct hosts are selected (before the pdsh filters).
     pub fn len(&self) -> u64 {
-        self.hosts.len() as u64
+        (self.hosts.len() - self.dead.len()) as u64
     }
 
-    /// Whether no host is selected.
+    /// Whether no host is selected (before the pdsh filters).
     pub fn is_empty(&self) -> bool {
-        self.hosts.is_empty()
+        self.len() == 0
     }
 
-    /// The selected hosts, in order.
-    pub fn into_hosts(self) -> Vec<HostName> {
-        self.hosts.into_iter().collect()
+    /// Whether `host` is selected (before the pdsh filters).
+    fn has(&self, host: &HostName) -> bool {
+        self.hosts
+            .get_index_of(host)
+            .is_some_and(|i| !self.dead.contains(&i))
+    }
+
+    /// The selected hosts, in order, without the filters.
+    fn take_live(&mut self) -> Vec<HostName> {
+        let hosts = std::mem::take(&mut self.hosts);
+        let dead = std::mem::take(&mut self.dead);
+        if dead.is_empty() {
+            return hosts.into_iter().collect();
+        }
+        hosts
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, h)| (!dead.contains(&i)).then_some(h))
+            .collect()
+    }
+
+    /// Takes over the filters of `other` (an operand's or a result's).
+    fn absorb_filters(&mut self, other: &mut Selection) {
+        self.filters.append(&mut other.filters);
+        self.exclusion.merge(std::mem::take(&mut other.exclusion));
+    }
+
+    /// The selected hosts, in order, once the pdsh filters of every
+    /// pattern added (`/regex/`, `-/regex/`, `-ITEM`) have been applied.
+    pub fn into_hosts(mut self) -> Vec<HostName> {
+        let mut hosts = self.take_live();
+        if !self.exclusion.is_empty() {
+            let mut gone = self.exclusion.marks(&hosts).into_iter();
+            hosts.retain(|_| !gone.next().unwrap_or(false));
+        }
+        for filter in &self.filters {
+            match filter {
+                Filter::Keep(regex) => hosts.retain(|h| regex_matches(regex, h)),
+                Filter::Drop(regex) => hosts.retain(|h| !regex_matches(regex, h)),
+            }
+        }
+        hosts
+    }
+
+    /// An empty selection with this one's caps and what is left of its
+    /// `^FILE` budget, for one operand or one operator's result.
+    fn child(&self) -> Selection {
+        Selection {
+            max_hosts: self.max_hosts,
+            max_file_bytes: self.max_file_bytes,
+            file_bytes: self.file_bytes,
+            ..Selection::default()
+        }
     }
 
     fn push(&mut self, host: HostName) {
-        self.hosts.insert(host);
+        let (i, new) = self.hosts.insert_full(host);
+        if !new && !self.dead.is_empty() {
+            self.dead.remove(&i);
+        }
     }
 
-    fn add_pattern(&mut self, pattern: &str, depth: usize) -> Result<(), PatternError> {
-        let items = split_top_level(pattern)?;
-        if items.is_empty() {
+    fn add_pattern(
+        &mut self,
+        pattern: &str,
+        depth: usize,
+        groups: &mut GroupHosts<'_>,
+    ) -> Result<(), PatternError> {
+        let pieces = parse_expr(pattern)?;
+        if pieces.is_empty() {
             return Err(PatternError::Empty);
         }
-        for item in items {
-            match item.strip_prefix('^') {
-                Some(file) => self.add_file(Path::new(file), depth)?,
-                None => self.add_item(&item)?,
+        let unions_only = pieces
+            .iter()
+            .all(|p| !matches!(p, Piece::Term(op, _) if *op != Op::Union));
+        if unions_only {
+            // The common case: every operand goes straight into the
+            // selection, each sized against the cap before it is expanded.
+            for piece in pieces {
+                self.add_piece(piece, depth, groups)?;
+            }
+            return Ok(());
+        }
+        // Left to right, as nodeset: `a,b!a` is `(a ∪ b) \ a`. The result
+        // is built on its own, then added (and held to the cap) as a whole.
+        let mut acc = self.child();
+        for piece in pieces {
+            match piece {
+                Piece::Term(op @ (Op::Difference | Op::Intersection | Op::Xor), operand) => {
+                    let mut right = acc.child();
+                    right.add_operand(&operand, depth, groups)?;
+                    acc.file_bytes = right.file_bytes;
+                    acc.absorb_filters(&mut right);
+                    acc.combine(op, right.take_live());
+                }
+                piece => acc.add_piece(piece, depth, groups)?,
+            }
+        }
+        self.file_bytes = acc.file_bytes;
+        self.absorb_filters(&mut acc);
+        let hosts = acc.take_live();
+        self.add_hosts(pattern, hosts)
+    }
+
+    /// `self op right`, with hashed lookups: the cost is the size of
+    /// `right`, not of the selection (removed hosts are marked dead).
+    fn combine(&mut self, op: Op, right: Vec<HostName>) {
+        // Items expanded before may be needed again: `h[1-3]!h2,h[1-3]`.
+        self.done.clear();
+        match op {
+            Op::Union => {
+                for h in right {
+                    self.push(h);
+                }
+            }
+            Op::Difference => {
+                for h in &right {
+                    if let Some(i) = self.hosts.get_index_of(h) {
+                        self.dead.insert(i);
+                    }
+                }
+            }
+            Op::Xor => {
+                for h in right {
+                    match self.hosts.get_index_of(&h) {
+                        Some(i) => {
+                            if !self.dead.remove(&i) {
+                                self.dead.insert(i);
+                            }
+                        }
+                        None => {
+                            self.hosts.insert(h);
+                        }
+                    }
+                }
+            }
+            Op::Intersection => {
+                let mut keep: Vec<usize> = right
+                    .iter()
+                    .filter_map(|h| self.hosts.get_index_of(h))
+                    .filter(|i| !self.dead.contains(i))
+                    .collect();
+                keep.sort_unstable();
+                let kept: IndexSet<HostName> = keep
+                    .into_iter()
+                    .filter_map(|i| self.hosts.get_index(i).cloned())
+                    .collect();
+                self.hosts = kept;
+                self.dead.clear();
+            }
+        }
+    }
+
+    /// Adds a union operand or keeps a filter.
+    fn add_piece(
+        &mut self,
+        piece: Piece,
+        depth: usize,
+        groups: &mut GroupHosts<'_>,
+    ) -> Result<(), PatternError> {
+        match piece {
+            Piece::Term(_, operand) => self.add_operand(&operand, depth, groups)?,
+            Piece::Keep(regex) => self.filters.push(Filter::Keep(regex)),
+            Piece::Drop(regex) => self.filters.push(Filter::Drop(regex)),
+            Piece::Exclude(operand) => {
+                let mut builder = ExclusionBuilder::new(self.child());
+                builder.add(&operand, depth, groups)?;
+                let (exclusion, bytes) = builder.finish_with_budget();
+                self.file_bytes = bytes;
+                self.exclusion.merge(exclusion);
             }
         }
         Ok(())
+    }
+
+    fn add_operand(
+        &mut self,
+        operand: &Operand,
+        depth: usize,
+        groups: &mut GroupHosts<'_>,
+    ) -> Result<(), PatternError> {
+        match operand {
+            Operand::Item(item) => self.add_item(item),
+            Operand::File(path) => self.add_file(Path::new(path), depth, groups),
+            Operand::Group(name) => {
+                let hosts = groups(name)?;
+                self.add_hosts(&format!("@{name}"), hosts)
+            }
+        }
     }
 
     fn add_item(&mut self, item: &str) -> Result<(), PatternError> {
@@ -529,7 +1130,7 @@ impl Selection {
             // without keeping them, before expanding it.
             let mut new = 0u64;
             for_each_word(&segments, |word| {
-                if !self.hosts.contains(&parse_target(word)?) {
+                if !self.has(&parse_target(word)?) {
                     new += 1;
                 }
                 Ok(())
@@ -554,15 +1155,35 @@ impl Selection {
         Ok(())
     }
 
-    fn add_file(&mut self, path: &Path, depth: usize) -> Result<(), PatternError> {
+    fn add_file(
+        &mut self,
+        path: &Path,
+        depth: usize,
+        groups: &mut GroupHosts<'_>,
+    ) -> Result<(), PatternError> {
         if depth >= MAX_FILE_DEPTH {
             return Err(PatternError::FileDepth(path.to_owned()));
         }
+        let file = File::open(path).map_err(|source| PatternError::File {
+            path: path.to_owned(),
+            source,
+        })?;
+        self.add_lines(path, file, depth, groups)
+    }
+
+    /// Adds the lines of `reader` (a `^FILE` or stdin), one pattern a line.
+    fn add_lines(
+        &mut self,
+        path: &Path,
+        reader: impl Read,
+        depth: usize,
+        groups: &mut GroupHosts<'_>,
+    ) -> Result<(), PatternError> {
         let file_error = |source| PatternError::File {
             path: path.to_owned(),
             source,
         };
-        let mut reader = BufReader::new(File::open(path).map_err(file_error)?);
+        let mut reader = BufReader::new(reader);
         let mut buf = Vec::new();
         let mut number = 0usize;
         loop {
@@ -605,54 +1226,263 @@ impl Selection {
             if line.is_empty() {
                 continue;
             }
-            self.add_pattern(line, depth + 1).map_err(|e| match e {
-                // Keep the innermost file's position for nested includes.
-                e @ (PatternError::InFile { .. }
-                | PatternError::File { .. }
-                | PatternError::FileDepth(_)) => e,
-                e => in_file(e),
-            })?;
+            self.add_pattern(line, depth + 1, groups)
+                .map_err(|e| match e {
+                    // Keep the innermost file's position for nested includes.
+                    e @ (PatternError::InFile { .. }
+                    | PatternError::File { .. }
+                    | PatternError::FileDepth(_)) => e,
+                    e => in_file(e),
+                })?;
         }
     }
 }
 
-/// Splits at commas and whitespace outside brackets; checks bracket balance.
-fn split_top_level(pattern: &str) -> Result<Vec<String>, PatternError> {
-    let mut items = Vec::new();
-    let mut current = String::new();
+/// A set operator between two operands of a pattern, evaluated left to
+/// right as ClusterShell's `nodeset` does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Op {
+    /// `,` (or whitespace between two operands).
+    Union,
+    /// `!`.
+    Difference,
+    /// `&`.
+    Intersection,
+    /// `^` after an operand.
+    Xor,
+}
+
+/// One operand: a range item, `^FILE` or `@group`.
+#[derive(Debug, PartialEq, Eq)]
+enum Operand {
+    Item(String),
+    File(String),
+    Group(String),
+}
+
+/// A parsed pattern, piece by piece, in order.
+#[derive(Debug)]
+enum Piece {
+    /// An operand and the operator before it (`Union` for the first).
+    Term(Op, Operand),
+    /// pdsh `/regex/`: keep only the hosts it matches.
+    Keep(Regex),
+    /// pdsh `-/regex/`: remove the hosts it matches.
+    Drop(Regex),
+    /// pdsh `-ITEM`: remove these hosts, as `-x ITEM` does.
+    Exclude(Operand),
+}
+
+/// The characters that are operators outside brackets.
+const OPERATORS: [char; 4] = [',', '!', '&', '^'];
+
+/// Parses a pattern into [`Piece`]s: operands separated by `,` `!` `&`
+/// `^` (whitespace around them ignored; whitespace alone between two
+/// operands is a union, as in pdsh), and pdsh filters as whole
+/// comma-separated items. Brackets are checked here; ranges are parsed
+/// later, per item.
+fn parse_expr(pattern: &str) -> Result<Vec<Piece>, PatternError> {
+    let mut pieces = Vec::new();
+    let mut rest = pattern;
+    // The explicit operator waiting for its operand, if any.
+    let mut pending: Option<char> = None;
+    // Whether an operand (or filter) was just read, and whether it was a
+    // filter.
+    let mut after_operand = false;
+    let mut after_filter = false;
+    let missing = |op: char| {
+        if op == ',' {
+            PatternError::Empty
+        } else {
+            PatternError::MissingOperand {
+                op,
+                pattern: pattern.to_owned(),
+            }
+        }
+    };
+    loop {
+        rest = rest.trim_start();
+        let Some(c) = rest.chars().next() else {
+            break;
+        };
+        if after_operand && OPERATORS.contains(&c) {
+            if after_filter && c != ',' {
+                return Err(filter_placement(pieces.last(), pattern));
+            }
+            pending = Some(c);
+            after_operand = false;
+            rest = &rest[1..];
+            continue;
+        }
+        if !after_operand && matches!(c, ',' | '!' | '&') {
+            return Err(missing(pending.unwrap_or(c)));
+        }
+        let op = match pending.take() {
+            None | Some(',') => Op::Union,
+            Some('!') => Op::Difference,
+            Some('&') => Op::Intersection,
+            Some(_) => Op::Xor,
+        };
+        let start = rest;
+        let (piece, after) = match c {
+            '-' | '/' => {
+                let body = if c == '-' { &rest[1..] } else { rest };
+                let (piece, after) = if let Some(regex) = body.strip_prefix('/') {
+                    let (source, after) = read_regex(regex);
+                    let regex = compile(source)?;
+                    (
+                        if c == '-' {
+                            Piece::Drop(regex)
+                        } else {
+                            Piece::Keep(regex)
+                        },
+                        after,
+                    )
+                } else {
+                    if body.is_empty() || body.starts_with(char::is_whitespace) {
+                        return Err(missing('-'));
+                    }
+                    let (operand, after) = read_operand(body, pattern)?;
+                    (Piece::Exclude(operand), after)
+                };
+                if op != Op::Union {
+                    let item = &start[..start.len() - after.len()];
+                    return Err(PatternError::FilterPlacement {
+                        item: excerpt(item).into_owned(),
+                        pattern: pattern.to_owned(),
+                    });
+                }
+                after_filter = true;
+                (piece, after)
+            }
+            _ => {
+                let (operand, after) = read_operand(rest, pattern)?;
+                after_filter = false;
+                (Piece::Term(op, operand), after)
+            }
+        };
+        pieces.push(piece);
+        rest = after;
+        after_operand = true;
+    }
+    match pending {
+        // A trailing comma is tolerated, as it always was.
+        Some(op) if op != ',' => Err(missing(op)),
+        _ => Ok(pieces),
+    }
+}
+
+/// The error for a filter used as an operand of `!`, `&` or `^`.
+fn filter_placement(last: Option<&Piece>, pattern: &str) -> PatternError {
+    let item = match last {
+        Some(Piece::Keep(r)) => format!("/{}/", r.as_str()),
+        Some(Piece::Drop(r)) => format!("-/{}/", r.as_str()),
+        Some(Piece::Exclude(Operand::Item(i))) => format!("-{i}"),
+        Some(Piece::Exclude(Operand::File(f))) => format!("-^{f}"),
+        Some(Piece::Exclude(Operand::Group(g))) => format!("-@{g}"),
+        _ => String::new(),
+    };
+    PatternError::FilterPlacement {
+        item: excerpt(&item).into_owned(),
+        pattern: pattern.to_owned(),
+    }
+}
+
+fn compile(source: &str) -> Result<Regex, PatternError> {
+    if source.is_empty() {
+        return Err(PatternError::Regex {
+            regex: String::new(),
+            message: "empty regex".into(),
+        });
+    }
+    Regex::new(source).map_err(|e| PatternError::Regex {
+        regex: excerpt(source).into_owned(),
+        message: e.to_string(),
+    })
+}
+
+/// Reads an operand at the start of `text`: `^FILE`, `@group` or an item.
+fn read_operand<'a>(text: &'a str, pattern: &str) -> Result<(Operand, &'a str), PatternError> {
+    if let Some(path) = text.strip_prefix('^') {
+        let (path, after) = read_word(path, pattern)?;
+        if path.is_empty() {
+            return Err(PatternError::MissingOperand {
+                op: '^',
+                pattern: pattern.to_owned(),
+            });
+        }
+        return Ok((Operand::File(path), after));
+    }
+    if let Some(name) = text.strip_prefix('@') {
+        let (name, after) = read_word(name, pattern)?;
+        if name.is_empty() {
+            return Err(PatternError::InvalidHost(text.chars().take(1).collect()));
+        }
+        return Ok((Operand::Group(name), after));
+    }
+    let (word, after) = read_word(text, pattern)?;
+    Ok((Operand::Item(word), after))
+}
+
+/// Reads one word up to whitespace or an operator outside brackets.
+/// Whitespace inside brackets is dropped (`n[ 9 - 11 ]` is `n[9-11]`).
+fn read_word<'a>(text: &'a str, pattern: &str) -> Result<(String, &'a str), PatternError> {
+    let mut word = String::new();
     let mut in_bracket = false;
-    for c in pattern.chars() {
+    for (at, c) in text.char_indices() {
         match c {
             '[' if in_bracket => return Err(PatternError::NestedBracket(pattern.to_owned())),
             '[' => in_bracket = true,
-            ']' if !in_bracket => {
-                return Err(PatternError::UnexpectedBracket(pattern.to_owned()));
-            }
+            ']' if !in_bracket => return Err(PatternError::UnexpectedBracket(pattern.to_owned())),
             ']' => in_bracket = false,
-            ',' if !in_bracket => {
-                if current.is_empty() {
-                    return Err(PatternError::Empty);
-                }
-                items.push(std::mem::take(&mut current));
-                continue;
-            }
-            c if c.is_whitespace() && !in_bracket => {
-                if !current.is_empty() {
-                    items.push(std::mem::take(&mut current));
-                }
-                continue;
+            c if c.is_whitespace() && in_bracket => continue,
+            c if !in_bracket && (c.is_whitespace() || OPERATORS.contains(&c)) => {
+                return Ok((word, &text[at..]));
             }
             _ => {}
         }
-        current.push(c);
+        word.push(c);
     }
     if in_bracket {
         return Err(PatternError::UnclosedBracket(pattern.to_owned()));
     }
-    if !current.is_empty() {
-        items.push(current);
+    Ok((word, ""))
+}
+
+/// Reads a regex after its opening `/`: up to a `,` or whitespace outside
+/// `[...]`, `(...)` and `{...}` (so `/h(1|2)/` and `/h{1,3}/` are one
+/// regex), with its closing `/` dropped if there is one (pdsh makes it
+/// optional).
+fn read_regex(text: &str) -> (&str, &str) {
+    let mut depth = 0usize;
+    let mut in_class = false;
+    let mut escaped = false;
+    let mut end = text.len();
+    for (at, c) in text.char_indices() {
+        if escaped {
+            escaped = false;
+            continue;
+        }
+        match c {
+            '\\' => escaped = true,
+            ']' if in_class => in_class = false,
+            _ if in_class => {}
+            '[' => in_class = true,
+            '(' | '{' => depth += 1,
+            ')' | '}' => depth = depth.saturating_sub(1),
+            c if depth == 0 && (c == ',' || c.is_whitespace()) => {
+                end = at;
+                break;
+            }
+            _ => {}
+        }
     }
-    Ok(items)
+    let (source, after) = text.split_at(end);
+    let source = match source.strip_suffix('/') {
+        Some(inner) if !inner.ends_with('\\') || inner.ends_with("\\\\") => inner,
+        _ => source,
+    };
+    (source, after)
 }
 
 /// One numeric range `lo..=hi` by `step`, printed with `width` zero padding.
@@ -853,6 +1683,8 @@ fn for_each_word(
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use super::*;
     use crate::wildcard::glob_match;
 
@@ -1029,8 +1861,311 @@ mod tests {
             expand("h:99999"),
             Err(PatternError::InvalidPort(_))
         ));
-        assert!(matches!(expand("@h"), Err(PatternError::InvalidHost(_))));
+        // `@name` at the start of an operand is an inventory group.
+        assert!(matches!(expand("@h"), Err(PatternError::NoGroups(ref g)) if g == "h"));
         assert!(matches!(expand("u@"), Err(PatternError::InvalidHost(_))));
+    }
+
+    fn err(pattern: &str) -> String {
+        match expand(pattern) {
+            Ok(hosts) => panic!("{pattern:?} expanded to {hosts:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn pdsh_minus_items_exclude() {
+        assert_eq!(names("h[1-5],-h3"), ["h1", "h2", "h4", "h5"]);
+        // Order does not matter, as in pdsh: exclusions apply to the whole
+        // selection, after every item.
+        assert_eq!(names("-h3,h[1-5]"), ["h1", "h2", "h4", "h5"]);
+        assert_eq!(names("h[1-5],-h[2-3],h9"), ["h1", "h4", "h5", "h9"]);
+        // Like -x: a bare name removes it whatever its user or port, globs
+        // are allowed.
+        assert_eq!(names("root@h[1-3]:22,-h2"), ["root@h1:22", "root@h3:22"]);
+        assert_eq!(names("web[1-3],db1,-web*"), ["db1"]);
+        let mut selection = Selection::new();
+        selection.add("h[1-3]").unwrap();
+        selection.add("-h2").unwrap();
+        selection.add("h4").unwrap();
+        assert_eq!(
+            selection.into_hosts(),
+            ["h1", "h3", "h4"].map(HostName::new),
+            "across patterns (several -w)"
+        );
+        // Nothing after the `-`, or a filter used as an operand.
+        assert!(matches!(
+            expand("h1,-"),
+            Err(PatternError::MissingOperand { op: '-', .. })
+        ));
+        assert!(matches!(
+            expand("h[1-3]!-h2"),
+            Err(PatternError::FilterPlacement { .. })
+        ));
+        assert!(err("h[1-3],-h2&h1").contains("`-h2` is a pdsh filter"));
+    }
+
+    #[test]
+    fn pdsh_regex_filters() {
+        assert_eq!(names("h[1-5],/h[13]/"), ["h1", "h3"]);
+        assert_eq!(names("/h[13]/,h[1-5]"), ["h1", "h3"]);
+        // The closing slash is optional; several regexes must all match.
+        assert_eq!(names("h[1-12],/h1"), ["h1", "h10", "h11", "h12"]);
+        assert_eq!(names("h[1-12],/h1/,/2/"), ["h12"]);
+        // Commas inside (), {} and [] belong to the regex.
+        assert_eq!(names("h[1-5],/^h(1|4)$/"), ["h1", "h4"]);
+        assert_eq!(names("h[1-5],/^h[1,5]$/"), ["h1", "h5"]);
+        assert_eq!(names("a,aa,aaa,/^a{2,3}$/"), ["aa", "aaa"]);
+        // `-/regex/` removes.
+        assert_eq!(names("h[1-5],-/h[13]/,h9"), ["h2", "h4", "h5", "h9"]);
+        // Matched against the host name or the full form.
+        assert_eq!(names("root@h1,h2,/^root@/"), ["root@h1"]);
+        assert!(matches!(
+            expand("h[1-3],/h(/"),
+            Err(PatternError::Regex { .. })
+        ));
+        assert!(err("h1,//").contains("empty regex"));
+        assert!(matches!(
+            expand("h[1-3]&/h1/"),
+            Err(PatternError::FilterPlacement { .. })
+        ));
+        // In -x, `/regex/` removes what it matches.
+        let hosts = expand("h[1-5]").unwrap();
+        let kept = exclude(hosts.clone(), "h2,/h[13]/").unwrap();
+        assert_eq!(kept, ["h4", "h5"].map(HostName::new));
+        assert!(matches!(
+            exclude(hosts.clone(), "-h2"),
+            Err(PatternError::ExclusionInExclude(_))
+        ));
+        assert!(matches!(
+            exclude(hosts, "-/h2/"),
+            Err(PatternError::ExclusionInExclude(_))
+        ));
+    }
+
+    #[test]
+    fn clustershell_operators_left_to_right() {
+        assert_eq!(names("a,b!a"), ["b"]);
+        assert_eq!(names("h[1-5]!h3"), ["h1", "h2", "h4", "h5"]);
+        assert_eq!(names("h[1-3]&h[2-4]"), ["h2", "h3"]);
+        assert_eq!(names("h[1-3]^h[2-4]"), ["h1", "h4"]);
+        // Left to right, one precedence: ((h1..3 \ h2) ∪ h9).
+        assert_eq!(names("h[1-3]!h2,h9"), ["h1", "h3", "h9"]);
+        assert_eq!(names("a,b&a,c"), ["a", "c"]);
+        assert_eq!(names("h[1-2],h[3-4]!h3^h[3-5]"), ["h1", "h2", "h3", "h5"]);
+        assert_eq!(names("a!b!c"), ["a"]);
+        // Operators compare whole targets.
+        assert_eq!(names("root@h[1-2]!h1"), ["root@h1", "root@h2"]);
+        assert_eq!(names("root@h[1-2]!root@h1"), ["root@h2"]);
+        // Several patterns (several -w) are a union of their results.
+        let mut selection = Selection::new();
+        selection.add("a").unwrap();
+        selection.add("b!a").unwrap();
+        assert_eq!(selection.into_hosts(), ["a", "b"].map(HostName::new));
+        // A missing operand is an error naming the operator.
+        for (pattern, op) in [
+            ("x!", '!'),
+            ("!x", '!'),
+            ("a&", '&'),
+            ("a^", '^'),
+            ("a!&b", '!'),
+        ] {
+            match expand(pattern) {
+                Err(PatternError::MissingOperand { op: got, .. }) => {
+                    assert_eq!(got, op, "{pattern}");
+                }
+                other => panic!("{pattern}: {other:?}"),
+            }
+        }
+        assert_eq!(err("a!"), "`!` needs a host pattern after it in `a!`");
+        // The cap holds on the result.
+        let err = with_cap("h[1-600]^g[1-600]", 1000).unwrap_err();
+        assert_eq!(too_many(&err).2, 1200);
+        assert_eq!(
+            with_cap("h[1-600]^h[1-600],g[1-600]", 1000).unwrap().len(),
+            600
+        );
+    }
+
+    #[test]
+    fn caret_and_at_told_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("more.txt");
+        std::fs::write(&file, "h2\nh9\n").unwrap();
+        let f = file.display();
+        // `^` at the start of an operand is a file, elsewhere xor.
+        assert_eq!(names(&format!("^{f}")), ["h2", "h9"]);
+        assert_eq!(names(&format!("h[1-3],^{f}")), ["h1", "h2", "h3", "h9"]);
+        assert_eq!(names(&format!("h[1-3]!^{f}")), ["h1", "h3"]);
+        assert_eq!(names(&format!("h[1-3]^^{f}")), ["h1", "h3", "h9"]);
+        assert_eq!(names(&format!("h[1-3] ^ ^{f}")), ["h1", "h3", "h9"]);
+        assert!(matches!(
+            expand("h1,^"),
+            Err(PatternError::MissingOperand { op: '^', .. })
+        ));
+        // `@` at the start of an operand is a group, elsewhere `user@`.
+        let mut groups = |name: &str| match name {
+            "web" => Ok(vec![HostName::new("w1"), HostName::new("w2")]),
+            other => Err(PatternError::Group {
+                name: other.to_owned(),
+                message: "unknown group".into(),
+            }),
+        };
+        let mut selection = Selection::new();
+        selection
+            .add_with_groups("u@h1,@web!w1,-@web&x", &mut groups)
+            .unwrap_err();
+        let mut selection = Selection::new();
+        selection
+            .add_with_groups("u@h1,@web!w1,a@b@c", &mut groups)
+            .unwrap();
+        let got: Vec<String> = selection
+            .into_hosts()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(got, ["u@h1", "w2", "a@b@c"]);
+        let mut selection = Selection::new();
+        selection
+            .add_with_groups("h1,w[1-3],-@web", &mut groups)
+            .unwrap();
+        assert_eq!(selection.into_hosts(), ["h1", "w3"].map(HostName::new));
+        let mut selection = Selection::new();
+        let e = selection
+            .add_with_groups("h1,@db", &mut groups)
+            .unwrap_err();
+        assert_eq!(e.to_string(), "`@db`: unknown group");
+        let kept = exclude_with_groups(expand("w[1-3]").unwrap(), "@web!w2", &mut groups).unwrap();
+        assert_eq!(kept, ["w2", "w3"].map(HostName::new));
+        assert!(matches!(
+            exclude(expand("w1").unwrap(), "@web"),
+            Err(PatternError::NoGroups(_))
+        ));
+    }
+
+    #[test]
+    fn whitespace_as_clustershell() {
+        assert_eq!(names("web1 , web2"), ["web1", "web2"]);
+        assert_eq!(names("n[ 9 - 11 ]"), ["n9", "n10", "n11"]);
+        assert_eq!(names("n[9 -11, 13 ]"), ["n9", "n10", "n11", "n13"]);
+        assert_eq!(names("  a  ,  b  "), ["a", "b"]);
+        assert_eq!(names("h[1-3] ! h2"), ["h1", "h3"]);
+        assert_eq!(names("h[1-3] &h[2-3]"), ["h2", "h3"]);
+        assert_eq!(names("[ ::1 ]:22"), ["[::1]:22"]);
+        // Whitespace alone between two names separates them (pdsh), it is
+        // never part of a name.
+        assert_eq!(names("a b\nc"), ["a", "b", "c"]);
+        assert!(matches!(expand("a, ,b"), Err(PatternError::Empty)));
+    }
+
+    #[test]
+    fn bad_characters_are_parse_errors() {
+        for (pattern, ch) in [
+            ("h$x", '$'),
+            ("a;b", ';'),
+            ("web[1-2]$", '$'),
+            ("h|x", '|'),
+            ("h'x", '\''),
+            ("h(1)", '('),
+            ("h*", '*'),
+            ("h?", '?'),
+            ("h/x", '/'),
+            ("h#1", '#'),
+            ("h=1", '='),
+            ("h\u{0}x", '\u{0}'),
+        ] {
+            match expand(pattern) {
+                Err(PatternError::BadChar { ch: got, what, .. }) => {
+                    assert_eq!(got, ch, "{pattern}");
+                    assert_eq!(what, "host name", "{pattern}");
+                }
+                other => panic!("{pattern}: {other:?}"),
+            }
+        }
+        assert_eq!(
+            err("web1,h$x"),
+            "invalid character '$' in host name `h$x` (a host name holds letters, digits, \
+             `-`, `.` and `_`, and does not start with `-`)"
+        );
+        assert!(err("ro;ot@h").starts_with("invalid character ';' in user name `ro;ot@h`"));
+        assert!(
+            err("u@-h").contains("in host name `u@-h`"),
+            "{}",
+            err("u@-h")
+        );
+        assert!(matches!(
+            parse_target("@u@h"),
+            Err(PatternError::BadChar { ch: '@', .. })
+        ));
+        assert!(matches!(
+            parse_target("-u@h"),
+            Err(PatternError::BadChar {
+                ch: '-',
+                what: "user name",
+                ..
+            })
+        ));
+        assert!(err("[::g1]:22").starts_with("invalid character 'g' in IPv6 address"));
+        assert!(err("[fe80::1%]:22").contains("IPv6 address"));
+        // What stays valid: IPv6 with a zone, user@host:port, underscores,
+        // dots, non-ASCII letters, `@` in a user name.
+        assert_eq!(
+            names("[::1]:22,[fe80::1%eth0]:2222,fe80::2%en0,u@h:2200,my_host.lab,hóst,a@corp@h1"),
+            [
+                "[::1]:22",
+                "[fe80::1%eth0]:2222",
+                "fe80::2%en0",
+                "u@h:2200",
+                "my_host.lab",
+                "hóst",
+                "a@corp@h1"
+            ]
+        );
+        // Through parse_target too (ProxyJump hops).
+        assert!(matches!(
+            parse_target("b a"),
+            Err(PatternError::BadChar { ch: ' ', .. })
+        ));
+        assert!(check("h[1-3]$").is_err());
+        assert!(check("h[1-3],-h2").is_ok());
+    }
+
+    #[test]
+    fn reader_lines_as_pdsh_stdin() {
+        let mut selection = Selection::new();
+        let input = "h1 h2,h3\nh[4-5]  # comment\n#x\n\nh6\n-h2\n";
+        selection
+            .add_reader("stdin", input.as_bytes(), &mut no_groups)
+            .unwrap();
+        assert_eq!(
+            selection.into_hosts(),
+            ["h1", "h3", "h4", "h5", "h6"].map(HostName::new)
+        );
+        let mut selection = Selection::new();
+        let e = selection
+            .add_reader("stdin", "ok\nh$x\n".as_bytes(), &mut no_groups)
+            .unwrap_err();
+        assert!(
+            e.to_string().starts_with("stdin:2: invalid character '$'"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn exclude_with_operators() {
+        let hosts = expand("web[1-4],db[1-2]").unwrap();
+        let kept = |pattern: &str| -> Vec<String> {
+            exclude(hosts.clone(), pattern)
+                .unwrap()
+                .iter()
+                .map(ToString::to_string)
+                .collect()
+        };
+        assert_eq!(kept("web*!web1"), ["web1", "db1", "db2"]);
+        assert_eq!(kept("web[1-3]&web[2-4]"), ["web1", "web4", "db1", "db2"]);
+        assert_eq!(kept("web[1-2]^web[2-3]"), ["web2", "web4", "db1", "db2"]);
+        assert_eq!(kept("web*!web1,db1"), ["web1", "db2"]);
+        assert_eq!(kept("web1 , db1"), ["web2", "web3", "web4", "db2"]);
     }
 
     #[test]
@@ -1351,7 +2486,7 @@ mod tests {
 
     /// The exclusion rule, host by item, as it was before it was indexed.
     fn exclude_naive(hosts: &[HostName], pattern: &str) -> Vec<HostName> {
-        let items = split_top_level(pattern).unwrap();
+        let items: Vec<String> = pattern.split(',').map(String::from).collect();
         let (globs, literals): (Vec<_>, Vec<_>) =
             items.into_iter().partition(|i| i.contains(['*', '?']));
         let exact: Vec<HostName> = literals.iter().flat_map(|i| expand(i).unwrap()).collect();
@@ -1395,6 +2530,72 @@ mod tests {
             let got = exclude(hosts.clone(), &pattern).unwrap();
             proptest::prop_assert_eq!(got, exclude_naive(&hosts, &pattern), "{}", pattern);
         }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn exclude_operators_are_the_naive_rule(
+            hosts in proptest::collection::vec((0usize..3, 0usize..6, 0usize..3), 0..60),
+            items in proptest::collection::vec((0usize..4, (0usize..3, 0usize..6, 0usize..3)), 1..6),
+        ) {
+            let users = ["", "root@", "u@"];
+            let names = ["h1", "h2", "web1", "db1", "h3", "x"];
+            let ports = ["", ":22", ":2222"];
+            let word = |(u, n, p): (usize, usize, usize), names: &[&str]| {
+                format!("{}{}{}", users[u], names[n], ports[p])
+            };
+            let hosts: Vec<HostName> = hosts
+                .into_iter()
+                .map(|t| parse_target(&word(t, &names)).unwrap())
+                .collect();
+            let item_names = ["h1", "h[1-2]", "web1", "h*", "*1", "x"];
+            let ops = [",", "!", "&", "^"];
+            let mut pattern = String::new();
+            // Left to right over the sets of positions each item removes.
+            let mut removed: BTreeSet<usize> = BTreeSet::new();
+            for (k, (op, item)) in items.into_iter().enumerate() {
+                let item = word(item, &item_names);
+                let kept = exclude_naive(&hosts, &item);
+                let matched: BTreeSet<usize> = (0..hosts.len())
+                    .filter(|&i| !kept.contains(&hosts[i]))
+                    .collect();
+                let op = if k == 0 { 0 } else { op };
+                if k > 0 {
+                    pattern.push_str(ops[op]);
+                }
+                pattern.push_str(&item);
+                removed = match op {
+                    0 => removed.union(&matched).copied().collect(),
+                    1 => removed.difference(&matched).copied().collect(),
+                    2 => removed.intersection(&matched).copied().collect(),
+                    _ => removed.symmetric_difference(&matched).copied().collect(),
+                };
+            }
+            let want: Vec<HostName> = hosts
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !removed.contains(i))
+                .map(|(_, h)| h.clone())
+                .collect();
+            let got = exclude(hosts.clone(), &pattern).unwrap();
+            proptest::prop_assert_eq!(got, want, "{}", pattern);
+        }
+    }
+
+    #[test]
+    fn operators_bring_back_removed_hosts_in_place() {
+        // `done` does not skip an item needed again after `!`.
+        assert_eq!(names("h[1-3]!h2,h[1-3]"), ["h1", "h2", "h3"]);
+        assert_eq!(names("h[1-3]!h[1-3],h[1-3]"), ["h1", "h2", "h3"]);
+        assert_eq!(names("h[1-3]^h2^h2"), ["h1", "h2", "h3"]);
+        assert_eq!(names("h[1-3]^h[2-5]"), ["h1", "h4", "h5"]);
+        assert_eq!(names("h[1-5]&h[4-9]&h[1-4]"), ["h4"]);
+        assert_eq!(names("h[1-5]!h[1-5]"), Vec::<String>::new());
+        // The cap counts hosts removed by `!` as gone.
+        assert_eq!(
+            with_cap("h[1-1000]!h[1-500],g[1-500]", 1000).unwrap().len(),
+            1000
+        );
     }
 
     #[test]
