@@ -45,12 +45,15 @@ fn parse_size(text: &str) -> Result<u64, String> {
 #[command(name = "ssh-fanout", version, about, long_about = None)]
 pub struct Args {
     /// Target hosts: pdsh/clush ranges (`web[01-10,15]`, `rack[1-2]-n[1-3]`),
-    /// comma lists, `user@host:port`, or `^FILE` (one host per line).
-    /// Repeatable.
+    /// comma lists, `user@host:port`, `^FILE` (one host per line), `@group`,
+    /// `-` (stdin); ClusterShell operators left to right (`,` union, `!`
+    /// difference, `&` intersection, `^` symmetric difference); pdsh
+    /// `-ITEM` excludes and `/regex/` filters. Repeatable.
     #[arg(short = 'w', long = "hosts", value_name = "PATTERN")]
     pub hosts: Vec<String>,
 
-    /// Remove hosts matching this pattern (same syntax as -w). Repeatable.
+    /// Remove hosts matching this pattern (the -w syntax, globs allowed;
+    /// `/regex/` removes matching hosts). Repeatable.
     #[arg(short = 'x', long = "exclude", value_name = "PATTERN")]
     pub exclude: Vec<String>,
 
