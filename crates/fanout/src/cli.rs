@@ -178,10 +178,11 @@ pub struct Args {
     #[arg(short = 'F', long = "ssh-config", value_name = "FILE")]
     pub ssh_config: Option<PathBuf>,
 
-    /// Connect to nothing: print, per selected host, the resolved target
-    /// (address, port, user, identities, jump chain, proxy command,
-    /// known_hosts files, host-key policy, timeout, and the ssh_config
-    /// `file:line` that set each value), then exit 0. No command needed.
+    /// Connect to nothing. With a command: print, per selected host, the
+    /// resolved target (address, port, user, identities, jump chain, proxy
+    /// command, known_hosts files, host-key policy, timeout, and the
+    /// ssh_config `file:line` that set each value). Without one: list the
+    /// hosts, as `pdsh -q`. Exit 0.
     #[arg(long)]
     pub dry_run: bool,
 

@@ -99,13 +99,30 @@ impl RunConfig {
     }
 
     /// `--dry-run`: the resolution of every selected host, as text (or JSON
-    /// lines with `--json`), connecting to nothing.
+    /// lines with `--json`), connecting to nothing. Without a command (and
+    /// without `--copy`/`--rcopy`) only the hosts are listed, one per line,
+    /// as `pdsh -q` lists its targets (still resolved, so a refused config
+    /// is exit 2).
     pub fn dry_run_report(args: &Args, inventory: &Inventory) -> Result<String, ConfigError> {
         let names = select_hosts(args, inventory)?;
         let mut resolver = Resolver::new(args, inventory);
         let mut out = String::new();
+        let list_only = args.commands.is_empty()
+            && args.command.is_empty()
+            && args.script.is_none()
+            && args.copy.is_empty()
+            && args.rcopy.is_empty();
         for name in &names {
             let t = resolver.target(name, 0)?;
+            if list_only {
+                if args.json {
+                    out.push_str(&serde_json::json!({ "host": t.name }).to_string());
+                } else {
+                    out.push_str(&t.name);
+                }
+                out.push('\n');
+                continue;
+            }
             let c = inventory
                 .ssh_config()
                 .try_lookup(&name.host)

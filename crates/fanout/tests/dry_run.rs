@@ -45,6 +45,7 @@ fn dry_run_prints_the_resolution_with_file_and_line_and_connects_to_nothing() {
             &cfg_s,
             "-w",
             "web1,inner.invalid,pc.invalid",
+            "uptime",
         ],
     );
     let stdout = text(&out.stdout);
@@ -71,12 +72,34 @@ fn dry_run_prints_the_resolution_with_file_and_line_and_connects_to_nothing() {
 
     let json = fanout(
         d.path(),
-        &["--dry-run", "--json", "-F", &cfg_s, "-w", "web1"],
+        &[
+            "--dry-run",
+            "--json",
+            "-F",
+            &cfg_s,
+            "-w",
+            "web1",
+            "-c",
+            "uptime",
+        ],
     );
     let v: serde_json::Value = serde_json::from_slice(&json.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", text(&json.stdout)));
     assert_eq!(v["port"], 2222);
     assert_eq!(v["user"], "deploy");
+
+    // Without a command, only the hosts, as `pdsh -q` lists its targets.
+    let list = fanout(
+        d.path(),
+        &["--dry-run", "-F", &cfg_s, "-w", "web1,inner.invalid"],
+    );
+    assert!(list.status.success(), "{}", text(&list.stderr));
+    assert_eq!(text(&list.stdout), "web1\ninner.invalid\n");
+    let list = fanout(
+        d.path(),
+        &["--dry-run", "--json", "-F", &cfg_s, "-w", "web1"],
+    );
+    assert_eq!(text(&list.stdout), "{\"host\":\"web1\"}\n");
 
     // A ProxyCommand host is reached only through its command (here one
     // that fails at once): never connected to directly.

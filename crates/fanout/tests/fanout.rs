@@ -1607,7 +1607,10 @@ fn sshd_proxy_command_runs_ssh_dash_w_through_a_bastion() {
     );
     assert_eq!(code, 0, "{err}");
     assert_eq!(out, "host1: via proxy\n", "{err}");
-    let (code, out, _) = run_bin(&["-F", &cfg, "-i", &inv, "-w", "host1", "--dry-run"], None);
+    let (code, out, _) = run_bin(
+        &["-F", &cfg, "-i", &inv, "-w", "host1", "--dry-run", "true"],
+        None,
+    );
     assert_eq!(code, 0);
     assert!(
         out.contains(&format!("-W 127.0.0.1:{} ", lab.hosts[1].port)),
