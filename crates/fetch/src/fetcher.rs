@@ -26,7 +26,9 @@ use url::Url;
 
 use crate::record::ErrorKind;
 use crate::resolve::Resolver;
-use crate::title::{ExtractOptions, ScanEnd, TitleExtractor, charset_from_content_type};
+use crate::title::{
+    CharsetSource, ExtractOptions, ScanEnd, TitleExtractor, charset_from_content_type,
+};
 
 /// Client-level settings.
 #[derive(Debug, Clone)]
@@ -143,6 +145,10 @@ pub struct Fetched {
     pub title: Option<String>,
     /// The last response's Content-Type.
     pub content_type: Option<String>,
+    /// The encoding the body was decoded with (its WHATWG name).
+    pub charset: Option<&'static str>,
+    /// Where that encoding came from.
+    pub charset_source: Option<CharsetSource>,
     /// Redirects followed.
     pub redirects: u32,
     /// Body bytes read.
@@ -430,6 +436,8 @@ async fn attempt(
     drop(response);
     let extraction = extractor.finish();
     progress.title = extraction.title;
+    progress.charset = Some(extraction.encoding.name());
+    progress.charset_source = Some(extraction.charset_source);
     if limit_hit && extraction.end == ScanEnd::Incomplete {
         return Err(fail(
             ErrorKind::BodyTooLarge,

@@ -173,6 +173,8 @@ fn record_from(given: String, f: Fetched, error: Option<RecordError>) -> Record 
         status: f.status,
         title: f.title,
         content_type: f.content_type,
+        charset: f.charset,
+        charset_source: f.charset_source,
         redirects: f.redirects,
         bytes_read: f.bytes_read,
         elapsed_ms: 0,

@@ -52,7 +52,34 @@ async fn every_charset_via_header_meta_bom_and_detection() {
         for mode in ["header", "meta", "http-equiv"] {
             let r = &recs[&server.url(&format!("/charset/{label}/{mode}"))];
             assert_eq!(title(r), Some(*text), "{label} via {mode}: {r}");
+            let name = encoding_rs::Encoding::for_label(label.as_bytes())
+                .unwrap()
+                .name();
+            assert_eq!(r["charset"], name, "{label} via {mode}: {r}");
+            let source = if mode == "header" { "header" } else { "meta" };
+            assert_eq!(r["charset_source"], source, "{label} via {mode}: {r}");
         }
+    }
+    let provenance = |p: &str| {
+        let r = &recs[&server.url(p)];
+        (
+            r["charset"].as_str().unwrap().to_owned(),
+            r["charset_source"].as_str().unwrap().to_owned(),
+        )
+    };
+    for (p, charset, source) in [
+        ("/bom/utf-8", "UTF-8", "bom"),
+        ("/bom/utf-16le", "UTF-16LE", "bom"),
+        ("/bom/utf-16be", "UTF-16BE", "bom"),
+        ("/bom-vs-meta", "UTF-8", "bom"),
+        ("/header-utf8-invalid-meta", "Shift_JIS", "meta"),
+        ("/undeclared", "windows-1251", "detected"),
+    ] {
+        assert_eq!(
+            provenance(p),
+            (charset.to_owned(), source.to_owned()),
+            "{p}"
+        );
     }
     let t = |p: &str| title(&recs[&server.url(p)]).map(str::to_owned);
     assert_eq!(t("/bom/utf-8").as_deref(), Some("UTF-8 BOM — ünïcödé ☃"));
@@ -519,6 +546,8 @@ async fn compression_and_non_html() {
         let r = &recs[u];
         assert_eq!(r["content_type"], ct);
         assert_eq!(r["title"], Value::Null);
+        assert_eq!(r["charset"], Value::Null, "no body decoded: {r}");
+        assert_eq!(r["charset_source"], Value::Null, "no body decoded: {r}");
         assert_eq!(r["bytes_read"], 0);
         assert_eq!(r["status"], 200);
     }
