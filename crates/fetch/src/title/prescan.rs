@@ -231,6 +231,30 @@ fn xml_encoding(bytes: &[u8]) -> Option<&'static Encoding> {
     })
 }
 
+/// What a `meta` element the tree builder inserts declares: its `charset`
+/// attribute when that names an encoding, else `http-equiv=Content-Type`
+/// with a `content` that has a `charset=` (the "in head" rule for `meta`);
+/// normalized as the prescan's result is. The replacement encoding is
+/// ignored, as the prescan ignores it here.
+pub(crate) fn meta_declaration(
+    charset: Option<&[u8]>,
+    http_equiv: Option<&[u8]>,
+    content: Option<&[u8]>,
+) -> Option<&'static Encoding> {
+    if let Some(enc) = charset
+        .and_then(Encoding::for_label)
+        .filter(|e| *e != REPLACEMENT)
+    {
+        return Some(normalize_meta_encoding(enc));
+    }
+    if http_equiv.is_some_and(|v| v.eq_ignore_ascii_case(b"content-type"))
+        && let Some(enc) = content.and_then(charset_from_content)
+    {
+        return Some(normalize_meta_encoding(enc));
+    }
+    None
+}
+
 /// "Extract a character encoding from a meta element" (the `content` value).
 pub(crate) fn charset_from_content(content: &[u8]) -> Option<&'static Encoding> {
     let mut pos = 0;
