@@ -166,6 +166,9 @@ pub enum FetchFailure {
         message: String,
         /// Progress made before the failure.
         partial: Fetched,
+        /// The first request failed before any response: the TCP
+        /// connection or the TLS handshake (a DNS failure excluded).
+        connecting: bool,
     },
     /// 429 or 5xx on a non-final attempt: retry (after `retry_after` if given).
     RetryableStatus {
@@ -179,6 +182,21 @@ pub enum FetchFailure {
 }
 
 impl FetchFailure {
+    /// True when the first request's TCP connection or TLS handshake
+    /// failed (refused, reset, unreachable, a certificate or handshake
+    /// error, the connect timeout): `--scheme auto` then tries http.
+    /// HTTP error statuses, DNS failures and failures after a response
+    /// are not.
+    pub fn connection_failed(&self) -> bool {
+        matches!(
+            self,
+            Self::Error {
+                connecting: true,
+                ..
+            }
+        )
+    }
+
     /// True for the failures worth retrying: connect errors, 429 and 5xx.
     pub fn is_transient(&self) -> bool {
         match self {
@@ -304,6 +322,7 @@ fn fail(kind: ErrorKind, message: impl Into<String>, partial: &Fetched) -> Fetch
         kind,
         message: message.into(),
         partial: partial.clone(),
+        connecting: false,
     }
 }
 
@@ -353,9 +372,24 @@ async fn attempt(
         if let Some(headers) = credentials.for_target(url, &current) {
             request = request.headers(headers.clone());
         }
+        let first = progress.redirects == 0;
         let resp = request.send().await.map_err(|e| {
             let (kind, message) = classify(&e);
-            fail(kind, message, progress)
+            let connecting = first && e.is_connect() && kind != ErrorKind::Dns;
+            match fail(kind, message, progress) {
+                FetchFailure::Error {
+                    kind,
+                    message,
+                    partial,
+                    ..
+                } => FetchFailure::Error {
+                    kind,
+                    message,
+                    partial,
+                    connecting,
+                },
+                other => other,
+            }
         })?;
         progress.final_url = Some(resp.url().to_string());
         progress.status = Some(resp.status().as_u16());

@@ -4,7 +4,8 @@
 //!
 //! - **Input** ([`input`]) is a lazy stream of lines from files and/or stdin;
 //!   blank lines and `#` comments are skipped, a missing scheme gets
-//!   `https://`, invalid lines become `invalid_url` records with their line
+//!   `--scheme` (`auto`: `https://`, and `http://` when https cannot
+//!   connect or fails its TLS handshake), invalid lines become `invalid_url` records with their line
 //!   number, duplicates and other shards are filtered out by a 64-bit hash
 //!   ([`shard`] uses FNV-1a, stable across machines and versions), kept in
 //!   a compact set of 64-bit hashes ([`hash_set`]: 30 million URLs in

@@ -166,6 +166,28 @@ fn output_name(config: &Config) -> String {
     }
 }
 
+/// `--scheme auto` tried https and then http, and http failed too: http's
+/// failure, its message naming both when they differ.
+fn both_failed(https: &FetchFailure, http: FetchFailure) -> FetchFailure {
+    match (https, http) {
+        (
+            FetchFailure::Error { message: first, .. },
+            FetchFailure::Error {
+                kind,
+                message,
+                partial,
+                connecting,
+            },
+        ) if *first != message => FetchFailure::Error {
+            kind,
+            message: format!("https: {first}; http: {message}"),
+            partial,
+            connecting,
+        },
+        (_, http) => http,
+    }
+}
+
 fn record_from(given: String, f: Fetched, error: Option<RecordError>) -> Record {
     Record {
         url: given,
@@ -312,8 +334,20 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<RunOutco
                     kind: ErrorKind::InvalidUrl,
                     message: message.clone(),
                     partial: Fetched::default(),
+                    connecting: false,
                 }),
-                Ok(url) => fetch(&client, &credentials, url, limits, last_attempt).await,
+                Ok(url) => {
+                    let tried = fetch(&client, &credentials, url, limits, last_attempt).await;
+                    match (tried, &job.fallback) {
+                        // `--scheme auto`: https could not connect, try http.
+                        (Err(https), Some(http)) if https.connection_failed() => {
+                            let plain =
+                                fetch(&client, &credentials, http, limits, last_attempt).await;
+                            plain.map_err(|e| both_failed(&https, e))
+                        }
+                        (tried, _) => tried,
+                    }
+                }
             }
         }
     });
@@ -338,6 +372,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<RunOutco
                 kind,
                 message,
                 partial,
+                ..
             }) => record_from(given, partial, Some(RecordError { kind, message })),
             Outcome::Err(FetchFailure::RetryableStatus { partial, .. }) => {
                 record_from(given, partial, None)

@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use netkit_fetch::title::{ExtractOptions, TitleExtractor, extract_title};
-use netkit_fetch::{Format, Order};
+use netkit_fetch::{Format, Order, Scheme};
 use proptest::prelude::*;
 use serde_json::Value;
 use tokio::io::AsyncWriteExt;
@@ -1482,4 +1482,82 @@ async fn cli_dev_full_exits_2_with_the_reason() {
             "fetch-titles: cannot write stdout: No space left on device (os error 28)"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheme_auto_tries_https_then_http_and_the_flag_forces_one() {
+    let server = start_server().await;
+    let bare = format!("{}/page/1", server.addr);
+    let dir = tempfile::tempdir().unwrap();
+
+    // auto (the default): https fails its handshake with a plain-HTTP
+    // server, http answers.
+    let (outcome, recs) = run_lib(dir.path(), std::slice::from_ref(&bare), |c| {
+        c.pool.retries = 0;
+    })
+    .await;
+    assert_eq!(outcome.exit_code(), 0);
+    let r = &recs[&bare];
+    assert_eq!(
+        r["final_url"],
+        format!("http://{}/page/1", server.addr),
+        "{r}"
+    );
+    assert_eq!(title(r), Some("Page 1"));
+    assert_eq!(r["error"], Value::Null);
+
+    // A bare `host:port` line, as the issue has it.
+    let host_port = server.addr.to_string();
+    let (_, recs) = run_lib(dir.path(), std::slice::from_ref(&host_port), |c| {
+        c.pool.retries = 0;
+    })
+    .await;
+    assert_eq!(
+        recs[&host_port]["final_url"],
+        format!("http://{}/", server.addr)
+    );
+
+    // https forced: no fallback, the TLS failure is the record.
+    let (outcome, recs) = run_lib(dir.path(), std::slice::from_ref(&bare), |c| {
+        c.input.scheme = Scheme::Https;
+        c.pool.retries = 0;
+    })
+    .await;
+    assert_eq!(outcome.exit_code(), 1);
+    assert_eq!(error_kind(&recs[&bare]), Some("tls"), "{}", recs[&bare]);
+    assert_eq!(recs[&bare]["final_url"], Value::Null);
+
+    // http forced: straight to http.
+    let (_, recs) = run_lib(dir.path(), std::slice::from_ref(&bare), |c| {
+        c.input.scheme = Scheme::Http;
+    })
+    .await;
+    assert_eq!(
+        recs[&bare]["final_url"],
+        format!("http://{}/page/1", server.addr)
+    );
+
+    // An https server that answers keeps https: auto falls back only when
+    // https cannot connect.
+    let tls = start_tls_server(&[b"http/1.1"]).await;
+    let line = format!("{tls}/page");
+    let (_, recs) = run_lib(dir.path(), std::slice::from_ref(&line), |c| {
+        c.client.insecure = true;
+    })
+    .await;
+    let r = &recs[&line];
+    assert_eq!(r["final_url"], format!("https://{tls}/page"), "{r}");
+    assert_eq!(title(r), Some("TLS HTTP/1.1"));
+
+    // Nothing listens: both fail, the record says so once.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let line = closed.to_string();
+    let (_, recs) = run_lib(dir.path(), std::slice::from_ref(&line), |c| {
+        c.pool.retries = 0;
+    })
+    .await;
+    assert_eq!(error_kind(&recs[&line]), Some("connect"), "{}", recs[&line]);
 }
