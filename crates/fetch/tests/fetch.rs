@@ -43,6 +43,7 @@ async fn every_charset_via_header_meta_bom_and_detection() {
         "/bom-vs-meta",
         "/header-utf8-invalid-meta",
         "/undeclared",
+        "/late-meta",
     ] {
         urls.push(server.url(p));
     }
@@ -75,6 +76,7 @@ async fn every_charset_via_header_meta_bom_and_detection() {
         ("/bom-vs-meta", "UTF-8", "bom"),
         ("/header-utf8-invalid-meta", "Shift_JIS", "meta"),
         ("/undeclared", "windows-1251", "detected"),
+        ("/late-meta", "windows-1251", "parser_meta"),
     ] {
         assert_eq!(
             provenance(p),
@@ -92,6 +94,7 @@ async fn every_charset_via_header_meta_bom_and_detection() {
         Some("ヘッダーは嘘")
     );
     assert_eq!(t("/undeclared").as_deref(), Some(UNDECLARED_TITLE));
+    assert_eq!(t("/late-meta").as_deref(), Some(UNDECLARED_TITLE));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

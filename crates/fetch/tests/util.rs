@@ -203,6 +203,15 @@ async fn fixture(State(state): State<Arc<ServerState>>, req: Request) -> Respons
             );
             html(ok, "text/html; charset=utf-8", body)
         }
+        ["late-meta"] => {
+            // The declaration comes after 2 KB of comment: past the
+            // prescan's window, met by the parser.
+            let doc = format!(
+                "<!--{}--><meta charset=windows-1251><title>{UNDECLARED_TITLE}</title>",
+                "x".repeat(2048)
+            );
+            html(ok, "text/html", encode("windows-1251", &doc))
+        }
         ["undeclared"] => {
             let para =
                 "Последние новости России и мира, главные события дня, аналитика и комментарии. ";
