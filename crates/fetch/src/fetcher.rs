@@ -235,6 +235,17 @@ pub fn is_html(content_type: Option<&str>) -> bool {
     matches!(essence.as_str(), "text/html" | "application/xhtml+xml" | "")
 }
 
+/// `application/xhtml+xml`: a browser reads the body as XML.
+pub fn is_xhtml(content_type: Option<&str>) -> bool {
+    content_type.is_some_and(|ct| {
+        ct.split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .eq_ignore_ascii_case("application/xhtml+xml")
+    })
+}
+
 /// Parses `Retry-After` in its delta-seconds form.
 pub fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
     let v = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
@@ -641,6 +652,7 @@ async fn attempt(
             .content_type
             .as_deref()
             .and_then(charset_from_content_type),
+        xml: is_xhtml(progress.content_type.as_deref()),
     });
     let declared_len = response.content_length();
     *reading_body = true;
@@ -747,6 +759,8 @@ mod tests {
         assert!(!is_html(Some("image/png")));
         assert!(!is_html(Some("application/json")));
         assert!(!is_html(Some("application/pdf")));
+        assert!(is_xhtml(Some("Application/XHTML+XML; charset=utf-8")));
+        assert!(!is_xhtml(Some("text/html")) && !is_xhtml(None));
     }
 
     #[test]

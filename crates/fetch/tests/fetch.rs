@@ -870,6 +870,7 @@ proptest! {
         let opts = ExtractOptions {
             max_title_len,
             header_charset: header.and_then(|l| encoding_rs::Encoding::for_label(l.as_bytes())),
+            xml: false,
         };
         let whole = extract_title(&body, opts);
         let mut ex = TitleExtractor::new(opts);
@@ -1695,4 +1696,17 @@ async fn a_certificate_for_another_name_is_named() {
         message,
         "certificate not valid for 127.0.0.1 (it is for example.com)"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn xhtml_served_as_xml_is_read_under_xml_rules() {
+    let server = start_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = server.url("/xhtml");
+    let (outcome, recs) = run_lib(dir.path(), std::slice::from_ref(&url), |_| {}).await;
+    assert_eq!(outcome.exit_code(), 0);
+    let r = &recs[&url];
+    // HTML rules would give "X<b>-not-</b>HTML" (title is RCDATA there).
+    assert_eq!(title(r), Some("XHTML"), "{r}");
+    assert_eq!(r["charset"], "UTF-8");
 }

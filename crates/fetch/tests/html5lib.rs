@@ -104,6 +104,7 @@ fn extract(data: &[u8], header_utf8: bool) -> netkit_fetch::title::Extraction {
     let mut ex = TitleExtractor::new(ExtractOptions {
         max_title_len: 1 << 20,
         header_charset: header_utf8.then_some(encoding_rs::UTF_8),
+        xml: false,
     });
     for chunk in data.chunks(7) {
         if !ex.feed(chunk) {

@@ -203,6 +203,12 @@ async fn fixture(State(state): State<Arc<ServerState>>, req: Request) -> Respons
             );
             html(ok, "text/html; charset=utf-8", body)
         }
+        ["xhtml"] => html(
+            ok,
+            "application/xhtml+xml",
+            "<?xml version=\"1.0\"?><html xmlns=\"http://www.w3.org/1999/xhtml\">\
+             <head><title>X<b>-not-</b>HTML</title></head><body/></html>",
+        ),
         ["late-meta"] => {
             // The declaration comes after 2 KB of comment: past the
             // prescan's window, met by the parser.

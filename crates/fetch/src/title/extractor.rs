@@ -86,8 +86,9 @@ use encoding_rs::{CoderResult, Decoder, Encoding, ISO_2022_JP, REPLACEMENT, UTF_
 
 use super::charset::{CharsetSource, Utf8Validity};
 use super::fast::{Head, skip_attributes};
-use super::prescan::{PRESCAN_LEN, normalize_meta_encoding, prescan};
+use super::prescan::{PRESCAN_LEN, normalize_meta_encoding, prescan, xml_encoding};
 use super::tree::{Parsed, parse};
+use super::xml::{XmlTitle, xml_title};
 
 /// When nothing declares the charset and non-ASCII bytes appear, at most
 /// this many bytes are held back so chardetng has enough text to work with.
@@ -104,6 +105,9 @@ pub struct ExtractOptions {
     pub max_title_len: usize,
     /// The charset named by the HTTP `Content-Type` header, if any.
     pub header_charset: Option<&'static Encoding>,
+    /// The body is XHTML served as `application/xhtml+xml`: read under
+    /// XML rules (see [`super::xml`]).
+    pub xml: bool,
 }
 
 impl Default for ExtractOptions {
@@ -111,6 +115,7 @@ impl Default for ExtractOptions {
         Self {
             max_title_len: 1024,
             header_charset: None,
+            xml: false,
         }
     }
 }
@@ -316,7 +321,7 @@ impl TitleExtractor {
             self.decide(enc, CharsetSource::Bom);
             body = start.get(len..).unwrap_or_default();
         } else if let Some(h) = self.opts.header_charset
-            && h != UTF_8
+            && (h != UTF_8 || self.opts.xml)
         {
             self.decide(h, CharsetSource::Header);
         }
@@ -569,6 +574,16 @@ impl TitleExtractor {
             return;
         }
         let window_done = eof || self.seen >= DETECTION_WINDOW;
+        if self.opts.xml {
+            // XML: the declaration's encoding, else UTF-8; no `<meta>`, no
+            // detection, and nothing later changes it.
+            match xml_encoding(&self.head) {
+                Some(enc) => self.decide(enc, CharsetSource::Meta),
+                None => self.decide(UTF_8, CharsetSource::Default),
+            }
+            self.settle();
+            return;
+        }
         let meta = self.meta();
         if let Some(declared) = self.pending_meta
             && self.opts.header_charset != Some(UTF_8)
@@ -632,6 +647,10 @@ impl TitleExtractor {
     /// One round of [`Self::maybe_parse`]; true when the text was decoded
     /// again and the search must start over.
     fn parse_step(&mut self) -> bool {
+        if self.opts.xml {
+            self.xml_step(false);
+            return false;
+        }
         if self.awaiting_meta {
             let Some(meta) = self.search_meta(false) else {
                 return false;
@@ -727,6 +746,13 @@ impl TitleExtractor {
     /// (the whole text searched) may still change it, and the page is
     /// decoded and parsed once more.
     fn end_of_input(&mut self) {
+        if self.opts.xml {
+            if let Some(decoder) = self.decoder.as_mut() {
+                decode_into(decoder, &[], &mut self.text, true);
+            }
+            self.xml_step(true);
+            return;
+        }
         loop {
             if let Some(decoder) = self.decoder.as_mut() {
                 decode_into(decoder, &[], &mut self.text, true);
@@ -767,6 +793,32 @@ impl TitleExtractor {
                 Some(meta) if self.change_encoding(meta) => {}
                 Some(_) | None => return,
             }
+        }
+    }
+
+    /// XHTML under XML rules: reads the text once it has doubled since the
+    /// last read (so at most about twice one full read), and at the end.
+    /// A document that is not well-formed gets HTML rules at the end.
+    fn xml_step(&mut self, eof: bool) {
+        if !eof && self.text.len() < self.parsed_len.saturating_mul(2).max(1) {
+            return;
+        }
+        self.parsed_len = self.text.len();
+        let max = self.opts.max_title_len;
+        let found = |title| Parsed {
+            title,
+            is_final: true,
+            title_open: false,
+            meta: None,
+        };
+        match xml_title(&self.text, eof, max) {
+            XmlTitle::Found(t, cut) => {
+                self.last = Some(found(Some((t, cut))));
+                self.done = true;
+            }
+            XmlTitle::None => self.last = None,
+            XmlTitle::NeedMore => {}
+            XmlTitle::Malformed => self.last = Some(parse(&self.text, true, max)),
         }
     }
 
@@ -851,6 +903,7 @@ mod tests {
         ExtractOptions {
             max_title_len: 1024,
             header_charset: header,
+            xml: false,
         }
     }
 
@@ -1049,6 +1102,48 @@ mod tests {
     }
 
     #[test]
+    fn xhtml_is_read_under_xml_rules() {
+        let xml = ExtractOptions {
+            xml: true,
+            ..ExtractOptions::default()
+        };
+        // In XML, markup inside the title is an element (its text is not
+        // the title's), and a prefixed XHTML title counts.
+        let doc = "<?xml version=\"1.0\" encoding=\"windows-1251\"?>\
+                   <html xmlns=\"http://www.w3.org/1999/xhtml\"><head>\
+                   <title>Привет <b>мир</b>!</title></head><body/></html>";
+        let body = encode(WINDOWS_1251, doc);
+        for size in [1, 7, 1 << 20] {
+            let got = chunked(&body, size, xml);
+            assert_eq!(got.title.as_deref(), Some("Привет !"), "chunk {size}");
+            assert_eq!(got.encoding, WINDOWS_1251);
+            assert_eq!(got.charset_source, CharsetSource::Meta);
+        }
+        // The same bytes as HTML: the title is RCDATA.
+        let got = extract_title(&body, opts(Some(WINDOWS_1251)));
+        assert_eq!(got.title.as_deref(), Some("Привет <b>мир</b>!"));
+        let doc = "<root><title>not XHTML</title>\
+                   <x:title xmlns:x=\"http://www.w3.org/1999/xhtml\">XHTML</x:title></root>";
+        assert_eq!(
+            extract_title(doc.as_bytes(), xml).title.as_deref(),
+            Some("XHTML")
+        );
+        // Not well-formed: HTML rules, as a best effort.
+        let doc = "<html xmlns=\"http://www.w3.org/1999/xhtml\"><title>A&nbsp;B</title>";
+        assert_eq!(
+            extract_title(doc.as_bytes(), xml).title.as_deref(),
+            Some("A\u{a0}B")
+        );
+        // An early title stops the reading.
+        let mut body =
+            b"<html xmlns=\"http://www.w3.org/1999/xhtml\"><title>Early</title>".to_vec();
+        body.extend(std::iter::repeat_n(b'x', 200_000));
+        let (got, read) = fed(&body, 4096, xml);
+        assert_eq!(got.title.as_deref(), Some("Early"));
+        assert_eq!(read, 4096);
+    }
+
+    #[test]
     fn utf16_with_bom() {
         for (enc, bom) in [(UTF_16LE, &[0xFF, 0xFE][..]), (UTF_16BE, &[0xFE, 0xFF][..])] {
             let text = "<html><head><meta charset=windows-1251><title>Ünïcødé ☃ 日本</title>";
@@ -1169,6 +1264,7 @@ mod tests {
             ExtractOptions {
                 max_title_len: 100,
                 header_charset: None,
+                xml: false,
             },
         );
         assert_eq!(got.title.map(|t| t.chars().count()), Some(100));

@@ -199,7 +199,7 @@ fn get_attribute(bytes: &[u8], pos: &mut usize) -> Result<Attr, OutOfBytes> {
 
 /// "Get an XML encoding": `<?xml` at the very start, then `encoding`,
 /// `=`, and a quoted label, before the first `>`.
-fn xml_encoding(bytes: &[u8]) -> Option<&'static Encoding> {
+pub(crate) fn xml_encoding(bytes: &[u8]) -> Option<&'static Encoding> {
     if !bytes.starts_with(b"<?xml") {
         return None;
     }
