@@ -863,7 +863,8 @@ impl TitleExtractor {
                 // One byte picks the one candidate.
                 match rest.get(1) {
                     Some(b't' | b'T') if !open => open = starts_with_ci(rest, b"<title"),
-                    Some(b'/') if !close => close = starts_with_ci(rest, b"</title"),
+                    // An end tag counts only after a start tag.
+                    Some(b'/') if open && !close => close = starts_with_ci(rest, b"</title"),
                     Some(b'm' | b'M')
                         if want_meta && meta.is_none() && starts_with_ci(rest, b"<meta") =>
                     {
