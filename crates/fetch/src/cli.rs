@@ -25,7 +25,8 @@ pub struct Args {
     /// Input files with one URL per line; `-` or no file reads stdin.
     #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
-    /// Scheme for lines that have none.
+    /// Scheme for lines that have none: `auto` tries https, then http when
+    /// the connection or the TLS handshake fails.
     #[arg(long, value_enum, default_value_t = Scheme::default())]
     pub scheme: Scheme,
     /// Keep duplicate URLs (they are skipped by default).

@@ -26,7 +26,9 @@ use url::Url;
 
 use crate::record::ErrorKind;
 use crate::resolve::Resolver;
-use crate::title::{ExtractOptions, ScanEnd, TitleExtractor, charset_from_content_type};
+use crate::title::{
+    CharsetSource, ExtractOptions, ScanEnd, TitleExtractor, charset_from_content_type,
+};
 
 /// Client-level settings.
 #[derive(Debug, Clone)]
@@ -46,6 +48,9 @@ pub struct ClientOptions {
     pub user_agent: String,
     /// Idle connections kept per host.
     pub idle_per_host: usize,
+    /// Certificate authorities trusted besides the system's (no flag yet:
+    /// the tests use it for a private CA).
+    pub extra_roots: Vec<reqwest::Certificate>,
 }
 
 /// Builds the shared reqwest client (rustls, HTTP/2 via ALPN, gzip, brotli,
@@ -61,6 +66,9 @@ pub fn build_client(opts: &ClientOptions) -> Result<Client, reqwest::Error> {
         .tcp_nodelay(true);
     if let Some(ct) = opts.connect_timeout {
         b = b.connect_timeout(ct);
+    }
+    for root in &opts.extra_roots {
+        b = b.add_root_certificate(root.clone());
     }
     if opts.ignore_env_proxy {
         b = b.no_proxy();
@@ -143,6 +151,10 @@ pub struct Fetched {
     pub title: Option<String>,
     /// The last response's Content-Type.
     pub content_type: Option<String>,
+    /// The encoding the body was decoded with (its WHATWG name).
+    pub charset: Option<&'static str>,
+    /// Where that encoding came from.
+    pub charset_source: Option<CharsetSource>,
     /// Redirects followed.
     pub redirects: u32,
     /// Body bytes read.
@@ -160,6 +172,9 @@ pub enum FetchFailure {
         message: String,
         /// Progress made before the failure.
         partial: Fetched,
+        /// The first request failed before any response: the TCP
+        /// connection or the TLS handshake (a DNS failure excluded).
+        connecting: bool,
     },
     /// 429 or 5xx on a non-final attempt: retry (after `retry_after` if given).
     RetryableStatus {
@@ -173,6 +188,21 @@ pub enum FetchFailure {
 }
 
 impl FetchFailure {
+    /// True when the first request's TCP connection or TLS handshake
+    /// failed (refused, reset, unreachable, a certificate or handshake
+    /// error, the connect timeout): `--scheme auto` then tries http.
+    /// HTTP error statuses, DNS failures and failures after a response
+    /// are not.
+    pub fn connection_failed(&self) -> bool {
+        matches!(
+            self,
+            Self::Error {
+                connecting: true,
+                ..
+            }
+        )
+    }
+
     /// True for the failures worth retrying: connect errors, 429 and 5xx.
     pub fn is_transient(&self) -> bool {
         match self {
@@ -205,21 +235,56 @@ pub fn is_html(content_type: Option<&str>) -> bool {
     matches!(essence.as_str(), "text/html" | "application/xhtml+xml" | "")
 }
 
+/// `application/xhtml+xml`: a browser reads the body as XML.
+pub fn is_xhtml(content_type: Option<&str>) -> bool {
+    content_type.is_some_and(|ct| {
+        ct.split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .eq_ignore_ascii_case("application/xhtml+xml")
+    })
+}
+
 /// Parses `Retry-After` in its delta-seconds form.
 pub fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
     let v = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
     v.parse::<u64>().ok().map(Duration::from_secs)
 }
 
-fn chain_text(e: &reqwest::Error) -> String {
-    let mut text = e.to_string();
-    let mut src = e.source();
-    while let Some(s) = src {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        src = s.source();
+/// What a request was doing when it failed, for the message.
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorContext<'a> {
+    /// The host asked for (a certificate is "not valid for" it).
+    pub host: &'a str,
+    /// The connect timeout in force (TCP and TLS).
+    pub connect_timeout: Duration,
+    /// The whole attempt's timeout.
+    pub timeout: Duration,
+    /// The response head had arrived: the body was being read.
+    pub reading_body: bool,
+}
+
+/// `10s`, `500ms`, `1.5s`: a duration as the flags take it.
+pub fn human_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms.is_multiple_of(1000) {
+        format!("{}s", ms / 1000)
+    } else if ms < 1000 {
+        format!("{ms}ms")
+    } else {
+        format!("{}s", d.as_secs_f64())
     }
-    text
+}
+
+/// The message of the `--timeout` backstop, by what was going on.
+pub fn timeout_message(ctx: &ErrorContext<'_>) -> String {
+    let what = if ctx.reading_body {
+        "reading the body"
+    } else {
+        "waiting for the response"
+    };
+    format!("timed out after {} {what}", human_duration(ctx.timeout))
 }
 
 /// True when hyper refused the response as HTTP: a malformed status line
@@ -235,35 +300,198 @@ fn invalid_http(e: &reqwest::Error) -> bool {
     false
 }
 
-/// Maps a reqwest error to the stable error taxonomy.
-pub fn classify(e: &reqwest::Error) -> (ErrorKind, String) {
-    let text = chain_text(e);
-    let lower = text.to_ascii_lowercase();
-    let kind = if e.is_timeout() {
-        ErrorKind::Timeout
-    } else if e.is_dns() {
-        ErrorKind::Dns
-    } else if lower.contains("certificate")
-        || lower.contains("tls")
-        || lower.contains("handshake")
-        || lower.contains("invalidcontenttype")
+/// Every error in `e`'s chain, outermost first, the errors an
+/// `io::Error` wraps included (its `source()` skips them).
+fn chain(e: &reqwest::Error) -> Vec<&(dyn std::error::Error + 'static)> {
+    let mut out: Vec<&(dyn std::error::Error + 'static)> = Vec::new();
+    let mut src = e.source();
+    while let Some(s) = src {
+        out.push(s);
+        // An `io::Error` may wrap another one (hyper-rustls: `Other` around
+        // tokio-rustls' `InvalidData` around the rustls error).
+        src = match s
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => s.source(),
+        };
+    }
+    out
+}
+
+/// One phrase for a TLS failure.
+fn tls_message(e: &rustls::Error, host: &str) -> String {
+    use rustls::{CertificateError, Error};
+    match e {
+        Error::InvalidCertificate(cert) => match cert {
+            CertificateError::NotValidForName => format!("certificate not valid for {host}"),
+            CertificateError::NotValidForNameContext { presented, .. } => {
+                if presented.is_empty() {
+                    format!("certificate not valid for {host}")
+                } else {
+                    // rustls names them `DnsName("example.com")`.
+                    let names: Vec<&str> = presented
+                        .iter()
+                        .map(|p| match (p.find('"'), p.rfind('"')) {
+                            (Some(a), Some(b)) if a < b => p.get(a + 1..b).unwrap_or(p),
+                            _ => p.as_str(),
+                        })
+                        .collect();
+                    format!(
+                        "certificate not valid for {host} (it is for {})",
+                        names.join(", ")
+                    )
+                }
+            }
+            CertificateError::UnknownIssuer => {
+                "certificate not trusted (unknown issuer, or self-signed)".to_owned()
+            }
+            CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+                "certificate expired".to_owned()
+            }
+            CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+                "certificate not valid yet".to_owned()
+            }
+            CertificateError::Revoked => "certificate revoked".to_owned(),
+            CertificateError::BadSignature => "certificate has a bad signature".to_owned(),
+            other => format!("certificate invalid: {other:?}"),
+        },
+        Error::InvalidMessage(_) => {
+            "TLS handshake failed: the server did not answer TLS".to_owned()
+        }
+        Error::AlertReceived(alert) => format!("TLS handshake failed: the server sent {alert:?}"),
+        Error::PeerIncompatible(_) => {
+            "TLS handshake failed: no TLS version or cipher in common".to_owned()
+        }
+        other => format!("TLS handshake failed: {other}"),
+    }
+}
+
+/// One phrase for a failed name lookup.
+fn dns_message(inner: &str) -> String {
+    let lower = inner.to_ascii_lowercase();
+    if lower.contains("never resolve") {
+        "no such host (names under .invalid never resolve, RFC 6761)".to_owned()
+    } else if lower.contains("name or service not known")
+        || lower.contains("no address associated")
+        || lower.contains("nodename nor servname")
+        || lower.contains("no such host")
     {
-        ErrorKind::Tls
-    } else if e.is_connect() {
-        ErrorKind::Connect
-    } else if e.is_redirect() {
-        ErrorKind::TooManyRedirects
-    } else if invalid_http(e)
+        "no such host".to_owned()
+    } else if lower.contains("temporary failure") {
+        "no answer from the DNS server (temporary failure in name resolution)".to_owned()
+    } else {
+        inner.to_owned()
+    }
+}
+
+/// One phrase for an I/O failure, if its kind says it all.
+fn io_message(e: &std::io::Error) -> Option<&'static str> {
+    use std::io::ErrorKind as K;
+    Some(match e.kind() {
+        K::ConnectionRefused => "connection refused",
+        K::ConnectionReset => "connection reset by the server",
+        K::ConnectionAborted => "connection aborted",
+        K::NetworkUnreachable => "network unreachable",
+        K::HostUnreachable => "host unreachable",
+        K::AddrNotAvailable => "address not available",
+        K::BrokenPipe => "connection closed by the server (broken pipe)",
+        K::UnexpectedEof => "connection closed by the server",
+        _ => return None,
+    })
+}
+
+/// Maps a reqwest error to the stable error taxonomy and a message that
+/// names the root cause in one short phrase (`connection refused`,
+/// `certificate not valid for example.com`, `timed out after 5s
+/// connecting`, `no such host`), found by walking the error's `source()`
+/// chain: rustls errors, `io::ErrorKind`s, hyper's, reqwest's timeout and
+/// connect flags.
+pub fn classify(e: &reqwest::Error, ctx: &ErrorContext<'_>) -> (ErrorKind, String) {
+    let chain = chain(e);
+    if e.is_timeout()
+        || chain.iter().any(|s| {
+            s.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+        })
+    {
+        let message = if e.is_connect() {
+            format!(
+                "timed out after {} connecting",
+                human_duration(ctx.connect_timeout)
+            )
+        } else if ctx.reading_body {
+            format!(
+                "timed out after {} reading the body",
+                human_duration(ctx.timeout)
+            )
+        } else {
+            format!(
+                "timed out after {} waiting for the response",
+                human_duration(ctx.timeout)
+            )
+        };
+        return (ErrorKind::Timeout, message);
+    }
+    if let Some(tls) = chain.iter().find_map(|s| s.downcast_ref::<rustls::Error>()) {
+        return (ErrorKind::Tls, tls_message(tls, ctx.host));
+    }
+    let innermost = chain
+        .last()
+        .map_or_else(|| e.to_string(), |s| s.to_string());
+    if e.is_dns() {
+        return (ErrorKind::Dns, dns_message(&innermost));
+    }
+    let io = chain
+        .iter()
+        .rev()
+        .find_map(|s| s.downcast_ref::<std::io::Error>());
+    if let Some(phrase) = io.and_then(io_message) {
+        let kind = if e.is_connect() {
+            ErrorKind::Connect
+        } else {
+            ErrorKind::Io
+        };
+        return (kind, phrase.to_owned());
+    }
+    let lower = innermost.to_ascii_lowercase();
+    if e.is_connect() {
+        if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake") {
+            return (ErrorKind::Tls, format!("TLS handshake failed: {innermost}"));
+        }
+        return (ErrorKind::Connect, innermost);
+    }
+    if e.is_redirect() {
+        return (ErrorKind::TooManyRedirects, innermost);
+    }
+    if let Some(h) = chain.iter().find_map(|s| s.downcast_ref::<hyper::Error>()) {
+        if h.is_incomplete_message() {
+            return (
+                ErrorKind::Io,
+                "connection closed before the response was complete".to_owned(),
+            );
+        }
+        if h.is_parse_too_large() {
+            return (
+                ErrorKind::HttpStatus,
+                "invalid HTTP response: the head is too large (over about 400 KiB or 100 header fields)"
+                    .to_owned(),
+            );
+        }
+    }
+    if invalid_http(e)
         || lower.contains("invalid http")
         || lower.contains("parse")
         || lower.contains("invalid status")
         || lower.contains("invalid header")
     {
-        ErrorKind::HttpStatus
-    } else {
-        ErrorKind::Io
-    };
-    (kind, text)
+        return (
+            ErrorKind::HttpStatus,
+            format!("invalid HTTP response: {innermost}"),
+        );
+    }
+    (ErrorKind::Io, innermost)
 }
 
 /// Where a redirect goes: `Location` resolved against the current URL, as
@@ -298,38 +526,47 @@ fn fail(kind: ErrorKind, message: impl Into<String>, partial: &Fetched) -> Fetch
         kind,
         message: message.into(),
         partial: partial.clone(),
+        connecting: false,
     }
 }
 
 /// Fetches `url` once (one attempt, redirects included). `final_attempt`
 /// turns a 429/5xx into a normal record instead of a retry request.
+/// `connect_timeout` is the client's (for messages).
 pub async fn fetch(
     client: &Client,
     credentials: &Credentials,
     url: &Url,
     limits: FetchLimits,
+    connect_timeout: Duration,
     final_attempt: bool,
 ) -> Result<Fetched, FetchFailure> {
     let mut progress = Fetched::default();
+    let mut reading_body = false;
     let outcome = tokio::time::timeout(
         limits.timeout,
         attempt(
             client,
             credentials,
             url,
-            limits,
+            (limits, connect_timeout),
             final_attempt,
             &mut progress,
+            &mut reading_body,
         ),
     )
     .await;
     match outcome {
         Ok(r) => r,
-        Err(_) => Err(fail(
-            ErrorKind::Timeout,
-            format!("no complete answer within {:?}", limits.timeout),
-            &progress,
-        )),
+        Err(_) => {
+            let ctx = ErrorContext {
+                host: url.host_str().unwrap_or_default(),
+                connect_timeout,
+                timeout: limits.timeout,
+                reading_body,
+            };
+            Err(fail(ErrorKind::Timeout, timeout_message(&ctx), &progress))
+        }
     }
 }
 
@@ -337,9 +574,10 @@ async fn attempt(
     client: &Client,
     credentials: &Credentials,
     url: &Url,
-    limits: FetchLimits,
+    (limits, connect_timeout): (FetchLimits, Duration),
     final_attempt: bool,
     progress: &mut Fetched,
+    reading_body: &mut bool,
 ) -> Result<Fetched, FetchFailure> {
     let mut current = url.clone();
     let mut response = loop {
@@ -347,9 +585,30 @@ async fn attempt(
         if let Some(headers) = credentials.for_target(url, &current) {
             request = request.headers(headers.clone());
         }
+        let first = progress.redirects == 0;
+        let ctx = ErrorContext {
+            host: current.host_str().unwrap_or_default(),
+            connect_timeout,
+            timeout: limits.timeout,
+            reading_body: false,
+        };
         let resp = request.send().await.map_err(|e| {
-            let (kind, message) = classify(&e);
-            fail(kind, message, progress)
+            let (kind, message) = classify(&e, &ctx);
+            let connecting = first && e.is_connect() && kind != ErrorKind::Dns;
+            match fail(kind, message, progress) {
+                FetchFailure::Error {
+                    kind,
+                    message,
+                    partial,
+                    ..
+                } => FetchFailure::Error {
+                    kind,
+                    message,
+                    partial,
+                    connecting,
+                },
+                other => other,
+            }
         })?;
         progress.final_url = Some(resp.url().to_string());
         progress.status = Some(resp.status().as_u16());
@@ -393,8 +652,16 @@ async fn attempt(
             .content_type
             .as_deref()
             .and_then(charset_from_content_type),
+        xml: is_xhtml(progress.content_type.as_deref()),
     });
     let declared_len = response.content_length();
+    *reading_body = true;
+    let ctx = ErrorContext {
+        host: current.host_str().unwrap_or_default(),
+        connect_timeout,
+        timeout: limits.timeout,
+        reading_body: true,
+    };
     let mut limit_hit = false;
     let mut stopped_early = false;
     loop {
@@ -402,7 +669,7 @@ async fn attempt(
             Ok(Some(c)) => c,
             Ok(None) => break,
             Err(e) => {
-                let (kind, message) = classify(&e);
+                let (kind, message) = classify(&e, &ctx);
                 let kind = if kind == ErrorKind::Timeout {
                     kind
                 } else {
@@ -430,6 +697,8 @@ async fn attempt(
     drop(response);
     let extraction = extractor.finish();
     progress.title = extraction.title;
+    progress.charset = Some(extraction.encoding.name());
+    progress.charset_source = Some(extraction.charset_source);
     if limit_hit && extraction.end == ScanEnd::Incomplete {
         return Err(fail(
             ErrorKind::BodyTooLarge,
@@ -490,6 +759,8 @@ mod tests {
         assert!(!is_html(Some("image/png")));
         assert!(!is_html(Some("application/json")));
         assert!(!is_html(Some("application/pdf")));
+        assert!(is_xhtml(Some("Application/XHTML+XML; charset=utf-8")));
+        assert!(!is_xhtml(Some("text/html")) && !is_xhtml(None));
     }
 
     #[test]
@@ -531,6 +802,50 @@ mod tests {
             ..creds
         };
         assert!(trusted.for_target(&first, &elsewhere).is_some());
+    }
+
+    #[test]
+    fn durations_and_timeout_messages_read_as_the_flags() {
+        assert_eq!(human_duration(Duration::from_secs(10)), "10s");
+        assert_eq!(human_duration(Duration::from_millis(500)), "500ms");
+        assert_eq!(human_duration(Duration::from_millis(1500)), "1.5s");
+        let mut ctx = ErrorContext {
+            host: "example.com",
+            connect_timeout: Duration::from_secs(5),
+            timeout: Duration::from_secs(10),
+            reading_body: true,
+        };
+        assert_eq!(
+            timeout_message(&ctx),
+            "timed out after 10s reading the body"
+        );
+        ctx.reading_body = false;
+        assert_eq!(
+            timeout_message(&ctx),
+            "timed out after 10s waiting for the response"
+        );
+    }
+
+    #[test]
+    fn tls_and_dns_failures_in_one_phrase() {
+        use rustls::{CertificateError, Error};
+        let name = Error::InvalidCertificate(CertificateError::NotValidForName);
+        assert_eq!(
+            tls_message(&name, "example.com"),
+            "certificate not valid for example.com"
+        );
+        let expired = Error::InvalidCertificate(CertificateError::Expired);
+        assert_eq!(tls_message(&expired, "example.com"), "certificate expired");
+        assert_eq!(
+            dns_message("failed to lookup address information: Name or service not known"),
+            "no such host"
+        );
+        assert_eq!(
+            dns_message(
+                "failed to lookup address information: Temporary failure in name resolution"
+            ),
+            "no answer from the DNS server (temporary failure in name resolution)"
+        );
     }
 
     #[test]

@@ -26,19 +26,22 @@ pub const MAX_LINE: usize = 64 * 1024;
 /// Scheme given to lines without one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Scheme {
-    /// `http://`
-    Http,
-    /// `https://` (default)
+    /// `https://` first, `http://` when the connection or the TLS
+    /// handshake fails (default), as httpx does.
     #[default]
+    Auto,
+    /// `https://` only.
     Https,
+    /// `http://` only.
+    Http,
 }
 
 impl Scheme {
-    /// The scheme name.
+    /// The scheme tried first (`auto` tries https first).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Http => "http",
-            Self::Https => "https",
+            Self::Https | Self::Auto => "https",
         }
     }
 }
@@ -68,6 +71,9 @@ pub struct Job {
     pub given: String,
     /// The URL to fetch, or why the line is not one (with `source:line:`).
     pub target: Result<Url, String>,
+    /// `--scheme auto` and a line without a scheme: the `http://` URL to
+    /// try when `target`'s connection or TLS handshake fails.
+    pub fallback: Option<Url>,
 }
 
 impl Job {
@@ -312,9 +318,13 @@ impl State {
                         continue;
                     }
                     self.filter.emitted.fetch_add(1, Ordering::Relaxed);
+                    let fallback = (self.filter.scheme == Scheme::Auto && !has_scheme(given))
+                        .then(|| normalize(given, Scheme::Http).ok())
+                        .flatten();
                     return Some(Job {
                         given: given.to_owned(),
                         target: Ok(url),
+                        fallback,
                     });
                 }
             }
@@ -332,6 +342,7 @@ impl State {
         Job {
             given,
             target: Err(message),
+            fallback: None,
         }
     }
 }

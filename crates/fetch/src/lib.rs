@@ -4,7 +4,8 @@
 //!
 //! - **Input** ([`input`]) is a lazy stream of lines from files and/or stdin;
 //!   blank lines and `#` comments are skipped, a missing scheme gets
-//!   `https://`, invalid lines become `invalid_url` records with their line
+//!   `--scheme` (`auto`: `https://`, and `http://` when https cannot
+//!   connect or fails its TLS handshake), invalid lines become `invalid_url` records with their line
 //!   number, duplicates and other shards are filtered out by a 64-bit hash
 //!   ([`shard`] uses FNV-1a, stable across machines and versions), kept in
 //!   a compact set of 64-bit hashes ([`hash_set`]: 30 million URLs in
@@ -30,8 +31,11 @@
 //!   at `--max-body`), and the common head is decided by the standard's
 //!   tokenizer rules without a tree. The charset is resolved BOM > HTTP
 //!   header > `<meta>` prescan > chardetng > UTF-8 before the text reaches
-//!   the parser, and ASCII whitespace is collapsed as `document.title`
-//!   does.
+//!   the parser; while it is only tentative, a `<meta>` the parser meets
+//!   later changes it as in a browser (the page is decoded again), and
+//!   every record says which encoding was used and where it came from.
+//!   ASCII whitespace is collapsed as `document.title` does; XHTML served
+//!   as `application/xhtml+xml` is read under XML rules.
 //! - **Output** ([`output`]) writes text, jsonl or csv, whole records in
 //!   batches flushed whenever the run is about to wait. Text and CSV
 //!   neutralise C0/C1 controls and bidi overrides, jsonl escapes them; a

@@ -36,6 +36,7 @@ use std::io::{Seek, Write};
 use serde::Serialize;
 
 use crate::record::Record;
+use crate::title::CharsetSource;
 
 /// `--format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -50,7 +51,7 @@ pub enum Format {
 }
 
 /// The CSV header (same fields as jsonl; `error` split in two columns).
-pub const CSV_HEADER: &str = "url,final_url,status,title,content_type,redirects,bytes_read,elapsed_ms,error_kind,error_message\n";
+pub const CSV_HEADER: &str = "url,final_url,status,title,content_type,charset,charset_source,redirects,bytes_read,elapsed_ms,error_kind,error_message\n";
 
 /// The batch buffer is written out once it holds this many bytes.
 pub const FLUSH_AT: usize = 64 * 1024;
@@ -423,6 +424,8 @@ fn render_csv(buf: &mut Vec<u8>, r: &Record, guard: bool) {
     number(buf, r.status.map(u64::from));
     text(buf, r.title.as_deref());
     text(buf, r.content_type.as_deref());
+    text(buf, r.charset);
+    text(buf, r.charset_source.map(CharsetSource::as_str));
     number(buf, Some(u64::from(r.redirects)));
     number(buf, Some(r.bytes_read));
     number(buf, Some(r.elapsed_ms));
@@ -460,6 +463,8 @@ mod tests {
             status: Some(200),
             title: Some("A \"quoted\", title".into()),
             content_type: Some("text/html".into()),
+            charset: Some("windows-1252"),
+            charset_source: Some(CharsetSource::Meta),
             redirects: 1,
             bytes_read: 10,
             elapsed_ms: 5,
@@ -497,6 +502,8 @@ mod tests {
             "status",
             "title",
             "content_type",
+            "charset",
+            "charset_source",
             "redirects",
             "bytes_read",
             "elapsed_ms",
@@ -523,7 +530,7 @@ mod tests {
         assert_eq!(
             lines.next(),
             Some(
-                "example.com,https://example.com/,200,\"A \"\"quoted\"\", title\",text/html,1,10,5,,"
+                "example.com,https://example.com/,200,\"A \"\"quoted\"\", title\",text/html,windows-1252,meta,1,10,5,,"
             )
         );
     }
@@ -629,7 +636,7 @@ mod tests {
             line,
             "http://h/ [2J,https://example.com/,200,\
              a ]0;pwned b [2Jc 31md e\u{FFFD}gnp\u{FFFD}x\u{FFFD}   y,\
-             text/html; x= 2J,1,10,5,io,\"x ]0;t ,\"\"q\"\"\""
+             text/html; x= 2J,windows-1252,meta,1,10,5,io,\"x ]0;t ,\"\"q\"\"\""
         );
     }
 

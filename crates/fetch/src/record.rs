@@ -2,6 +2,8 @@
 
 use serde::Serialize;
 
+use crate::title::CharsetSource;
+
 /// The stable error kinds of the `error.kind` field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -78,6 +80,12 @@ pub struct Record {
     pub title: Option<String>,
     /// The final response's `Content-Type`.
     pub content_type: Option<String>,
+    /// The WHATWG name of the encoding the body was decoded with
+    /// (`UTF-8`, `windows-1252`, `Shift_JIS`, ...); null when no body was
+    /// decoded (not HTML, or an error before or while reading it).
+    pub charset: Option<&'static str>,
+    /// Where `charset` came from; null exactly when `charset` is.
+    pub charset_source: Option<CharsetSource>,
     /// How many redirects were followed.
     pub redirects: u32,
     /// Body bytes read (after content decoding).

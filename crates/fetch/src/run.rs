@@ -14,7 +14,9 @@ use netkit_pool::{JobCtx, Outcome, Pool, Retry, RetryPolicy};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, Order};
-use crate::fetcher::{ClientOptions, Credentials, FetchFailure, Fetched, build_client, fetch};
+use crate::fetcher::{
+    ClientOptions, Credentials, FetchFailure, Fetched, build_client, fetch, human_duration,
+};
 use crate::input::{InputFilter, Job, job_stream, load_done, open_sources};
 use crate::output::{Output, RecordWriter, WriteFailure};
 use crate::record::{ErrorKind, Record, RecordError};
@@ -166,6 +168,28 @@ fn output_name(config: &Config) -> String {
     }
 }
 
+/// `--scheme auto` tried https and then http, and http failed too: http's
+/// failure, its message naming both when they differ.
+fn both_failed(https: &FetchFailure, http: FetchFailure) -> FetchFailure {
+    match (https, http) {
+        (
+            FetchFailure::Error { message: first, .. },
+            FetchFailure::Error {
+                kind,
+                message,
+                partial,
+                connecting,
+            },
+        ) if *first != message => FetchFailure::Error {
+            kind,
+            message: format!("https: {first}; http: {message}"),
+            partial,
+            connecting,
+        },
+        (_, http) => http,
+    }
+}
+
 fn record_from(given: String, f: Fetched, error: Option<RecordError>) -> Record {
     Record {
         url: given,
@@ -173,6 +197,8 @@ fn record_from(given: String, f: Fetched, error: Option<RecordError>) -> Record 
         status: f.status,
         title: f.title,
         content_type: f.content_type,
+        charset: f.charset,
+        charset_source: f.charset_source,
         redirects: f.redirects,
         bytes_read: f.bytes_read,
         elapsed_ms: 0,
@@ -223,14 +249,21 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<RunOutco
         &mut headers,
         config.client.location_trusted,
     ));
+    // `--connect-timeout` defaults to `--timeout` and never exceeds it.
+    let connect_timeout = config
+        .client
+        .connect_timeout
+        .unwrap_or(config.limits.timeout)
+        .min(config.limits.timeout);
     let client = build_client(&ClientOptions {
-        connect_timeout: config.client.connect_timeout,
+        connect_timeout: Some(connect_timeout),
         insecure: config.client.insecure,
         proxy: config.client.proxy.clone(),
         ignore_env_proxy: config.client.ignore_env_proxy,
         headers,
         user_agent: config.client.user_agent.clone(),
         idle_per_host: config.pool.per_host.max(1),
+        extra_roots: Vec::new(),
     })
     .map_err(RunError::Client)?;
     let bar = netkit_cli::progress::bar(
@@ -310,8 +343,35 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<RunOutco
                     kind: ErrorKind::InvalidUrl,
                     message: message.clone(),
                     partial: Fetched::default(),
+                    connecting: false,
                 }),
-                Ok(url) => fetch(&client, &credentials, url, limits, last_attempt).await,
+                Ok(url) => {
+                    let tried = fetch(
+                        &client,
+                        &credentials,
+                        url,
+                        limits,
+                        connect_timeout,
+                        last_attempt,
+                    )
+                    .await;
+                    match (tried, &job.fallback) {
+                        // `--scheme auto`: https could not connect, try http.
+                        (Err(https), Some(http)) if https.connection_failed() => {
+                            let plain = fetch(
+                                &client,
+                                &credentials,
+                                http,
+                                limits,
+                                connect_timeout,
+                                last_attempt,
+                            )
+                            .await;
+                            plain.map_err(|e| both_failed(&https, e))
+                        }
+                        (tried, _) => tried,
+                    }
+                }
             }
         }
     });
@@ -336,6 +396,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<RunOutco
                 kind,
                 message,
                 partial,
+                ..
             }) => record_from(given, partial, Some(RecordError { kind, message })),
             Outcome::Err(FetchFailure::RetryableStatus { partial, .. }) => {
                 record_from(given, partial, None)
@@ -345,7 +406,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<RunOutco
                 Fetched::default(),
                 Some(RecordError {
                     kind: ErrorKind::Timeout,
-                    message: format!("no complete answer within {:?}", config.limits.timeout),
+                    message: format!("timed out after {}", human_duration(config.limits.timeout)),
                 }),
             ),
             Outcome::Panicked(msg) => record_from(

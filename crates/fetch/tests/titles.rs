@@ -54,6 +54,7 @@ fn extract_chunked(body: &[u8], sizes: &[usize], header_utf8: bool) -> (Extracti
     let mut ex = TitleExtractor::new(ExtractOptions {
         max_title_len: MAX,
         header_charset: header_utf8.then_some(UTF_8),
+        xml: false,
     });
     let mut pos = 0;
     let mut i = 0;

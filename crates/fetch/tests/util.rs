@@ -203,6 +203,21 @@ async fn fixture(State(state): State<Arc<ServerState>>, req: Request) -> Respons
             );
             html(ok, "text/html; charset=utf-8", body)
         }
+        ["xhtml"] => html(
+            ok,
+            "application/xhtml+xml",
+            "<?xml version=\"1.0\"?><html xmlns=\"http://www.w3.org/1999/xhtml\">\
+             <head><title>X<b>-not-</b>HTML</title></head><body/></html>",
+        ),
+        ["late-meta"] => {
+            // The declaration comes after 2 KB of comment: past the
+            // prescan's window, met by the parser.
+            let doc = format!(
+                "<!--{}--><meta charset=windows-1251><title>{UNDECLARED_TITLE}</title>",
+                "x".repeat(2048)
+            );
+            html(ok, "text/html", encode("windows-1251", &doc))
+        }
         ["undeclared"] => {
             let para =
                 "Последние новости России и мира, главные события дня, аналитика и комментарии. ";

@@ -19,12 +19,36 @@ pub enum CharsetSource {
     Bom,
     /// The HTTP `Content-Type` header.
     Header,
-    /// A `<meta>` in the first 1024 bytes.
+    /// A `<meta>` in the first 1024 bytes (the prescan).
     Meta,
+    /// A `<meta>` the tree builder met later, while the encoding was still
+    /// tentative (the parser's "change the encoding" step).
+    ParserMeta,
     /// chardetng's guess.
     Detected,
     /// Nothing declared, nothing but ASCII seen: UTF-8.
     Default,
+}
+
+impl CharsetSource {
+    /// The snake_case name used in every output format.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Bom => "bom",
+            Self::Header => "header",
+            Self::Meta => "meta",
+            Self::ParserMeta => "parser_meta",
+            Self::Detected => "detected",
+            Self::Default => "default",
+        }
+    }
+
+    /// Whether the encoding is settled (the spec's confidence "certain"):
+    /// a BOM, the header, or a `<meta>` the parser met. A prescan `<meta>`,
+    /// detection and the default are tentative.
+    pub fn is_certain(self) -> bool {
+        matches!(self, Self::Bom | Self::Header | Self::ParserMeta)
+    }
 }
 
 /// Extracts and resolves the `charset` parameter of a Content-Type value.

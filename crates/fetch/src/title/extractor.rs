@@ -60,17 +60,35 @@
 //!   `<meta>` only if the bytes turn out not to be UTF-8 within the first
 //!   [`DETECTION_WINDOW`] bytes.
 //!
-//! A `<meta charset>` that the tree builder meets after the prescan window
-//! does not change the decoding (a browser would restart the parse with the
-//! new encoding; this extractor does not), and a prescan `<meta>` naming the
-//! replacement encoding is ignored.
+//! A prescan `<meta>`, detection and the default are *tentative* (the
+//! spec's confidence); a BOM and the header are *certain*. While the
+//! encoding is tentative, the raw bytes are kept as well as the text, and
+//! the first HTML `meta` the tree builder inserts with a usable `charset`
+//! or `http-equiv=Content-Type` + `content` runs the parser's "change the
+//! encoding" step, as in a browser: UTF-16 is read as UTF-8 and
+//! x-user-defined as windows-1252; the same encoding makes the confidence
+//! certain; another one has the page decoded again from its first byte
+//! (or, when every byte so far was ASCII without ESC, only the decoder
+//! changed), certain, with `charset_source` `parser_meta`. That meta may
+//! come after the prescan window (a long comment or script first) or after
+//! the title. The fast path and the tree report the first such meta with
+//! their title; once the title is final, it ends the reading only if the
+//! encoding is certain or the title's characters are ASCII without ESC
+//! (under any encoding but ISO-2022-JP): those read the same in every
+//! encoding a meta can name. Otherwise reading goes on, the text searched
+//! for `<meta` and parsed up to the next candidate's `>` (never less than
+//! twice the last such prefix), until a meta settles it, the body ends or
+//! `--max-body`. A tag cut off by the end of the input is never a
+//! declaration (html5ever drops it at end of input; the search needs its
+//! `>`). A `<meta>` naming the replacement encoding is ignored.
 
-use encoding_rs::{CoderResult, Decoder, Encoding, REPLACEMENT, UTF_8};
+use encoding_rs::{CoderResult, Decoder, Encoding, ISO_2022_JP, REPLACEMENT, UTF_8};
 
 use super::charset::{CharsetSource, Utf8Validity};
-use super::fast::Head;
-use super::prescan::{PRESCAN_LEN, prescan};
+use super::fast::{Head, skip_attributes};
+use super::prescan::{PRESCAN_LEN, normalize_meta_encoding, prescan, xml_encoding};
 use super::tree::{Parsed, parse};
+use super::xml::{XmlTitle, xml_title};
 
 /// When nothing declares the charset and non-ASCII bytes appear, at most
 /// this many bytes are held back so chardetng has enough text to work with.
@@ -87,6 +105,9 @@ pub struct ExtractOptions {
     pub max_title_len: usize,
     /// The charset named by the HTTP `Content-Type` header, if any.
     pub header_charset: Option<&'static Encoding>,
+    /// The body is XHTML served as `application/xhtml+xml`: read under
+    /// XML rules (see [`super::xml`]).
+    pub xml: bool,
 }
 
 impl Default for ExtractOptions {
@@ -94,6 +115,7 @@ impl Default for ExtractOptions {
         Self {
             max_title_len: 1024,
             header_charset: None,
+            xml: false,
         }
     }
 }
@@ -161,6 +183,27 @@ pub struct TitleExtractor {
     parsed_len: usize,
     last: Option<Parsed>,
     done: bool,
+    /// The encoding is settled (the spec's confidence "certain"): a BOM,
+    /// the header, or a `<meta>` the tree builder met.
+    certain: bool,
+    /// Every byte after the BOM, kept while the encoding is tentative so
+    /// that a `<meta>` met later can have the page decoded again.
+    raw: Vec<u8>,
+    /// `raw` holds nothing but ASCII without ESC: every encoding a
+    /// `<meta>` can name decodes it alike.
+    raw_plain: bool,
+    /// A `<meta>` the tree builder met before the encoding was decided.
+    pending_meta: Option<&'static Encoding>,
+    /// The first title is final but its text is not plain ASCII and the
+    /// encoding is tentative: reading goes on until a `<meta>` settles it.
+    awaiting_meta: bool,
+    /// Where the search for `<meta` candidates goes on.
+    meta_searched: usize,
+    /// The longest prefix parsed in that search.
+    meta_parsed: usize,
+    /// The first `<meta` in the text, as far as [`Self::scan_tags`] has
+    /// searched (it looks for one while the encoding is tentative).
+    meta_seen_at: Option<usize>,
 }
 
 impl std::fmt::Debug for TitleExtractor {
@@ -188,16 +231,27 @@ fn decode_into(decoder: &mut Decoder, mut bytes: &[u8], out: &mut String, last: 
     }
 }
 
-/// Whether `hay` contains `needle`, whose first byte is `<` (ASCII case
-/// ignored): only the places of a `<` are compared.
-fn contains_ci(hay: &[u8], needle: &[u8]) -> bool {
-    hay.iter()
-        .enumerate()
-        .filter(|&(_, &b)| b == b'<')
-        .any(|(i, _)| {
-            hay.get(i..i + needle.len())
-                .is_some_and(|w| w.eq_ignore_ascii_case(needle))
-        })
+/// Whether `hay` starts with `needle`, ASCII case ignored.
+fn starts_with_ci(hay: &[u8], needle: &[u8]) -> bool {
+    hay.get(..needle.len())
+        .is_some_and(|w| w.eq_ignore_ascii_case(needle))
+}
+
+/// The first place at or after `from` where `needle` (whose first byte is
+/// `<`) starts, ASCII case ignored.
+fn find_ci(hay: &str, from: usize, needle: &[u8]) -> Option<usize> {
+    let mut at = from;
+    while at < hay.len() && !hay.is_char_boundary(at) {
+        at += 1;
+    }
+    loop {
+        // `str::find` with a char runs memchr.
+        at += hay.get(at..)?.find('<')?;
+        if starts_with_ci(hay.as_bytes().get(at..)?, needle) {
+            return Some(at);
+        }
+        at += 1;
+    }
 }
 
 impl TitleExtractor {
@@ -229,6 +283,14 @@ impl TitleExtractor {
             parsed_len: 0,
             last: None,
             done: false,
+            certain: false,
+            raw: Vec::new(),
+            raw_plain: true,
+            pending_meta: None,
+            awaiting_meta: false,
+            meta_searched: 0,
+            meta_parsed: 0,
+            meta_seen_at: None,
         }
     }
 
@@ -259,7 +321,7 @@ impl TitleExtractor {
             self.decide(enc, CharsetSource::Bom);
             body = start.get(len..).unwrap_or_default();
         } else if let Some(h) = self.opts.header_charset
-            && h != UTF_8
+            && (h != UTF_8 || self.opts.xml)
         {
             self.decide(h, CharsetSource::Header);
         }
@@ -274,6 +336,148 @@ impl TitleExtractor {
         self.decided = Some((enc, source));
         self.head = Vec::new();
         self.detector = None;
+        if source.is_certain() {
+            self.settle();
+        }
+    }
+
+    /// The encoding can no longer change: the bytes need not be kept.
+    fn settle(&mut self) {
+        self.certain = true;
+        self.raw = Vec::new();
+        self.pending_meta = None;
+    }
+
+    /// The parser's "change the encoding" step, for a `<meta>` the tree
+    /// builder met while the encoding was tentative. Returns true when the
+    /// page was decoded again from its first byte (the text changed: the
+    /// search starts over).
+    fn change_encoding(&mut self, declared: &'static Encoding) -> bool {
+        let Some((current, source)) = self.decided else {
+            // Undecided: the text is still the ASCII prefix, identical in
+            // every encoding; the decision takes the meta once the prescan
+            // has had its window.
+            self.pending_meta.get_or_insert(declared);
+            self.try_decide(false);
+            return false;
+        };
+        if self.certain {
+            return false;
+        }
+        let new = normalize_meta_encoding(declared);
+        if new == current {
+            if matches!(source, CharsetSource::Detected | CharsetSource::Default) {
+                self.decided = Some((current, CharsetSource::ParserMeta));
+            }
+            self.settle();
+            return false;
+        }
+        self.decided = Some((new, CharsetSource::ParserMeta));
+        let raw = std::mem::take(&mut self.raw);
+        let plain = self.raw_plain;
+        self.settle();
+        let mut decoder = new.new_decoder_without_bom_handling();
+        if plain {
+            // Same characters either way: change the decoder on the fly.
+            self.decoder = Some(decoder);
+            return false;
+        }
+        self.text.clear();
+        decode_into(&mut decoder, &raw, &mut self.text, false);
+        self.decoder = Some(decoder);
+        self.searched = 0;
+        self.fast_tried = 0;
+        self.fast_pending = false;
+        self.fast_gave_up = false;
+        self.open_seen = false;
+        self.close_pending = false;
+        self.parsed_len = 0;
+        self.last = None;
+        self.awaiting_meta = false;
+        self.meta_searched = 0;
+        self.meta_parsed = 0;
+        self.meta_seen_at = None;
+        true
+    }
+
+    /// Takes a parse's result: a `<meta>` it met may change the encoding
+    /// (true: decoded again, parse again); a final title ends the reading
+    /// unless a tentative encoding could still change its characters.
+    fn take(&mut self, parsed: Parsed) -> bool {
+        if let Some(meta) = parsed.meta
+            && !self.certain
+            && self.change_encoding(meta)
+        {
+            return true;
+        }
+        let is_final = parsed.is_final;
+        let plain = self.certain || self.plain_title(&parsed);
+        self.last = Some(parsed);
+        if is_final {
+            if plain {
+                self.done = true;
+            } else {
+                self.awaiting_meta = true;
+            }
+        }
+        false
+    }
+
+    /// The title's characters are ASCII without ESC, under an encoding
+    /// other than ISO-2022-JP: every encoding a later `<meta>` could name
+    /// gives the same characters.
+    fn plain_title(&self, parsed: &Parsed) -> bool {
+        let ascii = parsed
+            .title
+            .as_ref()
+            .is_none_or(|(t, _)| t.bytes().all(|b| b.is_ascii() && b != 0x1B));
+        ascii && self.decided.is_none_or(|(e, _)| e != ISO_2022_JP)
+    }
+
+    /// Looks for the first `<meta>` the tree builder meets in the text,
+    /// parsing the shortest prefix that holds the next `<meta` candidate's
+    /// whole tag, and never less than twice the last prefix (so the work
+    /// stays within a few full parses). `eof`: the text is complete.
+    fn search_meta(&mut self, eof: bool) -> Option<&'static Encoding> {
+        if self.searched >= self.text.len() {
+            // The tag scan has covered the text: it knows the first `<meta`.
+            match self.meta_seen_at {
+                None => return None,
+                Some(at) => self.meta_searched = self.meta_searched.max(at),
+            }
+        }
+        loop {
+            let hay = self.text.as_bytes();
+            let from = self.meta_searched.min(hay.len());
+            let Some(at) = find_ci(&self.text, from, b"<meta") else {
+                self.meta_searched = hay.len().saturating_sub(4).max(from);
+                return None;
+            };
+            // A tag cut off by the end of the input is no declaration.
+            let Some(end) = skip_attributes(hay, at + 5) else {
+                self.meta_searched = at;
+                return None;
+            };
+            // Only a tag that says `charset` can declare one (a character
+            // reference could spell it: those go to the parser too).
+            let tag = hay.get(at..end).unwrap_or_default();
+            let declares =
+                tag.contains(&b'&') || tag.windows(7).any(|w| w.eq_ignore_ascii_case(b"charset"));
+            if declares && end > self.meta_parsed {
+                let mut cut = end.max(self.meta_parsed.saturating_mul(2)).min(hay.len());
+                while !self.text.is_char_boundary(cut) {
+                    cut += 1;
+                }
+                let whole = cut == self.text.len();
+                let prefix = self.text.get(..cut).unwrap_or(&self.text);
+                let parsed = parse(prefix, eof && whole, self.opts.max_title_len);
+                self.meta_parsed = cut;
+                if parsed.meta.is_some() {
+                    return parsed.meta;
+                }
+            }
+            self.meta_searched = at + 5;
+        }
     }
 
     fn process(&mut self, bytes: &[u8]) {
@@ -282,6 +486,20 @@ impl TitleExtractor {
         }
         let offset = self.seen;
         self.seen += bytes.len();
+        // ASCII without ESC (two word-at-a-time scans), needed only while
+        // the encoding is tentative.
+        let plain = !self.certain && bytes.is_ascii() && !bytes.contains(&0x1B);
+        if !self.certain {
+            if self.raw_plain && !plain {
+                // Until now every byte was ASCII without ESC, which decodes
+                // to itself: the text is the raw bytes.
+                self.raw_plain = false;
+                self.raw = self.text.as_bytes().to_vec();
+            }
+            if !self.raw_plain {
+                self.raw.extend_from_slice(bytes);
+            }
+        }
         if let Some(decoder) = self.decoder.as_mut() {
             decode_into(decoder, bytes, &mut self.text, false);
             return;
@@ -299,8 +517,9 @@ impl TitleExtractor {
         }
         if self.held.is_empty() {
             // The common chunk is all ASCII without ESC: two word-at-a-time
-            // scans (`is_ascii`, memchr) instead of a byte loop.
-            let pass = if bytes.is_ascii() && !bytes.contains(&0x1B) {
+            // scans (`is_ascii`, memchr) instead of a byte loop. (Undecided
+            // means tentative: `plain` was computed.)
+            let pass = if plain {
                 bytes.len()
             } else {
                 bytes
@@ -347,7 +566,7 @@ impl TitleExtractor {
 
     /// Decides the encoding once enough is known; at `eof`, always decides.
     fn try_decide(&mut self, eof: bool) {
-        if self.decided.is_some() || (self.held.is_empty() && !eof) {
+        if self.decided.is_some() || (self.held.is_empty() && !eof && self.pending_meta.is_none()) {
             return;
         }
         let prescan_done = eof || self.head.len() >= PRESCAN_LEN;
@@ -355,7 +574,32 @@ impl TitleExtractor {
             return;
         }
         let window_done = eof || self.seen >= DETECTION_WINDOW;
+        if self.opts.xml {
+            // XML: the declaration's encoding, else UTF-8; no `<meta>`, no
+            // detection, and nothing later changes it.
+            match xml_encoding(&self.head) {
+                Some(enc) => self.decide(enc, CharsetSource::Meta),
+                None => self.decide(UTF_8, CharsetSource::Default),
+            }
+            self.settle();
+            return;
+        }
         let meta = self.meta();
+        if let Some(declared) = self.pending_meta
+            && self.opts.header_charset != Some(UTF_8)
+        {
+            // The tree builder met a `<meta>` in the ASCII prefix: whatever
+            // the prescan or detection say, the encoding ends up there.
+            let declared = normalize_meta_encoding(declared);
+            let source = if meta == Some(declared) {
+                CharsetSource::Meta
+            } else {
+                CharsetSource::ParserMeta
+            };
+            self.decide(declared, source);
+            self.settle();
+            return;
+        }
         if self.opts.header_charset == Some(UTF_8) {
             match meta {
                 Some(m) if m != UTF_8 => {
@@ -394,8 +638,30 @@ impl TitleExtractor {
     }
 
     /// Searches the new text for `<title` / `</title`, and parses when the
-    /// answer may have become final (see the module docs).
+    /// answer may have become final (see the module docs); again from the
+    /// start when a `<meta>` had the page decoded again.
     fn maybe_parse(&mut self) {
+        while self.parse_step() {}
+    }
+
+    /// One round of [`Self::maybe_parse`]; true when the text was decoded
+    /// again and the search must start over.
+    fn parse_step(&mut self) -> bool {
+        if self.opts.xml {
+            self.xml_step(false);
+            return false;
+        }
+        if self.awaiting_meta {
+            let Some(meta) = self.search_meta(false) else {
+                return false;
+            };
+            if self.change_encoding(meta) {
+                return true;
+            }
+            // Settled with the same characters: the final title stands.
+            self.done = true;
+            return false;
+        }
         // The common head is decided without searching or a tree (see
         // `fast.rs`); while the head is still the common one (a long script
         // or style, say) no tree is built, and the fast path looks again
@@ -404,16 +670,12 @@ impl TitleExtractor {
         if !self.fast_gave_up && self.text.len() >= self.fast_tried.saturating_mul(2) {
             self.fast_tried = self.text.len().max(1);
             match super::fast::head(&self.text, self.opts.max_title_len) {
-                Head::Title(parsed) => {
-                    self.done = true;
-                    self.last = Some(parsed);
-                    return;
-                }
+                Head::Title(parsed) => return self.take(parsed),
                 // Still the common head (a long script or style, say): no
                 // tree yet, the next doubling looks again.
                 Head::NeedMore => {
                     self.fast_pending = true;
-                    return;
+                    return false;
                 }
                 Head::Tree => {
                     self.fast_pending = false;
@@ -421,26 +683,16 @@ impl TitleExtractor {
                 }
             }
         } else if self.fast_pending {
-            return;
+            return false;
         }
-        let bytes = self.text.as_bytes();
-        let from = self.searched.saturating_sub(7);
-        if let Some(new) = bytes.get(from..) {
-            if !self.open_seen && contains_ci(new, b"<title") {
-                self.open_seen = true;
-            }
-            if self.open_seen && contains_ci(new, b"</title") {
-                self.close_pending = true;
-            }
-        }
-        self.searched = bytes.len();
+        self.scan_tags();
         if !self.open_seen {
-            return;
+            return false;
         }
         let open_title = self.last.as_ref().is_some_and(|p| p.title_open)
             && self.text.len() >= self.parsed_len.saturating_add(OPEN_TITLE_STEP);
         if !(self.close_pending || open_title) {
-            return;
+            return false;
         }
         // Parse a prefix that ends just after the last `</title…>`: a prefix
         // of the stream is a valid state of an incremental parse, and the
@@ -452,16 +704,13 @@ impl TitleExtractor {
         };
         let doubled = len >= self.parsed_len.saturating_mul(2);
         if !doubled {
-            return;
+            return false;
         }
         self.close_pending = false;
         self.parsed_len = len;
         let prefix = self.text.get(..len).unwrap_or(&self.text);
         let parsed = parse(prefix, false, self.opts.max_title_len);
-        if parsed.is_final {
-            self.done = true;
-        }
-        self.last = Some(parsed);
+        self.take(parsed)
     }
 
     /// Ends the input (EOF or the caller gave up) and returns the result.
@@ -472,22 +721,7 @@ impl TitleExtractor {
         }
         self.try_decide(true);
         if !self.done {
-            if let Some(decoder) = self.decoder.as_mut() {
-                decode_into(decoder, &[], &mut self.text, true);
-            }
-            self.maybe_parse_search_only();
-            self.last = if !self.open_seen {
-                None
-            } else if let (true, Head::Title(parsed)) = (
-                self.fast_pending,
-                super::fast::head(&self.text, self.opts.max_title_len),
-            ) {
-                // A long common head (a 200 KB script, say) that ended
-                // between two looks of the fast path.
-                Some(parsed)
-            } else {
-                Some(parse(&self.text, true, self.opts.max_title_len))
-            };
+            self.end_of_input();
         }
         let (encoding, charset_source) = self.decided.unwrap_or((UTF_8, CharsetSource::Default));
         let (title, title_truncated) = match self.last.and_then(|p| p.title) {
@@ -504,6 +738,87 @@ impl TitleExtractor {
             title_truncated,
             encoding,
             charset_source,
+        }
+    }
+
+    /// The last parse, with end-of-input semantics; then, while the
+    /// encoding is tentative, the first `<meta>` the tree builder meets
+    /// (the whole text searched) may still change it, and the page is
+    /// decoded and parsed once more.
+    fn end_of_input(&mut self) {
+        if self.opts.xml {
+            if let Some(decoder) = self.decoder.as_mut() {
+                decode_into(decoder, &[], &mut self.text, true);
+            }
+            self.xml_step(true);
+            return;
+        }
+        loop {
+            if let Some(decoder) = self.decoder.as_mut() {
+                decode_into(decoder, &[], &mut self.text, true);
+            }
+            self.scan_tags();
+            // The meta a parse of the whole text met, when one ran.
+            let mut whole_meta = None;
+            if self.awaiting_meta {
+                // The title is final; only the encoding was open.
+            } else if !self.open_seen {
+                self.last = None;
+            } else if let (true, Head::Title(parsed)) = (
+                self.fast_pending,
+                super::fast::head(&self.text, self.opts.max_title_len),
+            ) {
+                // A long common head (a 200 KB script, say) that ended
+                // between two looks of the fast path.
+                self.last = Some(parsed);
+            } else {
+                let parsed = parse(&self.text, true, self.opts.max_title_len);
+                whole_meta = Some(parsed.meta);
+                self.last = Some(parsed);
+            }
+            // A plain title reads the same in every encoding a later meta
+            // could name: as when reading stops early, it is not looked for.
+            let plain = self
+                .last
+                .as_ref()
+                .is_some_and(|p| p.title.is_some() && self.plain_title(p));
+            if self.certain || plain {
+                return;
+            }
+            let meta = match whole_meta {
+                Some(meta) => meta,
+                None => self.search_meta(true),
+            };
+            match meta {
+                Some(meta) if self.change_encoding(meta) => {}
+                Some(_) | None => return,
+            }
+        }
+    }
+
+    /// XHTML under XML rules: reads the text once it has doubled since the
+    /// last read (so at most about twice one full read), and at the end.
+    /// A document that is not well-formed gets HTML rules at the end.
+    fn xml_step(&mut self, eof: bool) {
+        if !eof && self.text.len() < self.parsed_len.saturating_mul(2).max(1) {
+            return;
+        }
+        self.parsed_len = self.text.len();
+        let max = self.opts.max_title_len;
+        let found = |title| Parsed {
+            title,
+            is_final: true,
+            title_open: false,
+            meta: None,
+        };
+        match xml_title(&self.text, eof, max) {
+            XmlTitle::Found(t, cut) => {
+                self.last = Some(found(Some((t, cut))));
+                self.done = true;
+            }
+            XmlTitle::None => self.last = None,
+            XmlTitle::NeedMore => {}
+            XmlTitle::Malformed => self.last = Some(parse(&self.text, true, max)),
         }
     }
 
@@ -532,15 +847,41 @@ impl TitleExtractor {
         }
     }
 
-    fn maybe_parse_search_only(&mut self) {
+    /// Searches the text not searched yet, at its `<` bytes only, for
+    /// `<title`, `</title` and, while the encoding is tentative, the first
+    /// `<meta` (ASCII case ignored).
+    fn scan_tags(&mut self) {
         let from = self.searched.saturating_sub(7);
-        if !self.open_seen
-            && let Some(new) = self.text.as_bytes().get(from..)
-            && contains_ci(new, b"<title")
-        {
-            self.open_seen = true;
+        let want_meta = !self.certain && self.meta_seen_at.is_none();
+        let bytes = self.text.as_bytes();
+        let (mut open, mut close, mut meta) = (self.open_seen, false, None);
+        if let Some(new) = bytes.get(from..) {
+            for (i, _) in new.iter().enumerate().filter(|&(_, &b)| b == b'<') {
+                let Some(rest) = new.get(i..) else {
+                    break;
+                };
+                // One byte picks the one candidate.
+                match rest.get(1) {
+                    Some(b't' | b'T') if !open => open = starts_with_ci(rest, b"<title"),
+                    // An end tag counts only after a start tag.
+                    Some(b'/') if open && !close => close = starts_with_ci(rest, b"</title"),
+                    Some(b'm' | b'M')
+                        if want_meta && meta.is_none() && starts_with_ci(rest, b"<meta") =>
+                    {
+                        meta = Some(from + i);
+                    }
+                    _ => {}
+                }
+            }
         }
-        self.searched = self.text.len();
+        self.open_seen = open;
+        if open && close {
+            self.close_pending = true;
+        }
+        if meta.is_some() {
+            self.meta_seen_at = meta;
+        }
+        self.searched = bytes.len();
     }
 }
 
@@ -556,12 +897,14 @@ mod tests {
     use super::*;
     use encoding_rs::{
         BIG5, EUC_JP, EUC_KR, GBK, ISO_8859_7, SHIFT_JIS, UTF_16BE, UTF_16LE, WINDOWS_1251,
+        WINDOWS_1252,
     };
 
     fn opts(header: Option<&'static Encoding>) -> ExtractOptions {
         ExtractOptions {
             max_title_len: 1024,
             header_charset: header,
+            xml: false,
         }
     }
 
@@ -629,6 +972,176 @@ mod tests {
         );
         let got = extract_title(&body, opts(None));
         assert_eq!(got.title.as_deref(), Some("Привет"));
+    }
+
+    /// Feeds `body` in chunks of `size` and says how many bytes went in.
+    fn fed(body: &[u8], size: usize, o: ExtractOptions) -> (Extraction, usize) {
+        let mut ex = TitleExtractor::new(o);
+        let mut read = 0;
+        for c in body.chunks(size) {
+            read += c.len();
+            if !ex.feed(c) {
+                break;
+            }
+        }
+        (ex.finish(), read)
+    }
+
+    #[test]
+    fn a_meta_after_the_prescan_window_changes_the_encoding() {
+        let title = "Привет, мир";
+        let long_comment = format!("<!--{}-->", "x".repeat(2000));
+        let long_script = format!("<script>var s = '{}';</script>", "y".repeat(2048));
+        for (what, doc) in [
+            (
+                "after a long comment",
+                format!("{long_comment}<meta charset=windows-1251><title>{title}</title>"),
+            ),
+            (
+                "after a 2 KB script",
+                format!("<head>{long_script}<meta charset=windows-1251><title>{title}</title>"),
+            ),
+            (
+                "after the title",
+                format!(
+                    "<head><title>{title}</title>{long_script}\
+                     <meta http-equiv=Content-Type content='text/html; charset=windows-1251'>"
+                ),
+            ),
+            (
+                "in the body, after the title",
+                format!("<title>{title}</title><body>{long_comment}<p><meta charset=cp1251>"),
+            ),
+        ] {
+            let body = encode(WINDOWS_1251, &doc);
+            for size in [1, 7, 100, 1 << 20] {
+                let got = chunked(&body, size, opts(None));
+                assert_eq!(got.title.as_deref(), Some(title), "{what}, chunk {size}");
+                assert_eq!(got.encoding, WINDOWS_1251, "{what}, chunk {size}");
+                assert_eq!(got.charset_source, CharsetSource::ParserMeta, "{what}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_late_meta_is_ignored_once_the_encoding_is_certain() {
+        let doc = format!(
+            "<!--{}--><meta charset=windows-1251><title>Grüße</title>",
+            "x".repeat(2000)
+        );
+        // The header is certain.
+        let got = extract_title(&encode(WINDOWS_1252, &doc), opts(Some(WINDOWS_1252)));
+        assert_eq!(got.title.as_deref(), Some("Grüße"));
+        assert_eq!(got.charset_source, CharsetSource::Header);
+        // So is a BOM.
+        let mut body = b"\xEF\xBB\xBF".to_vec();
+        body.extend_from_slice(doc.as_bytes());
+        let got = extract_title(&body, opts(None));
+        assert_eq!(got.title.as_deref(), Some("Grüße"));
+        assert_eq!(got.charset_source, CharsetSource::Bom);
+        // A prescan meta is tentative; the tree builder meets it first and
+        // makes it certain, so a later, different one changes nothing.
+        let doc = format!(
+            "<meta charset=windows-1252><!--{}--><meta charset=windows-1251><title>Grüße</title>",
+            "x".repeat(2000)
+        );
+        let got = extract_title(&encode(WINDOWS_1252, &doc), opts(None));
+        assert_eq!(got.title.as_deref(), Some("Grüße"));
+        assert_eq!(got.encoding, WINDOWS_1252);
+        assert_eq!(got.charset_source, CharsetSource::Meta);
+    }
+
+    #[test]
+    fn the_prescan_meta_loses_to_the_first_meta_the_parser_meets() {
+        // The prescan sees the meta inside the script; the tokenizer does
+        // not, and meets the later one.
+        let doc = "<script>'<meta charset=shift_jis>'</script>\
+                   <meta charset=windows-1251><title>Привет</title>";
+        let got = extract_title(&encode(WINDOWS_1251, doc), opts(None));
+        assert_eq!(got.title.as_deref(), Some("Привет"));
+        assert_eq!(got.encoding, WINDOWS_1251);
+        assert_eq!(got.charset_source, CharsetSource::ParserMeta);
+    }
+
+    #[test]
+    fn a_meta_cut_off_by_the_end_of_the_body_is_no_declaration() {
+        let doc = format!(
+            "<title>Grüße</title><!--{}--><meta charset=windows-1251",
+            "x".repeat(2000)
+        );
+        let got = extract_title(&encode(WINDOWS_1252, &doc), opts(None));
+        assert_ne!(got.charset_source, CharsetSource::ParserMeta);
+        assert_eq!(got.encoding, WINDOWS_1252);
+    }
+
+    #[test]
+    fn reading_goes_on_only_while_a_tentative_encoding_could_change_the_title() {
+        let pad = format!("<p>{}</p>", "z".repeat(100_000));
+        // An ASCII title is final whatever a later meta says: stop early.
+        let doc = format!("<title>plain</title><body>{pad}<meta charset=windows-1251>");
+        let (got, read) = fed(doc.as_bytes(), 4096, opts(None));
+        assert_eq!(got.title.as_deref(), Some("plain"));
+        assert_eq!(read, 4096);
+        // A non-ASCII title under a detected encoding waits for the meta…
+        let doc = format!("<title>Привет</title><body>{pad}<meta charset=windows-1251>{pad}");
+        let body = encode(WINDOWS_1251, &doc);
+        let (got, read) = fed(&body, 4096, opts(None));
+        assert_eq!(got.title.as_deref(), Some("Привет"));
+        assert_eq!(got.charset_source, CharsetSource::ParserMeta);
+        assert!(read > 100_000, "read {read}");
+        assert!(read < body.len(), "stops once the meta settles it: {read}");
+        // … and stops at once when the encoding is certain.
+        let (got, read) = fed(&body, 4096, opts(Some(WINDOWS_1251)));
+        assert_eq!(got.title.as_deref(), Some("Привет"));
+        assert_eq!(read, 4096);
+        // A prescan meta the parser meets in the head settles it too.
+        let doc = format!("<meta charset=utf-8><title>Grüße ☃</title>{pad}");
+        let (got, read) = fed(doc.as_bytes(), 4096, opts(None));
+        assert_eq!(got.title.as_deref(), Some("Grüße ☃"));
+        assert_eq!(got.charset_source, CharsetSource::Meta);
+        assert_eq!(read, 4096);
+    }
+
+    #[test]
+    fn xhtml_is_read_under_xml_rules() {
+        let xml = ExtractOptions {
+            xml: true,
+            ..ExtractOptions::default()
+        };
+        // In XML, markup inside the title is an element (its text is not
+        // the title's), and a prefixed XHTML title counts.
+        let doc = "<?xml version=\"1.0\" encoding=\"windows-1251\"?>\
+                   <html xmlns=\"http://www.w3.org/1999/xhtml\"><head>\
+                   <title>Привет <b>мир</b>!</title></head><body/></html>";
+        let body = encode(WINDOWS_1251, doc);
+        for size in [1, 7, 1 << 20] {
+            let got = chunked(&body, size, xml);
+            assert_eq!(got.title.as_deref(), Some("Привет !"), "chunk {size}");
+            assert_eq!(got.encoding, WINDOWS_1251);
+            assert_eq!(got.charset_source, CharsetSource::Meta);
+        }
+        // The same bytes as HTML: the title is RCDATA.
+        let got = extract_title(&body, opts(Some(WINDOWS_1251)));
+        assert_eq!(got.title.as_deref(), Some("Привет <b>мир</b>!"));
+        let doc = "<root><title>not XHTML</title>\
+                   <x:title xmlns:x=\"http://www.w3.org/1999/xhtml\">XHTML</x:title></root>";
+        assert_eq!(
+            extract_title(doc.as_bytes(), xml).title.as_deref(),
+            Some("XHTML")
+        );
+        // Not well-formed: HTML rules, as a best effort.
+        let doc = "<html xmlns=\"http://www.w3.org/1999/xhtml\"><title>A&nbsp;B</title>";
+        assert_eq!(
+            extract_title(doc.as_bytes(), xml).title.as_deref(),
+            Some("A\u{a0}B")
+        );
+        // An early title stops the reading.
+        let mut body =
+            b"<html xmlns=\"http://www.w3.org/1999/xhtml\"><title>Early</title>".to_vec();
+        body.extend(std::iter::repeat_n(b'x', 200_000));
+        let (got, read) = fed(&body, 4096, xml);
+        assert_eq!(got.title.as_deref(), Some("Early"));
+        assert_eq!(read, 4096);
     }
 
     #[test]
@@ -752,6 +1265,7 @@ mod tests {
             ExtractOptions {
                 max_title_len: 100,
                 header_charset: None,
+                xml: false,
             },
         );
         assert_eq!(got.title.map(|t| t.chars().count()), Some(100));

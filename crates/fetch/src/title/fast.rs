@@ -23,6 +23,9 @@ use html5ever::tokenizer::{
     BufferQueue, Token, TokenSink, TokenSinkResult, Tokenizer, TokenizerOpts,
 };
 
+use encoding_rs::Encoding;
+
+use super::prescan::meta_declaration;
 use super::tree::{Parsed, TitleText};
 
 /// Start tags the fast path understands before the title: the void head
@@ -55,6 +58,9 @@ pub(super) enum Head {
 pub(super) fn head(text: &str, max_chars: usize) -> Head {
     let b = text.as_bytes();
     let mut i = 0;
+    // The first `<meta>` declaration on the way, as the tree builder
+    // would meet it.
+    let mut meta = None;
     loop {
         while b.get(i).copied().is_some_and(is_space) {
             i += 1;
@@ -109,14 +115,26 @@ pub(super) fn head(text: &str, max_chars: usize) -> Head {
                 None => return Head::Tree,
             },
         };
-        let Some(tag_end) = skip_attributes(rest, after).map(|j| i + j) else {
+        // A `meta` start tag's declaration is read in the same walk.
+        let mut declared = None;
+        let end = if name == "meta" && meta.is_none() {
+            meta_tag(rest, after, &mut declared)
+        } else {
+            skip_attributes(rest, after)
+        };
+        let Some(tag_end) = end.map(|j| i + j) else {
             return Head::NeedMore;
         };
         if name == "title" {
             return match title_text(b, tag_end, max_chars) {
-                Some(parsed) => Head::Title(parsed),
+                Some(parsed) => Head::Title(Parsed { meta, ..parsed }),
                 None => Head::NeedMore,
             };
+        }
+        match declared {
+            None => {}
+            Some(Ok(enc)) => meta = enc,
+            Some(Err(())) => return Head::Tree,
         }
         if RAW_TEXT.contains(&name.as_str()) {
             match end_of_raw_text(b, tag_end, &name) {
@@ -178,7 +196,17 @@ fn tag_name(b: &[u8]) -> Option<(String, usize)> {
 
 /// Skips a tag's attributes from `j` as the tokenizer does (quoted values
 /// may hold `>`); returns the index after the closing `>`.
-fn skip_attributes(b: &[u8], mut j: usize) -> Option<usize> {
+pub(super) fn skip_attributes(b: &[u8], j: usize) -> Option<usize> {
+    attributes(b, j, |_, _| {})
+}
+
+/// [`skip_attributes`], handing each attribute's raw name and value (a
+/// value-less attribute has an empty one) to `found`.
+fn attributes<'a>(
+    b: &'a [u8],
+    mut j: usize,
+    mut found: impl FnMut(&'a [u8], &'a [u8]),
+) -> Option<usize> {
     loop {
         while b.get(j).copied().is_some_and(|c| is_space(c) || c == b'/') {
             j += 1;
@@ -187,6 +215,7 @@ fn skip_attributes(b: &[u8], mut j: usize) -> Option<usize> {
             b'>' => return Some(j + 1),
             _ => {
                 // The name (a leading `=` belongs to it).
+                let name_start = j;
                 j += 1;
                 while let Some(&c) = b.get(j) {
                     if is_space(c) || matches!(c, b'/' | b'>' | b'=') {
@@ -194,10 +223,12 @@ fn skip_attributes(b: &[u8], mut j: usize) -> Option<usize> {
                     }
                     j += 1;
                 }
+                let name = b.get(name_start..j)?;
                 while b.get(j).copied().is_some_and(is_space) {
                     j += 1;
                 }
                 if b.get(j) != Some(&b'=') {
+                    found(name, &[]);
                     continue;
                 }
                 j += 1;
@@ -205,20 +236,65 @@ fn skip_attributes(b: &[u8], mut j: usize) -> Option<usize> {
                     j += 1;
                 }
                 match *b.get(j)? {
-                    q @ (b'"' | b'\'') => j += 1 + find(b.get(j + 1..)?, &[q])? + 1,
-                    b'>' => return Some(j + 1),
+                    q @ (b'"' | b'\'') => {
+                        let len = find(b.get(j + 1..)?, &[q])?;
+                        found(name, b.get(j + 1..j + 1 + len)?);
+                        j += 1 + len + 1;
+                    }
+                    b'>' => {
+                        found(name, &[]);
+                        return Some(j + 1);
+                    }
                     _ => {
+                        let value_start = j;
                         while let Some(&c) = b.get(j) {
                             if is_space(c) || c == b'>' {
                                 break;
                             }
                             j += 1;
                         }
+                        found(name, b.get(value_start..j)?);
                     }
                 }
             }
         }
     }
+}
+
+/// [`skip_attributes`] for a `<meta` start tag, which also reads what it
+/// declares as the tree builder would into `declared` (once the tag is
+/// complete): `Err` when that needs the tokenizer (a character reference
+/// or NUL in a value that matters).
+fn meta_tag(
+    b: &[u8],
+    from: usize,
+    declared: &mut Option<Result<Option<&'static Encoding>, ()>>,
+) -> Option<usize> {
+    let (mut charset, mut http_equiv, mut content) = (None, None, None);
+    let end = attributes(b, from, |name, value| {
+        // The tokenizer keeps the first of duplicate attributes.
+        let slot = if name.eq_ignore_ascii_case(b"charset") {
+            &mut charset
+        } else if name.eq_ignore_ascii_case(b"http-equiv") {
+            &mut http_equiv
+        } else if name.eq_ignore_ascii_case(b"content") {
+            &mut content
+        } else {
+            return;
+        };
+        if slot.is_none() {
+            *slot = Some(value);
+        }
+    })?;
+    let opaque = |v: Option<&[u8]>| v.is_some_and(|v| v.contains(&b'&') || v.contains(&0));
+    *declared = Some(
+        if opaque(charset) || opaque(http_equiv) || opaque(content) {
+            Err(())
+        } else {
+            Ok(meta_declaration(charset, http_equiv, content))
+        },
+    );
+    Some(end)
 }
 
 /// Where an appropriate end tag `</name` followed by a space, `/` or `>`
@@ -262,6 +338,7 @@ fn title_text(b: &[u8], from: usize, max_chars: usize) -> Option<Parsed> {
         title: Some(text.finish(max_chars)),
         is_final: true,
         title_open: false,
+        meta: None,
     })
 }
 
@@ -336,6 +413,41 @@ mod tests {
         assert_eq!(
             title("<title>a &amp; b &eacute &#x263A;\0</title>").as_deref(),
             Some("a & b \u{e9} \u{263a}\u{fffd}")
+        );
+    }
+
+    #[test]
+    fn the_first_meta_declaration_is_reported_with_the_title() {
+        let meta = |text: &str| match head(text, 1024) {
+            Head::Title(p) => p.meta.map(Encoding::name),
+            Head::NeedMore | Head::Tree => Some("no title"),
+        };
+        assert_eq!(
+            meta(
+                "<meta name=x content=y><META Charset='Shift_JIS' charset=euc-jp><meta charset=gbk><title>t</title>"
+            ),
+            Some("Shift_JIS")
+        );
+        assert_eq!(
+            meta(
+                "<meta http-equiv=Content-Type content=\"text/html; charset=koi8-r\"><title>t</title>"
+            ),
+            Some("KOI8-R")
+        );
+        assert_eq!(
+            meta("<meta content=\"text/html; charset=koi8-r\"><title>t</title>"),
+            None
+        );
+        assert_eq!(
+            meta("<meta charset=utf-16le><title>t</title>"),
+            Some("UTF-8")
+        );
+        assert_eq!(meta("<meta charset=bogus><title>t</title>"), None);
+        assert_eq!(meta("<title>t</title><meta charset=gbk>"), None);
+        // A character reference needs the tokenizer.
+        assert_eq!(
+            meta("<meta charset=&#x67;bk><title>t</title>"),
+            Some("no title")
         );
     }
 

@@ -13,6 +13,7 @@ mod extractor;
 mod fast;
 mod prescan;
 mod tree;
+mod xml;
 
 pub use charset::{CharsetSource, charset_from_content_type};
 pub use extractor::{

@@ -12,10 +12,13 @@
 use std::borrow::Cow;
 use std::cell::RefCell;
 
+use encoding_rs::Encoding;
 use html5ever::interface::{ElemName, ElementFlags, NodeOrText, QuirksMode, TreeSink};
 use html5ever::tendril::{StrTendril, TendrilSink};
 use html5ever::tree_builder::TreeBuilderOpts;
 use html5ever::{Attribute, LocalName, Namespace, ParseOpts, QualName, local_name, ns};
+
+use super::prescan::meta_declaration;
 
 type Id = usize;
 
@@ -99,6 +102,10 @@ struct Arena {
     /// something surely set it to "not ok". While it may still be "ok", a
     /// `<frameset>` can remove the whole `body` (and a title in it).
     frameset_not_ok: bool,
+    /// The encoding declared by the first HTML `meta` element the tree
+    /// builder inserted with a usable `charset` or `http-equiv` +
+    /// `content` (the "in head" rule that may change the encoding).
+    meta: Option<&'static Encoding>,
 }
 
 /// The element name handed back to html5ever.
@@ -241,9 +248,28 @@ impl TreeSink for Sink {
         )
     }
 
-    fn create_element(&self, name: QualName, _attrs: Vec<Attribute>, flags: ElementFlags) -> Id {
+    fn create_element(&self, name: QualName, attrs: Vec<Attribute>, flags: ElementFlags) -> Id {
         let mut a = self.arena.borrow_mut();
         a.close_open_title();
+        if a.meta.is_none() && name.ns == ns!(html) && name.local == local_name!("meta") {
+            // An HTML `meta` is only ever inserted by the "in head" rules
+            // (directly, or from "in body", "in template", "in table" and
+            // foreign content's breakout), which run "change the encoding".
+            let attr = |local: LocalName| {
+                attrs
+                    .iter()
+                    .find(|at| at.name.ns == ns!() && at.name.local == local)
+                    .map(|at| {
+                        let value: &str = &at.value;
+                        value.as_bytes()
+                    })
+            };
+            a.meta = meta_declaration(
+                attr(local_name!("charset")),
+                attr(local_name!("http-equiv")),
+                attr(local_name!("content")),
+            );
+        }
         if !a.frameset_not_ok && sets_frameset_not_ok(&name) {
             a.frameset_not_ok = true;
         }
@@ -409,6 +435,9 @@ pub(crate) struct Parsed {
     pub is_final: bool,
     /// The first title has not seen its end tag yet.
     pub title_open: bool,
+    /// The encoding the first `meta` the tree builder inserted declares
+    /// (UTF-16 already read as UTF-8, x-user-defined as windows-1252).
+    pub meta: Option<&'static Encoding>,
 }
 
 /// Parses `text` (a prefix of the document when `eof` is false) and reports
@@ -422,6 +451,7 @@ pub(crate) fn parse(text: &str, eof: bool, max_chars: usize) -> Parsed {
             nodes,
             open_title: None,
             frameset_not_ok: false,
+            meta: None,
         }),
         max_chars,
     };
@@ -460,6 +490,7 @@ fn evaluate(a: &Arena, eof: bool, max_chars: usize) -> Parsed {
             title: None,
             is_final: eof,
             title_open: false,
+            meta: a.meta,
         };
     };
     let node = &a.nodes[id];
@@ -485,6 +516,7 @@ fn evaluate(a: &Arena, eof: bool, max_chars: usize) -> Parsed {
         title: Some(text.finish(max_chars)),
         is_final,
         title_open: !done,
+        meta: a.meta,
     }
 }
 
