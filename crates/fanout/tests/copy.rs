@@ -7,17 +7,9 @@ use std::path::{Path, PathBuf};
 
 use crate::util::*;
 
-/// Random bytes from a fixed seed (xorshift), so failures reproduce.
+/// Random bytes from a fixed seed, so failures reproduce.
 fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
+    netkit_testkit::rng::Rng(seed | 1).bytes(len)
 }
 
 fn s(p: &Path) -> &str {
@@ -583,7 +575,7 @@ fn sshd_copy_a_disconnect_or_ctrl_c_mid_transfer_keeps_the_old_file() {
     let child = spawn_bin(&args);
     assert!(wait_for_temp(&dir, 256 << 10), "the transfer never started");
     for _ in 0..2 {
-        send_signal(child.id(), "-INT");
+        let _ = send_signal(child.id(), "-INT");
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     let out = wait_bounded(child);
@@ -612,13 +604,6 @@ fn sshd_copy_a_disconnect_or_ctrl_c_mid_transfer_keeps_the_old_file() {
         "stale temporaries left: {:?}",
         temps_in(&dir)
     );
-}
-
-/// `kill -SIG PID` through the kill(1) binary.
-fn send_signal(pid: u32, sig: &str) {
-    let _ = std::process::Command::new("kill")
-        .args([sig, &pid.to_string()])
-        .status();
 }
 
 #[test]

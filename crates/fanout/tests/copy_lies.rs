@@ -172,34 +172,57 @@ async fn liar_host(fx_dir: &std::path::Path, key: &std::path::Path) -> FakeHost 
     fake_host(host_key(fx_dir, "liar_key"), cfg).await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_lying_sftp_server_cannot_write_outside_its_directory() {
+/// One `--rcopy` run (`args` after `--json`) against a fresh liar: its
+/// exit code, its result record, stderr, and the `--dest` directory (kept
+/// while `_dir` lives).
+struct Pulled {
+    code: i32,
+    r: serde_json::Value,
+    stderr: String,
+    out: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+async fn pull_from_liar(args: &[&str]) -> Pulled {
     let dir = tempfile::tempdir().unwrap();
     let key = dir.path().join("client_key");
     keygen(&key);
     let liar = liar_host(dir.path(), &key).await;
     let inv = fake_inventory(dir.path(), &[("liar".into(), liar.addr)], Some(&key), None);
     let out = dir.path().join("out");
-    let (code, stdout, stderr) = run_async(
-        &[
-            "-i",
-            inv.to_str().unwrap(),
-            "-w",
-            "liar",
-            "--json",
-            "-r",
-            "--rcopy",
-            "/srv",
-            "--dest",
-            out.to_str().unwrap(),
-        ],
-        &[],
-        None,
-    )
-    .await;
+    let mut all = vec![
+        "-i",
+        inv.to_str().unwrap(),
+        "-w",
+        "liar",
+        "--json",
+        "--dest",
+        out.to_str().unwrap(),
+    ];
+    all.extend_from_slice(args);
+    let (code, stdout, stderr) = run_async(&all, &[], None).await;
     let recs = json_lines(&stdout);
-    let r = result_of(&recs, "liar");
-    assert_eq!(code, 1, "{stderr} {r}");
+    let r = result_of(&recs, "liar").clone();
+    Pulled {
+        code,
+        r,
+        stderr,
+        out,
+        _dir: dir,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lying_sftp_server_cannot_write_outside_its_directory() {
+    let pulled = pull_from_liar(&["-r", "--rcopy", "/srv"]).await;
+    let Pulled {
+        code,
+        r,
+        stderr,
+        out,
+        ..
+    } = &pulled;
+    assert_eq!(*code, 1, "{stderr} {r}");
     assert_eq!(r["status"], "failed", "{r}");
     assert_eq!(r["error"]["kind"], "unsafe_path", "{r}");
     let msg = r["error"]["message"].as_str().unwrap();
@@ -231,33 +254,15 @@ async fn a_lying_sftp_server_cannot_write_outside_its_directory() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn endless_data_stops_at_max_bytes_and_leaves_no_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let key = dir.path().join("client_key");
-    keygen(&key);
-    let liar = liar_host(dir.path(), &key).await;
-    let inv = fake_inventory(dir.path(), &[("liar".into(), liar.addr)], Some(&key), None);
-    let out = dir.path().join("out");
-    let (code, stdout, stderr) = run_async(
-        &[
-            "-i",
-            inv.to_str().unwrap(),
-            "-w",
-            "liar",
-            "--json",
-            "--max-bytes",
-            "1M",
-            "--rcopy",
-            "/srv/endless",
-            "--dest",
-            out.to_str().unwrap(),
-        ],
-        &[],
-        None,
-    )
-    .await;
-    let recs = json_lines(&stdout);
-    let r = result_of(&recs, "liar");
-    assert_eq!(code, 1, "{stderr} {r}");
+    let pulled = pull_from_liar(&["--max-bytes", "1M", "--rcopy", "/srv/endless"]).await;
+    let Pulled {
+        code,
+        r,
+        stderr,
+        out,
+        ..
+    } = &pulled;
+    assert_eq!(*code, 1, "{stderr} {r}");
     assert_eq!(r["error"]["kind"], "too_large", "{r}");
     assert!(r["bytes"].as_u64().unwrap() <= 1 << 20, "{r}");
     let left: Vec<_> = std::fs::read_dir(out.join("liar")).unwrap().collect();
@@ -269,32 +274,15 @@ async fn endless_data_stops_at_max_bytes_and_leaves_no_file() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_reads_back_over_sftp_where_sha256sum_is_missing() {
-    let dir = tempfile::tempdir().unwrap();
-    let key = dir.path().join("client_key");
-    keygen(&key);
-    let liar = liar_host(dir.path(), &key).await;
-    let inv = fake_inventory(dir.path(), &[("liar".into(), liar.addr)], Some(&key), None);
-    let out = dir.path().join("out");
-    let (code, stdout, stderr) = run_async(
-        &[
-            "-i",
-            inv.to_str().unwrap(),
-            "-w",
-            "liar",
-            "--json",
-            "--verify",
-            "--rcopy",
-            "/srv/good.txt",
-            "--dest",
-            out.to_str().unwrap(),
-        ],
-        &[],
-        None,
-    )
-    .await;
-    let recs = json_lines(&stdout);
-    let r = result_of(&recs, "liar");
-    assert_eq!(code, 0, "{stderr} {r}");
+    let pulled = pull_from_liar(&["--verify", "--rcopy", "/srv/good.txt"]).await;
+    let Pulled {
+        code,
+        r,
+        stderr,
+        out,
+        ..
+    } = &pulled;
+    assert_eq!(*code, 0, "{stderr} {r}");
     // The fake host answers `sha256sum` with 127, as a host without it.
     assert_eq!(r["verified"], "sftp_read_back", "{r}");
     assert_eq!(std::fs::read(out.join("liar/good.txt")).unwrap(), b"good");
@@ -302,34 +290,16 @@ async fn verify_reads_back_over_sftp_where_sha256sum_is_missing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn command_timeout_bounds_a_copy_from_a_server_that_stalls() {
-    let dir = tempfile::tempdir().unwrap();
-    let key = dir.path().join("client_key");
-    keygen(&key);
-    let liar = liar_host(dir.path(), &key).await;
-    let inv = fake_inventory(dir.path(), &[("liar".into(), liar.addr)], Some(&key), None);
-    let out = dir.path().join("out");
     let started = std::time::Instant::now();
-    let (code, stdout, stderr) = run_async(
-        &[
-            "-i",
-            inv.to_str().unwrap(),
-            "-w",
-            "liar",
-            "--json",
-            "-u",
-            "500ms",
-            "--rcopy",
-            "/srv/slow",
-            "--dest",
-            out.to_str().unwrap(),
-        ],
-        &[],
-        None,
-    )
-    .await;
-    let recs = json_lines(&stdout);
-    let r = result_of(&recs, "liar");
-    assert_eq!(code, 1, "{stderr} {r}");
+    let pulled = pull_from_liar(&["-u", "500ms", "--rcopy", "/srv/slow"]).await;
+    let Pulled {
+        code,
+        r,
+        stderr,
+        out,
+        ..
+    } = &pulled;
+    assert_eq!(*code, 1, "{stderr} {r}");
     assert_eq!(r["error"]["kind"], "transfer_interrupted", "{r}");
     assert!(
         r["error"]["message"]

@@ -1078,12 +1078,7 @@ async fn ctrl_c_stops_starting_hosts_then_a_second_one_aborts() {
         fx.host("hk").await,
     ];
     let inv = fx.inventory(&[("c0", &hosts[0]), ("c1", &hosts[1]), ("c2", &hosts[2])]);
-    let sigint = |pid: u32| {
-        std::process::Command::new("kill")
-            .args(["-INT", &pid.to_string()])
-            .status()
-            .unwrap()
-    };
+    let sigint = |pid: u32| send_signal(pid, "-INT");
     let spawn = |cmd: &str| {
         tokio::process::Command::new(bin())
             .args(["-i", &inv, "-a", "-f", "1", "--json", cmd])
@@ -1097,7 +1092,7 @@ async fn ctrl_c_stops_starting_hosts_then_a_second_one_aborts() {
     // are never started.
     let child = spawn("slow 20");
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(sigint(child.id().unwrap()).success());
+    assert!(sigint(child.id().unwrap()));
     let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
         .await
         .unwrap()
@@ -1142,9 +1137,9 @@ async fn ctrl_c_stops_starting_hosts_then_a_second_one_aborts() {
     let child = spawn("hang");
     tokio::time::sleep(Duration::from_millis(300)).await;
     let pid = child.id().unwrap();
-    assert!(sigint(pid).success());
+    assert!(sigint(pid));
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert!(sigint(pid).success());
+    assert!(sigint(pid));
     let started = Instant::now();
     let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
         .await

@@ -21,26 +21,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 
 use netkit_fanout::hosts::{self, HostName, Selection};
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn chance(&mut self, one_in: usize) -> bool {
-        self.below(one_in) == 0
-    }
-    fn pick<'a>(&mut self, v: &[&'a str]) -> &'a str {
-        v[self.below(v.len())]
-    }
-}
+use netkit_testkit::rng::Rng;
 
 /// The name space of pattern `i`: `qa-`, `qb-`, ... `qza-` (letters only,
 /// so it adds no digit group to fold on).

@@ -12,23 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use netkit_fanout::ssh_config::SshConfig;
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn pick<'a>(&mut self, v: &[&'a str]) -> &'a str {
-        v[self.below(v.len())]
-    }
-}
+use netkit_testkit::rng::Rng;
 
 const HOSTS: &[&str] = &[
     "web1.invalid",

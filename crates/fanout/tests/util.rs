@@ -159,6 +159,14 @@ pub fn custom_sshd(
     sshd
 }
 
+/// `kill -SIG PID` through kill(1); whether it was delivered.
+pub fn send_signal(pid: u32, sig: &str) -> bool {
+    std::process::Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
 /// Runs the binary with `args`, returning (exit code, stdout, stderr).
 pub fn run_bin(args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
     // `run_async` on a private runtime in its own thread, so this also works

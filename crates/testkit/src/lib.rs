@@ -4,13 +4,15 @@
 //!   template `tests/hosts/sshd_config` at the repository root;
 //! - [`keygen`]: key pairs made with `ssh-keygen`;
 //! - [`ports`]: a free TCP port on 127.0.0.1;
-//! - [`stats`]: medians, the one summary the benchmarks report.
+//! - [`stats`]: medians, the one summary the benchmarks report;
+//! - [`rng`]: a deterministic generator for generated test cases.
 //!
 //! Functions return `anyhow::Result`; the tests' own helpers (for example
 //! `crates/fanout/tests/util.rs`) turn errors into panics.
 
 pub mod keygen;
 pub mod ports;
+pub mod rng;
 pub mod sshd;
 pub mod stats;
 

@@ -401,6 +401,25 @@ mod tests {
         assert_eq!(v, ["g2", "h1", "h01", "h9", "h10"]);
     }
 
+    /// The fold of `names` expands back to them, once each.
+    fn expands_back(names: &[String]) -> Result<(), proptest::test_runner::TestCaseError> {
+        let folded = fold(names);
+        let mut want = names.to_vec();
+        want.sort();
+        want.dedup();
+        let mut got = if folded.is_empty() {
+            Vec::new()
+        } else {
+            expand_names(&folded).unwrap()
+        };
+        let unique = got.len();
+        got.sort();
+        got.dedup();
+        proptest::prop_assert_eq!(unique, got.len(), "duplicates in {}", folded);
+        proptest::prop_assert_eq!(got, want, "folded: {}", folded);
+        Ok(())
+    }
+
     proptest::proptest! {
         #[test]
         fn fold_then_expand_is_identity(
@@ -417,20 +436,7 @@ mod tests {
                     format!("{}{n:0width$}{s}", prefixes[p])
                 })
                 .collect();
-            let folded = fold(&names);
-            let mut want: Vec<String> = names.clone();
-            want.sort();
-            want.dedup();
-            let mut got = if folded.is_empty() {
-                Vec::new()
-            } else {
-                expand_names(&folded).unwrap()
-            };
-            let unique = got.len();
-            got.sort();
-            got.dedup();
-            proptest::prop_assert_eq!(unique, got.len(), "duplicates in {}", folded);
-            proptest::prop_assert_eq!(got, want, "folded: {}", folded);
+            expands_back(&names)?;
         }
 
         #[test]
@@ -446,20 +452,7 @@ mod tests {
                 .into_iter()
                 .map(|(a, wa, b, wb, c)| format!("r{a:0wa$}-n{b:0wb$}.c{c}"))
                 .collect();
-            let folded = fold(&names);
-            let mut want: Vec<String> = names.clone();
-            want.sort();
-            want.dedup();
-            let mut got = if folded.is_empty() {
-                Vec::new()
-            } else {
-                expand_names(&folded).unwrap()
-            };
-            let unique = got.len();
-            got.sort();
-            got.dedup();
-            proptest::prop_assert_eq!(unique, got.len(), "duplicates in {}", folded);
-            proptest::prop_assert_eq!(got, want, "folded: {}", folded);
+            expands_back(&names)?;
         }
     }
 }
