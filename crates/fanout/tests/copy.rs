@@ -247,6 +247,27 @@ fn sshd_copy_pulls_globs_trees_and_both_layouts() {
             PathBuf::from("deep/x")
         );
     }
+    // --copy-exclude with a `/` matches the path below the source.
+    let excl = work.path().join("excl");
+    let (code, _, err) = run_json(&[
+        "-i",
+        s(&inv),
+        "-a",
+        "-r",
+        "--rcopy",
+        &format!("{remote}/tree"),
+        "--dest",
+        s(&excl),
+        "--copy-exclude",
+        "deep/*",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    for h in ["host0", "host1"] {
+        let t = excl.join(h).join("tree");
+        assert!(t.join("deep").is_dir(), "{h}");
+        assert!(std::fs::symlink_metadata(t.join("ok-link")).is_ok(), "{h}");
+        assert!(!t.join("deep/x").exists(), "deep/x was not excluded on {h}");
+    }
     // clush's layout with {host}: one file per host.
     let logs = work.path().join("logs");
     let (code, _, err) = run_json(&[

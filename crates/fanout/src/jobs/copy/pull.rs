@@ -123,7 +123,7 @@ pub async fn pull(
                     format!("two sources would land on `{}`", base.join(&name).display()),
                 ));
             }
-            p.entry(path, attrs, &base.join(name), 0, true).await?;
+            p.entry(path, attrs, &base.join(name), "").await?;
         }
     }
     if p.refused > 0 {
@@ -238,15 +238,22 @@ impl Pull<'_> {
         Ok(())
     }
 
+    /// One remote entry into `local`; `rel` is its path below the source
+    /// it came from (empty for the source itself, which is followed if it
+    /// is a link, as the user named it).
     async fn entry(
         &mut self,
         remote: &str,
         attrs: &FileAttributes,
         local: &Path,
-        depth: usize,
-        top: bool,
+        rel: &str,
     ) -> Result<(), CopyError> {
         self.count()?;
+        let depth = if rel.is_empty() {
+            0
+        } else {
+            rel.split('/').count()
+        };
         let what = kind(attrs);
         if what == Kind::File {
             return self.file(remote, attrs, local).await;
@@ -273,7 +280,12 @@ impl Pull<'_> {
                 let Some(name) = component(&e.filename) else {
                     continue;
                 };
-                if excluded(&self.spec.exclude, &name, &name) {
+                let child_rel = if rel.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{rel}/{name}")
+                };
+                if excluded(&self.spec.exclude, &name, &child_rel) {
                     continue;
                 }
                 let child = if remote.ends_with('/') {
@@ -281,15 +293,14 @@ impl Pull<'_> {
                 } else {
                     format!("{remote}/{}", e.filename)
                 };
-                Box::pin(self.entry(&child, &e.attrs, &local.join(&name), depth + 1, false))
-                    .await?;
+                Box::pin(self.entry(&child, &e.attrs, &local.join(&name), &child_rel)).await?;
             }
             if self.spec.preserve {
                 set_local_attrs(local, attrs, true);
             }
             return Ok(());
         }
-        if what == Kind::Symlink && !top {
+        if what == Kind::Symlink && depth > 0 {
             let target = self.sftp.read_link(remote).await?;
             // An entry at depth d lives d directories below the host's one.
             if let Some(why) = unsafe_link(&target, depth) {
