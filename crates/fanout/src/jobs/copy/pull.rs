@@ -361,7 +361,7 @@ impl Pull<'_> {
         let handle = self.sftp.open_file(remote, OpenFlags::READ, None).await?;
         let copied = self.receive(remote, &handle, &temp).await;
         let _ = self.sftp.close_handle(handle, remote).await;
-        copied?;
+        let received = copied?;
         temp.persist(local)
             .map_err(|e| local_error("cannot write", local, e.error))?;
         if self.spec.preserve {
@@ -369,17 +369,21 @@ impl Pull<'_> {
         }
         self.stats.add_file();
         if self.spec.verify {
-            verify::pulled(self.sftp, self.conn, remote, local, self.stats).await?;
+            verify::pulled(self.sftp, self.conn, remote, &received, self.stats).await?;
         }
         Ok(())
     }
 
+    /// Writes the remote file into `temp`; returns the SHA-256 of what was
+    /// written (hashed on the way, so `--verify` reads nothing twice).
     async fn receive(
         &mut self,
         remote: &str,
         handle: &str,
         temp: &tempfile::NamedTempFile,
-    ) -> Result<(), CopyError> {
+    ) -> Result<[u8; 32], CopyError> {
+        use sha2::Digest;
+        let mut hash = self.spec.verify.then(sha2::Sha256::new);
         let std_file = temp
             .as_file()
             .try_clone()
@@ -397,6 +401,9 @@ impl Pull<'_> {
                     ),
                 ));
             }
+            if let Some(h) = &mut hash {
+                h.update(&chunk);
+            }
             out.write_all(&chunk)
                 .await
                 .map_err(|e| local_error("cannot write", temp.path(), e))?;
@@ -405,7 +412,7 @@ impl Pull<'_> {
         out.flush()
             .await
             .map_err(|e| local_error("cannot write", temp.path(), e))?;
-        Ok(())
+        Ok(hash.map(|h| h.finalize().into()).unwrap_or_default())
     }
 }
 

@@ -152,17 +152,17 @@ pub async fn pushed(
     compare(&want, &got, how, path, stats)
 }
 
-/// Checks a pulled file (`local`) against the host's `remote`.
+/// Checks a pulled file, whose bytes hashed to `received` as they were
+/// written, against the host's `remote_path`.
 pub async fn pulled(
     sftp: &Sftp,
     conn: &Connection,
     remote_path: &str,
-    local: &std::path::Path,
+    received: &[u8; 32],
     stats: &CopyStats,
 ) -> Result<(), CopyError> {
     let (want, how) = remote(sftp, conn, remote_path).await?;
-    let got = local_sha256(local.to_path_buf()).await?;
-    compare(&want, &got, how, remote_path, stats)
+    compare(&want, received, how, remote_path, stats)
 }
 
 #[cfg(test)]
