@@ -158,7 +158,7 @@ pub async fn run(
     host: &str,
     stats: &CopyStats,
 ) -> Result<(), CopyError> {
-    let session = sftp::Sftp::open(conn, spec.window).await?;
+    let session = sftp::Sftp::start(conn, spec.window).await?;
     let dest = spec
         .dest
         .replace("{host}", &local_names::host_component(host));

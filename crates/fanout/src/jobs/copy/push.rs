@@ -57,10 +57,11 @@ fn temp_name(dir: &str, name: &str) -> String {
     join(dir, &format!(".{name}{TEMP_MARK}{tag:08x}{TEMP_SUFFIX}"))
 }
 
-/// Per directory, the stale temporaries seen by its one listing.
+/// Per directory, from its one listing: target name -> the temporaries
+/// of ours left for it.
 #[derive(Default)]
 struct Temps {
-    listed: HashMap<String, Vec<String>>,
+    listed: HashMap<String, HashMap<String, Vec<String>>>,
 }
 
 impl Temps {
@@ -68,7 +69,7 @@ impl Temps {
     /// visit of `dir`, those of any target older than an hour).
     async fn clean(&mut self, sftp: &Sftp, dir: &str, name: &str) {
         if !self.listed.contains_key(dir) {
-            let mut mine = Vec::new();
+            let mut left: HashMap<String, Vec<String>> = HashMap::new();
             if let Ok(entries) = sftp.list(dir).await {
                 let now = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
@@ -84,26 +85,17 @@ impl Temps {
                     if old && kind(&e.attrs) == Kind::File {
                         let _ = sftp.remove(&join(dir, &e.filename)).await;
                     } else {
-                        mine.push((target.to_owned(), e.filename.clone()));
+                        left.entry(target.to_owned())
+                            .or_default()
+                            .push(e.filename.clone());
                     }
                 }
             }
-            let map = mine.into_iter().fold(Vec::new(), |mut v, (t, f)| {
-                v.push(format!("{t}\0{f}"));
-                v
-            });
-            self.listed.insert(dir.to_owned(), map);
+            self.listed.insert(dir.to_owned(), left);
         }
-        if let Some(list) = self.listed.get_mut(dir) {
-            let prefix = format!("{name}\0");
-            let (gone, keep): (Vec<String>, Vec<String>) =
-                list.drain(..).partition(|e| e.starts_with(&prefix));
-            *list = keep;
-            for g in gone {
-                if let Some((_, file)) = g.split_once('\0') {
-                    let _ = sftp.remove(&join(dir, file)).await;
-                }
-            }
+        let stale = self.listed.get_mut(dir).and_then(|m| m.remove(name));
+        for file in stale.into_iter().flatten() {
+            let _ = sftp.remove(&join(dir, &file)).await;
         }
     }
 }

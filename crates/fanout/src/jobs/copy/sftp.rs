@@ -108,7 +108,7 @@ fn put_string(buf: &mut Vec<u8>, s: &str) {
 impl Sftp {
     /// Opens the `sftp` subsystem on `conn` and initialises the protocol.
     /// `window` bounds the bytes of one file in flight.
-    pub async fn open(conn: &Connection, window: u64) -> Result<Sftp, CopyError> {
+    pub async fn start(conn: &Connection, window: u64) -> Result<Sftp, CopyError> {
         let unavailable = |why: String| CopyError::new(ErrorKind::SftpUnavailable, why);
         let mut channel = conn
             .channel_open_session()
