@@ -104,16 +104,21 @@ pub struct Args {
     /// Append to the -o file instead of truncating it (automatic when it is the --skip-done file).
     #[arg(long)]
     pub append: bool,
-    /// Threads for fetching. 1 (the default) runs everything on one thread,
-    /// which costs the least CPU per URL; more help when TLS handshakes with
-    /// many hosts keep one core busy.
-    #[arg(long, default_value_t = defaults::THREADS, value_parser = clap::value_parser!(u16).range(1..))]
-    pub threads: u16,
+    /// Threads making requests, each with its own event loop and connections
+    /// (default: one per CPU). The input, the limits and the output stay on
+    /// one of them; 1 starts no other thread.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
     /// Grace period for in-flight requests after Ctrl-C.
     #[arg(long, default_value = defaults::GRACE, value_parser = parse_duration)]
     pub grace: Duration,
     #[command(flatten)]
     pub ui: UiArgs,
+}
+
+/// `--threads` when not given: one per CPU the process may use.
+fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
 }
 
 fn parse_header(h: &str) -> anyhow::Result<(HeaderName, HeaderValue)> {
@@ -188,6 +193,7 @@ pub fn config_from(args: Args) -> anyhow::Result<Config> {
             retry_after_cap: args.retry_after_cap,
             backoff_base: defaults::BACKOFF_BASE,
             grace: args.grace,
+            threads: args.threads.map_or_else(default_threads, usize::from),
         },
         output: OutputConfig {
             format: args.format,

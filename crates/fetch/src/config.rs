@@ -39,8 +39,6 @@ pub mod defaults {
     pub const MAX_TITLE_LEN: u32 = 1024;
     /// `--grace`.
     pub const GRACE: &str = "2s";
-    /// `--threads`.
-    pub const THREADS: u16 = 1;
 
     /// A duration default as a [`Duration`].
     pub fn duration(text: &str) -> Duration {
@@ -133,6 +131,8 @@ pub struct PoolConfig {
     pub backoff_base: Duration,
     /// Grace period for in-flight requests after Ctrl-C.
     pub grace: Duration,
+    /// Threads fetching, the run's own included (`--threads`).
+    pub threads: usize,
 }
 
 /// The records' destination and form.
@@ -218,6 +218,7 @@ impl Default for PoolConfig {
             retry_after_cap: defaults::duration(defaults::RETRY_AFTER_CAP),
             backoff_base: defaults::BACKOFF_BASE,
             grace: defaults::duration(defaults::GRACE),
+            threads: 1,
         }
     }
 }

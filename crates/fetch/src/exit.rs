@@ -4,7 +4,7 @@
 //! | code | meaning |
 //! |------|---------|
 //! | 0 | every URL was fetched (any HTTP status); or stdout was closed (`| head`) and the run stopped quietly |
-//! | 1 | some URL has an error record |
+//! | 1 | some URL has an error record, or a fetch thread could not be started |
 //! | 2 | usage error, or the input, `--skip-done` or output could not be read or written |
 //! | 130, 143 | cut short by SIGINT or SIGTERM, after every finished record was flushed |
 
@@ -15,7 +15,7 @@ use crate::run::{RunError, RunOutcome};
 pub enum Exit {
     /// 0: every URL fetched, or stdout was closed by its reader.
     Success,
-    /// 1: some URL has an error record.
+    /// 1: some URL has an error record (or a fetch thread did not start).
     Failed,
     /// 2: usage, input or output error.
     Usage,
@@ -46,6 +46,7 @@ impl Exit {
                 | RunError::Client(_)
                 | RunError::Write { .. },
             ) => Exit::Usage,
+            Err(RunError::Thread(_)) => Exit::Failed,
             Ok(outcome) if outcome.interrupted => {
                 Exit::Signal(signal.unwrap_or(netkit_cli::signals::SIGINT))
             }

@@ -61,6 +61,9 @@ pub fn build_client(opts: &ClientOptions) -> Result<Client, reqwest::Error> {
         .user_agent(opts.user_agent.clone())
         .default_headers(opts.headers.clone())
         .redirect(reqwest::redirect::Policy::none())
+        // No replays inside reqwest (they clone every request's headers
+        // first, in case): the pool retries, `--retries` times.
+        .retry(reqwest::retry::never().max_retries_per_request(0))
         .tls_danger_accept_invalid_certs(opts.insecure)
         .pool_max_idle_per_host(opts.idle_per_host)
         .tcp_nodelay(true);

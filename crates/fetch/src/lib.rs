@@ -43,11 +43,11 @@
 //!   ends the run with exit 2. [`summary`] prints counts on stderr.
 //!
 //! [`run()`] ties it together; [`cli`] holds the flags, [`exit`] the one map
-//! from a run's result to the exit code; `main.rs` parses flags and picks
-//! the runtime:
-//! a single-threaded one by default (no cross-thread wake-ups between the
-//! pool, the job tasks and hyper's connection tasks), `--threads N` for a
-//! multi-threaded one.
+//! from a run's result to the exit code; `main.rs` parses flags and runs
+//! [`run()`] on a single-threaded runtime. [`threads`] spreads the attempts
+//! over `--threads N` threads (default: one per CPU), each with its own
+//! single-threaded runtime and HTTP client, while the input, the pool's
+//! limits and the output stay on the run's thread.
 
 pub mod cli;
 pub mod config;
@@ -61,6 +61,7 @@ pub mod resolve;
 pub mod run;
 pub mod shard;
 pub mod summary;
+pub mod threads;
 pub mod title;
 
 pub use config::{

@@ -1,5 +1,6 @@
 //! `fetch-titles`: flags ([`netkit_fetch::cli`]) -> [`netkit_fetch::Config`]
-//! -> `run` on the runtime `--threads` picks -> [`netkit_fetch::Exit`].
+//! -> `run` on a single-threaded runtime (the fetch threads of `--threads`
+//! have their own, see [`netkit_fetch::threads`]) -> [`netkit_fetch::Exit`].
 
 use std::process::ExitCode;
 
@@ -15,7 +16,6 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> ExitCode {
     let args = Args::parse();
     init_tracing();
-    let threads = usize::from(args.threads);
     let config = match config_from(args) {
         Ok(c) => c,
         Err(e) => {
@@ -23,11 +23,7 @@ fn main() -> ExitCode {
             return ExitCode::from(Exit::Usage.code());
         }
     };
-    let runtime = netkit_cli::runtime(if threads <= 1 {
-        Threads::Current
-    } else {
-        Threads::Workers(Some(threads))
-    });
+    let runtime = netkit_cli::runtime(Threads::Current);
     let runtime = match runtime {
         Ok(r) => r,
         Err(e) => {
@@ -43,20 +39,16 @@ fn main() -> ExitCode {
             );
         })
         .map_err(|e| format!("cannot watch for signals: {e}"))?;
-        let result = if threads <= 1 {
-            netkit_fetch::run(config, token).await
-        } else {
-            // On a worker, the run's jobs start in its local queue and their
-            // completions wake it without a hop to the main thread.
-            match tokio::spawn(netkit_fetch::run(config, token)).await {
-                Ok(result) => result,
-                Err(e) => match e.try_into_panic() {
-                    Ok(payload) => std::panic::resume_unwind(payload),
-                    Err(e) => return Err(format!("the run was aborted: {e}")),
-                },
-            }
+        // As a task, not the `block_on` future itself: waking that one costs
+        // a system call every time, a task's wake-ups on its own thread none.
+        let result = match tokio::spawn(netkit_fetch::run(config, token)).await {
+            Ok(result) => result,
+            Err(e) => match e.try_into_panic() {
+                Ok(payload) => std::panic::resume_unwind(payload),
+                Err(e) => return Err(format!("the run was aborted: {e}")),
+            },
         };
-        Ok((result, interrupts.signal()))
+        Ok::<_, String>((result, interrupts.signal()))
     });
     let (result, signal) = match result {
         Ok(done) => done,

@@ -14,13 +14,12 @@ use netkit_pool::{JobCtx, Outcome, Pool, Retry, RetryPolicy};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, Order};
-use crate::fetcher::{
-    ClientOptions, Credentials, FetchFailure, Fetched, build_client, fetch, human_duration,
-};
+use crate::fetcher::{ClientOptions, Credentials, FetchFailure, Fetched, human_duration};
 use crate::input::{InputFilter, Job, job_stream, load_done, open_sources};
 use crate::output::{Output, RecordWriter, WriteFailure};
 use crate::record::{ErrorKind, Record, RecordError};
 use crate::summary::Tally;
+use crate::threads::{FetchThreads, StartError};
 
 /// Errors that stop a run before or while it writes records.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +48,9 @@ pub enum RunError {
     /// The HTTP client could not be built (bad proxy URL, ...).
     #[error("invalid HTTP client settings: {0}")]
     Client(#[source] reqwest::Error),
+    /// A fetch thread (`--threads`) or its runtime could not be started.
+    #[error("cannot start a fetch thread: {0}")]
+    Thread(#[source] std::io::Error),
     /// Writing records failed (disk full, closed pipe): the file was cut
     /// back to its last whole record when it could be.
     #[error("cannot write {target}: {source}")]
@@ -80,6 +82,8 @@ pub struct RunOutcome {
     pub interrupted: bool,
     /// Wall time.
     pub wall: Duration,
+    /// Attempts started on each fetch thread, the run's own first.
+    pub attempts_per_thread: Vec<u64>,
 }
 
 impl RunOutcome {
@@ -168,28 +172,6 @@ fn output_name(config: &Config) -> String {
     }
 }
 
-/// `--scheme auto` tried https and then http, and http failed too: http's
-/// failure, its message naming both when they differ.
-fn both_failed(https: &FetchFailure, http: FetchFailure) -> FetchFailure {
-    match (https, http) {
-        (
-            FetchFailure::Error { message: first, .. },
-            FetchFailure::Error {
-                kind,
-                message,
-                partial,
-                connecting,
-            },
-        ) if *first != message => FetchFailure::Error {
-            kind,
-            message: format!("https: {first}; http: {message}"),
-            partial,
-            connecting,
-        },
-        (_, http) => http,
-    }
-}
-
 fn record_from(given: String, f: Fetched, error: Option<RecordError>) -> Record {
     Record {
         url: given,
@@ -255,7 +237,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<RunOutco
         .connect_timeout
         .unwrap_or(config.limits.timeout)
         .min(config.limits.timeout);
-    let client = build_client(&ClientOptions {
+    let opts = ClientOptions {
         connect_timeout: Some(connect_timeout),
         insecure: config.client.insecure,
         proxy: config.client.proxy.clone(),
@@ -264,8 +246,20 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<RunOutco
         user_agent: config.client.user_agent.clone(),
         idle_per_host: config.pool.per_host.max(1),
         extra_roots: Vec::new(),
-    })
-    .map_err(RunError::Client)?;
+    };
+    let fetchers = FetchThreads::start(
+        config.pool.threads,
+        &opts,
+        credentials,
+        config.limits,
+        connect_timeout,
+    )
+    .map_err(|e| match e {
+        StartError::Client(e) => RunError::Client(e),
+        StartError::Thread(e) => RunError::Thread(e),
+    })?;
+    let fetchers = Arc::new(fetchers);
+    let per_thread = fetchers.clone();
     let bar = netkit_cli::progress::bar(
         config.output.progress,
         "{spinner} {pos}/{len} URLs  {per_sec}  {msg}  ETA {eta}  [{wide_bar}]",
@@ -315,7 +309,6 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<RunOutco
     }
     let pool = builder.build();
 
-    let limits = config.limits;
     let retries = config.pool.retries;
     let cap = config.pool.retry_after_cap;
     // The pool clones its input for every attempt: an `Arc` makes that a
@@ -333,48 +326,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<RunOutco
             _ => Retry::No,
         });
     }
-    let mut reports = bound.run(move |job: Arc<Job>, ctx: JobCtx<'_>| {
-        let client = client.clone();
-        let credentials = credentials.clone();
-        let last_attempt = ctx.attempt > retries;
-        async move {
-            match &job.target {
-                Err(message) => Err(FetchFailure::Error {
-                    kind: ErrorKind::InvalidUrl,
-                    message: message.clone(),
-                    partial: Fetched::default(),
-                    connecting: false,
-                }),
-                Ok(url) => {
-                    let tried = fetch(
-                        &client,
-                        &credentials,
-                        url,
-                        limits,
-                        connect_timeout,
-                        last_attempt,
-                    )
-                    .await;
-                    match (tried, &job.fallback) {
-                        // `--scheme auto`: https could not connect, try http.
-                        (Err(https), Some(http)) if https.connection_failed() => {
-                            let plain = fetch(
-                                &client,
-                                &credentials,
-                                http,
-                                limits,
-                                connect_timeout,
-                                last_attempt,
-                            )
-                            .await;
-                            plain.map_err(|e| both_failed(&https, e))
-                        }
-                        (tried, _) => tried,
-                    }
-                }
-            }
-        }
-    });
+    let mut reports = bound
+        .run(move |job: Arc<Job>, ctx: JobCtx<'_>| fetchers.attempt(job, ctx.attempt > retries));
 
     let mut tally = Tally::default();
     loop {
@@ -441,7 +394,9 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<RunOutco
         wall: started.elapsed(),
         interrupted: shutdown.is_cancelled(),
         tally,
+        attempts_per_thread: per_thread.started(),
     };
+    tracing::debug!(attempts_per_thread = ?outcome.attempts_per_thread, "fetch threads");
     if config.output.summary {
         eprintln!("{}", outcome.tally.render(outcome.wall));
     }

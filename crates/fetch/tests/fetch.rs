@@ -589,6 +589,52 @@ async fn per_host_limit_and_input_order() {
     assert_eq!(server.state.max_in_flight.load(Ordering::SeqCst), 2);
 }
 
+/// `--threads 3`: the attempts run on three threads, but the per-host
+/// limit, the retries, the input order and the summary stay exact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetch_threads_keep_the_limits_order_and_retries() {
+    let server = start_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut urls: Vec<String> = (0..18)
+        .map(|i| server.url(&format!("/slow/{}?i={i}", 20 + (18 - i) * 5)))
+        .collect();
+    urls.push(server.url("/always503"));
+    urls.push(server.url("/late-meta"));
+    let output = dir.path().join("threads.jsonl");
+    let input = write_urls(dir.path(), "threads.txt", &urls);
+    let mut config = test_config(input, output.clone());
+    config.pool.threads = 3;
+    config.pool.concurrency = 8;
+    config.pool.per_host = 3;
+    config.output.order = Order::Input;
+    let outcome = netkit_fetch::run(config, CancellationToken::new())
+        .await
+        .unwrap();
+    let recs = read_jsonl(&output);
+    let got: Vec<&str> = recs.iter().map(|r| r["url"].as_str().unwrap()).collect();
+    assert_eq!(got, urls.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(server.state.max_in_flight.load(Ordering::SeqCst), 3);
+    assert_eq!(
+        server.state.hits("/always503"),
+        2,
+        "1 retry, on whichever thread"
+    );
+    assert_eq!(recs[18]["status"], 503);
+    assert_eq!(recs[19]["charset_source"], "parser_meta", "{}", recs[19]);
+    for r in &recs[..18] {
+        assert_eq!(r["status"], 200, "{r}");
+        assert!(r["title"].is_string(), "{r}");
+    }
+    assert_eq!(outcome.tally.errors(), 0);
+    let per_thread = &outcome.attempts_per_thread;
+    assert_eq!(per_thread.len(), 3, "{per_thread:?}");
+    assert!(
+        per_thread.iter().all(|&n| n > 0),
+        "every thread fetched: {per_thread:?}"
+    );
+    assert_eq!(per_thread.iter().sum::<u64>(), 21, "20 URLs and 1 retry");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limits_request_starts() {
     let server = start_server().await;

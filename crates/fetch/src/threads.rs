@@ -1,0 +1,383 @@
+//! Fetch threads: `--threads N` spreads the requests over N threads, each
+//! with its own single-threaded runtime and its own HTTP client, the way
+//! wrk runs one event loop per thread.
+//!
+//! The run's own thread keeps everything that must be exact or ordered:
+//! the input, the pool (concurrency, per-host limit, rate, retries,
+//! `--order input`), the records and the summary. Only the attempts move:
+//! [`FetchThreads::attempt`] runs one on the run's thread or hands it to
+//! the fetch thread with the fewest attempts in flight. An attempt and the
+//! connection it uses stay on one thread from start to end (each thread's
+//! client has its own connection pool, whose connection tasks run on that
+//! thread's runtime), so the only cross-thread traffic is the job going
+//! out and its result coming back, over channels that wake the other side
+//! only when it is waiting: a busy thread drains them without a system
+//! call. (tokio's multi-threaded runtime, by contrast, moves tasks and
+//! wakes parked workers on almost every step of a request: it cost more
+//! CPU per URL than it saved.)
+//!
+//! One thread (`--threads 1`) never starts another thread.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use reqwest::Client;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::fetcher::{
+    ClientOptions, Credentials, FetchFailure, FetchLimits, Fetched, build_client, fetch,
+};
+use crate::input::Job;
+use crate::record::ErrorKind;
+
+/// What every attempt needs, once per thread.
+#[derive(Clone)]
+struct Fetcher {
+    client: Client,
+    credentials: Arc<Credentials>,
+    limits: FetchLimits,
+    connect_timeout: Duration,
+}
+
+impl Fetcher {
+    /// One attempt at `job`: its URL, and with `--scheme auto` the http
+    /// URL when https could not connect.
+    async fn attempt(&self, job: &Job, final_attempt: bool) -> Result<Fetched, FetchFailure> {
+        let url = match &job.target {
+            Ok(url) => url,
+            Err(message) => {
+                return Err(FetchFailure::Error {
+                    kind: ErrorKind::InvalidUrl,
+                    message: message.clone(),
+                    partial: Fetched::default(),
+                    connecting: false,
+                });
+            }
+        };
+        let (limits, connect) = (self.limits, self.connect_timeout);
+        let tried = fetch(
+            &self.client,
+            &self.credentials,
+            url,
+            limits,
+            connect,
+            final_attempt,
+        )
+        .await;
+        match (tried, &job.fallback) {
+            // `--scheme auto`: https could not connect, try http.
+            (Err(https), Some(http)) if https.connection_failed() => fetch(
+                &self.client,
+                &self.credentials,
+                http,
+                limits,
+                connect,
+                final_attempt,
+            )
+            .await
+            .map_err(|e| both_failed(&https, e)),
+            (tried, _) => tried,
+        }
+    }
+}
+
+/// `--scheme auto` tried https and then http, and http failed too: http's
+/// failure, its message naming both when they differ.
+fn both_failed(https: &FetchFailure, http: FetchFailure) -> FetchFailure {
+    match (https, http) {
+        (
+            FetchFailure::Error { message: first, .. },
+            FetchFailure::Error {
+                kind,
+                message,
+                partial,
+                connecting,
+            },
+        ) if *first != message => FetchFailure::Error {
+            kind,
+            message: format!("https: {first}; http: {message}"),
+            partial,
+            connecting,
+        },
+        (_, http) => http,
+    }
+}
+
+type Attempted = Result<Fetched, FetchFailure>;
+
+/// An attempt handed to a fetch thread.
+struct Task {
+    /// Its key in [`Waiting`].
+    id: u64,
+    job: Arc<Job>,
+    final_attempt: bool,
+    /// Closed when the run stops waiting for the attempt (the pool dropped
+    /// it: Ctrl-C, a timeout), which stops it on the fetch thread too.
+    abandoned: oneshot::Receiver<()>,
+}
+
+/// The attempts on fetch threads that the run's thread waits for. The fetch
+/// threads send every result into one channel, drained by one task on the
+/// run's thread that hands each to its attempt: a burst of results wakes
+/// the run's thread once, not once per result.
+#[derive(Default)]
+struct Waiting {
+    next_id: AtomicU64,
+    replies: Mutex<HashMap<u64, oneshot::Sender<Attempted>>>,
+}
+
+impl Waiting {
+    fn register(self: &Arc<Self>) -> (u64, oneshot::Receiver<Attempted>, Registered) {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (reply, result) = oneshot::channel();
+        self.lock().insert(id, reply);
+        (id, result, Registered(self.clone(), id))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, oneshot::Sender<Attempted>>> {
+        // A poisoned map is still a map: a panic cannot leave it half-updated.
+        self.replies
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The collector: until every fetch thread has stopped.
+    async fn deliver(self: Arc<Self>, mut results: mpsc::UnboundedReceiver<(u64, Attempted)>) {
+        while let Some((id, result)) = results.recv().await {
+            if let Some(reply) = self.lock().remove(&id) {
+                let _ = reply.send(result);
+            }
+        }
+    }
+}
+
+/// Takes an attempt out of [`Waiting`] when it ends or is dropped.
+struct Registered(Arc<Waiting>, u64);
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        self.0.lock().remove(&self.1);
+    }
+}
+
+/// A fetch thread, seen from the run's thread.
+struct Remote {
+    tasks: mpsc::UnboundedSender<Task>,
+    load: Load,
+}
+
+/// The run's own fetcher and the fetch threads.
+pub struct FetchThreads {
+    local: Fetcher,
+    local_load: Load,
+    remotes: Vec<Remote>,
+    waiting: Arc<Waiting>,
+}
+
+/// One thread's attempts: in flight now, and started in all.
+#[derive(Default)]
+struct Load {
+    in_flight: Arc<AtomicUsize>,
+    started: AtomicU64,
+}
+
+impl Load {
+    fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// Counts an attempt until the guard is dropped (finished, or
+    /// abandoned by the pool).
+    fn enter(&self) -> InFlight {
+        self.started.fetch_add(1, Ordering::Relaxed);
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        InFlight(self.in_flight.clone())
+    }
+}
+
+/// An attempt in flight on one thread.
+struct InFlight(Arc<AtomicUsize>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl FetchThreads {
+    /// The run's fetcher plus `threads - 1` fetch threads, each with its
+    /// own client built from `opts`.
+    pub fn start(
+        threads: usize,
+        opts: &ClientOptions,
+        credentials: Arc<Credentials>,
+        limits: FetchLimits,
+        connect_timeout: Duration,
+    ) -> Result<Self, StartError> {
+        let fetcher = |client| Fetcher {
+            client,
+            credentials: credentials.clone(),
+            limits,
+            connect_timeout,
+        };
+        let local = fetcher(build_client(opts).map_err(StartError::Client)?);
+        let waiting = Arc::new(Waiting::default());
+        let (results, delivered) = mpsc::unbounded_channel();
+        let mut remotes = Vec::new();
+        for i in 1..threads.max(1) {
+            let remote = fetcher(build_client(opts).map_err(StartError::Client)?);
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(StartError::Thread)?;
+            let (tasks, queue) = mpsc::unbounded_channel();
+            std::thread::Builder::new()
+                .name(format!("fetch-{i}"))
+                .spawn({
+                    let results = results.clone();
+                    move || serve(runtime, remote, queue, results)
+                })
+                .map_err(StartError::Thread)?;
+            remotes.push(Remote {
+                tasks,
+                load: Load::default(),
+            });
+        }
+        drop(results);
+        if !remotes.is_empty() {
+            tokio::spawn(waiting.clone().deliver(delivered));
+        }
+        Ok(Self {
+            local,
+            local_load: Load::default(),
+            remotes,
+            waiting,
+        })
+    }
+
+    /// Attempts started on each thread so far, the run's own first.
+    pub fn started(&self) -> Vec<u64> {
+        std::iter::once(&self.local_load)
+            .chain(self.remotes.iter().map(|r| &r.load))
+            .map(|l| l.started.load(Ordering::Relaxed))
+            .collect()
+    }
+
+    /// One attempt at `job`, on the thread with the fewest in flight (a
+    /// fetch thread on a tie: the run's thread has the pool and the output
+    /// to look after too).
+    pub fn attempt(
+        self: &Arc<Self>,
+        job: Arc<Job>,
+        final_attempt: bool,
+    ) -> impl Future<Output = Result<Fetched, FetchFailure>> + Send + use<> {
+        let this = self.clone();
+        async move {
+            let local = this.local_load.in_flight();
+            let remote = this
+                .remotes
+                .iter()
+                .min_by_key(|r| r.load.in_flight())
+                .filter(|r| r.load.in_flight() <= local);
+            let Some(remote) = remote else {
+                let _counted = this.local_load.enter();
+                return this.local.attempt(&job, final_attempt).await;
+            };
+            let _counted = remote.load.enter();
+            let (id, result, _registered) = this.waiting.register();
+            let (_abandon, abandoned) = oneshot::channel();
+            let task = Task {
+                id,
+                job,
+                final_attempt,
+                abandoned,
+            };
+            if remote.tasks.send(task).is_err() {
+                return Err(thread_stopped());
+            }
+            match result.await {
+                Ok(result) => result,
+                Err(_) => Err(thread_stopped()),
+            }
+        }
+    }
+}
+
+fn thread_stopped() -> FetchFailure {
+    FetchFailure::Error {
+        kind: ErrorKind::Io,
+        message: "internal error: a fetch thread stopped".into(),
+        partial: Fetched::default(),
+        connecting: false,
+    }
+}
+
+/// A fetch thread's loop: every task runs as its own task on this thread's
+/// runtime, and is dropped as soon as the run stops waiting for it. Ends
+/// when the run drops its [`FetchThreads`]. (The loop is a task itself, not
+/// the `block_on` future: waking that one, even from its own thread, costs
+/// a system call.)
+fn serve(
+    runtime: tokio::runtime::Runtime,
+    fetcher: Fetcher,
+    mut queue: mpsc::UnboundedReceiver<Task>,
+    results: mpsc::UnboundedSender<(u64, Attempted)>,
+) {
+    let fetcher_timeout = fetcher.limits.timeout;
+    let dispatch = async move {
+        while let Some(task) = queue.recv().await {
+            let fetcher = fetcher.clone();
+            let results = results.clone();
+            tokio::spawn(async move {
+                let Task {
+                    id,
+                    job,
+                    final_attempt,
+                    abandoned,
+                } = task;
+                tokio::select! {
+                    result = fetcher.attempt(&job, final_attempt) => {
+                        let _ = results.send((id, result));
+                    }
+                    _ = abandoned => {}
+                }
+            });
+        }
+    };
+    let tick = wheel_tick(fetcher_timeout);
+    runtime.block_on(async move {
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(tick).await;
+            }
+        });
+        let _ = tokio::spawn(dispatch).await;
+    });
+    // Name lookups still running on the blocking pool are not waited for.
+    runtime.shutdown_background();
+}
+
+/// The period of a timer that keeps every fetch thread's next planned
+/// wake-up earlier than any new attempt's deadline. tokio wakes its I/O
+/// driver, with a system call, whenever a timer is set to fire before the
+/// driver's next planned wake-up; without this timer that happened for
+/// about half of the attempts on a fetch thread (measured with `strace -f`:
+/// 5,287 `eventfd` writes for 10,000 attempts; none with it). Half the
+/// attempt timeout, at most a second.
+fn wheel_tick(timeout: Duration) -> Duration {
+    (timeout / 2).clamp(Duration::from_millis(1), Duration::from_secs(1))
+}
+
+/// Why the fetch threads could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The HTTP client could not be built (bad proxy URL, ...).
+    #[error("invalid HTTP client settings: {0}")]
+    Client(#[source] reqwest::Error),
+    /// A thread or its runtime could not be started.
+    #[error("cannot start a fetch thread: {0}")]
+    Thread(#[source] std::io::Error),
+}
