@@ -20,10 +20,12 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures::FutureExt;
 use reqwest::Client;
 use tokio::sync::{mpsc, oneshot};
 
@@ -108,6 +110,11 @@ fn both_failed(https: &FetchFailure, http: FetchFailure) -> FetchFailure {
 
 type Attempted = Result<Fetched, FetchFailure>;
 
+/// What a fetch thread sends back: the attempt's result, or the payload of
+/// its panic, raised again on the run's thread so that the pool reports it
+/// exactly as a panic there (`Outcome::Panicked`).
+type Sent = std::thread::Result<Attempted>;
+
 /// An attempt handed to a fetch thread.
 struct Task {
     /// Its key in [`Waiting`].
@@ -126,18 +133,18 @@ struct Task {
 #[derive(Default)]
 struct Waiting {
     next_id: AtomicU64,
-    replies: Mutex<HashMap<u64, oneshot::Sender<Attempted>>>,
+    replies: Mutex<HashMap<u64, oneshot::Sender<Sent>>>,
 }
 
 impl Waiting {
-    fn register(self: &Arc<Self>) -> (u64, oneshot::Receiver<Attempted>, Registered) {
+    fn register(self: &Arc<Self>) -> (u64, oneshot::Receiver<Sent>, Registered) {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (reply, result) = oneshot::channel();
         self.lock().insert(id, reply);
         (id, result, Registered(self.clone(), id))
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, oneshot::Sender<Attempted>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, oneshot::Sender<Sent>>> {
         // A poisoned map is still a map: a panic cannot leave it half-updated.
         self.replies
             .lock()
@@ -145,7 +152,7 @@ impl Waiting {
     }
 
     /// The collector: until every fetch thread has stopped.
-    async fn deliver(self: Arc<Self>, mut results: mpsc::UnboundedReceiver<(u64, Attempted)>) {
+    async fn deliver(self: Arc<Self>, mut results: mpsc::UnboundedReceiver<(u64, Sent)>) {
         while let Some((id, result)) = results.recv().await {
             if let Some(reply) = self.lock().remove(&id) {
                 let _ = reply.send(result);
@@ -299,7 +306,8 @@ impl FetchThreads {
                 return Err(thread_stopped());
             }
             match result.await {
-                Ok(result) => result,
+                Ok(Ok(result)) => result,
+                Ok(Err(panic)) => std::panic::resume_unwind(panic),
                 Err(_) => Err(thread_stopped()),
             }
         }
@@ -324,7 +332,7 @@ fn serve(
     runtime: tokio::runtime::Runtime,
     fetcher: Fetcher,
     mut queue: mpsc::UnboundedReceiver<Task>,
-    results: mpsc::UnboundedSender<(u64, Attempted)>,
+    results: mpsc::UnboundedSender<(u64, Sent)>,
 ) {
     let fetcher_timeout = fetcher.limits.timeout;
     let dispatch = async move {
@@ -338,8 +346,9 @@ fn serve(
                     final_attempt,
                     abandoned,
                 } = task;
+                let attempt = AssertUnwindSafe(fetcher.attempt(&job, final_attempt)).catch_unwind();
                 tokio::select! {
-                    result = fetcher.attempt(&job, final_attempt) => {
+                    result = attempt => {
                         let _ = results.send((id, result));
                     }
                     _ = abandoned => {}
