@@ -533,6 +533,14 @@ fn fail(kind: ErrorKind, message: impl Into<String>, partial: &Fetched) -> Fetch
     }
 }
 
+/// How much later than `--timeout` the backstop around an attempt fires.
+/// `--connect-timeout` defaults to `--timeout`, and both timers would then
+/// fall due in the same millisecond; the slack lets the connect timeout
+/// win, so that running out of time while connecting (a TLS handshake that
+/// never answers) is a connection failure, which `--scheme auto` answers by
+/// trying http, and not a timeout of the whole request.
+const BACKSTOP_SLACK: Duration = Duration::from_millis(5);
+
 /// Fetches `url` once (one attempt, redirects included). `final_attempt`
 /// turns a 429/5xx into a normal record instead of a retry request.
 /// `connect_timeout` is the client's (for messages).
@@ -547,7 +555,7 @@ pub async fn fetch(
     let mut progress = Fetched::default();
     let mut reading_body = false;
     let outcome = tokio::time::timeout(
-        limits.timeout,
+        limits.timeout + BACKSTOP_SLACK,
         attempt(
             client,
             credentials,

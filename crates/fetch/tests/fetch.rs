@@ -1541,6 +1541,56 @@ async fn cli_dev_full_exits_2_with_the_reason() {
     }
 }
 
+/// `--scheme auto` when https hangs instead of failing: a server that takes
+/// the TLS ClientHello and never answers it, but answers plain HTTP on the
+/// same port. The handshake is part of connecting, so running out of time
+/// there (with `--connect-timeout` left to default to `--timeout`) falls
+/// back to http, as httpx does, instead of ending as a timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheme_auto_falls_back_when_the_https_handshake_hangs() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let held = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = held.clone();
+    tokio::spawn(async move {
+        for _ in 0..8 {
+            let Ok((mut conn, _)) = listener.accept().await else {
+                return;
+            };
+            let mut first = [0u8; 1];
+            if conn.read_exact(&mut first).await.is_err() {
+                continue;
+            }
+            if first[0] == 0x16 {
+                // A TLS record: hold the connection open, say nothing.
+                kept.lock().unwrap().push(conn);
+                continue;
+            }
+            let mut rest = [0u8; 4096];
+            let _ = conn.read(&mut rest).await;
+            let body = "<title>plain after a silent handshake</title>";
+            let reply = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = conn.write_all(reply.as_bytes()).await;
+        }
+    });
+    let line = addr.to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let (outcome, recs) = run_lib(dir.path(), std::slice::from_ref(&line), |c| {
+        c.pool.retries = 0;
+        c.limits.timeout = Duration::from_millis(400);
+    })
+    .await;
+    let r = &recs[&line];
+    assert_eq!(outcome.exit_code(), 0, "{r}");
+    assert_eq!(r["final_url"], format!("http://{addr}/"), "{r}");
+    assert_eq!(title(r), Some("plain after a silent handshake"));
+    assert_eq!(held.lock().unwrap().len(), 1, "https was tried first");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scheme_auto_tries_https_then_http_and_the_flag_forces_one() {
     let server = start_server().await;
