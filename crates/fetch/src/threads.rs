@@ -173,8 +173,68 @@ impl Drop for Registered {
 
 /// A fetch thread, seen from the run's thread.
 struct Remote {
-    tasks: mpsc::UnboundedSender<Task>,
+    outbox: Arc<Outbox>,
     load: Load,
+}
+
+/// Tasks for one fetch thread, gathered on the run's thread and sent in a
+/// burst by [`Outbox::forward`], a task of their own: it runs after the
+/// tasks already due on the run's thread, so the attempts the pool starts
+/// in one turn (one per result that came back) go out together and wake
+/// the fetch thread once. Sent one by one as each attempt started, they
+/// woke it for most attempts: 5,905 `eventfd` writes for 10,000 attempts
+/// on the fetch thread (`strace -f`).
+#[derive(Default)]
+struct Outbox {
+    tasks: Mutex<(Vec<Task>, bool)>,
+    ready: tokio::sync::Notify,
+}
+
+impl Outbox {
+    fn lock(&self) -> std::sync::MutexGuard<'_, (Vec<Task>, bool)> {
+        self.tasks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Queues `task`; false once the outbox is closed.
+    fn push(&self, task: Task) -> bool {
+        let mut tasks = self.lock();
+        if tasks.1 {
+            return false;
+        }
+        tasks.0.push(task);
+        drop(tasks);
+        self.ready.notify_one();
+        true
+    }
+
+    /// No more tasks: [`Outbox::forward`] ends, and with it the channel.
+    fn close(&self) {
+        self.lock().1 = true;
+        self.ready.notify_one();
+    }
+
+    /// Sends the queued tasks to the fetch thread whenever there are some,
+    /// until closed. When the fetch thread is gone, the attempts waiting
+    /// are told so (their replies are dropped).
+    async fn forward(self: Arc<Self>, thread: mpsc::UnboundedSender<Task>, waiting: Arc<Waiting>) {
+        loop {
+            self.ready.notified().await;
+            let (batch, closed) = {
+                let mut tasks = self.lock();
+                (std::mem::take(&mut tasks.0), tasks.1)
+            };
+            for task in batch {
+                if let Err(mpsc::error::SendError(task)) = thread.send(task) {
+                    waiting.lock().remove(&task.id);
+                }
+            }
+            if closed {
+                return;
+            }
+        }
+    }
 }
 
 /// The run's own fetcher and the fetch threads.
@@ -249,8 +309,10 @@ impl FetchThreads {
                     move || serve(runtime, remote, queue, results)
                 })
                 .map_err(StartError::Thread)?;
+            let outbox = Arc::new(Outbox::default());
+            tokio::spawn(outbox.clone().forward(tasks, waiting.clone()));
             remotes.push(Remote {
-                tasks,
+                outbox,
                 load: Load::default(),
             });
         }
@@ -308,7 +370,7 @@ impl FetchThreads {
                 final_attempt,
                 abandoned,
             };
-            if remote.tasks.send(task).is_err() {
+            if !remote.outbox.push(task) {
                 return Err(thread_stopped());
             }
             match result.await {
@@ -317,6 +379,16 @@ impl FetchThreads {
                 Err(_) => Err(thread_stopped()),
             }
         })
+    }
+}
+
+impl Drop for FetchThreads {
+    /// Ends the forwarders, so the fetch threads see their channels close
+    /// and stop.
+    fn drop(&mut self) {
+        for remote in &self.remotes {
+            remote.outbox.close();
+        }
     }
 }
 

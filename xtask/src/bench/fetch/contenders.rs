@@ -13,10 +13,12 @@ pub(super) fn run_fetch_titles(
     dir: &Path,
     urls: &Path,
     c: usize,
+    threads: Option<usize>,
 ) -> anyhow::Result<Measured> {
     let out = dir.join("ft.jsonl");
+    let threads = threads.map_or_else(String::new, |n| format!(" --threads {n}"));
     let script = format!(
-        "{} -c {c} --per-host {c} --timeout 60s --format jsonl -q -o {} {} ; true",
+        "{}{threads} -c {c} --per-host {c} --timeout 60s --format jsonl -q -o {} {} ; true",
         q(bin),
         q(&out),
         q(urls)

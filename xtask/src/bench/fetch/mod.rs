@@ -23,7 +23,8 @@
 //! corpus (same size and charset mix) and are compared by URLs/s.
 //! `--small-urls N` (100000): URLs in the small-page run, so that
 //! fetch-titles runs for seconds, like wrk, and its start-up and ramp-up
-//! do not weigh on the rate.
+//! do not weigh on the rate. `--threads N` passes `--threads N` to every
+//! fetch-titles run (default: the tool's own default, one per CPU).
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -53,6 +54,8 @@ struct Options {
     skip_curl: bool,
     subset: usize,
     small_urls: usize,
+    /// `--threads` for fetch-titles (`None`: its default).
+    threads: Option<usize>,
 }
 
 fn parse_args(args: &[String]) -> anyhow::Result<Options> {
@@ -66,6 +69,7 @@ fn parse_args(args: &[String]) -> anyhow::Result<Options> {
         skip_curl: false,
         subset: 2000,
         small_urls: 100_000,
+        threads: None,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -85,6 +89,7 @@ fn parse_args(args: &[String]) -> anyhow::Result<Options> {
             "--skip-curl" => o.skip_curl = true,
             "--slow-subset" => o.subset = num("--slow-subset")?,
             "--small-urls" => o.small_urls = num("--small-urls")?.max(1),
+            "--threads" => o.threads = Some(num("--threads")?.max(1)),
             other => {
                 bail!("unknown flag {other:?} (see the module docs of xtask/src/bench/fetch.rs)")
             }
@@ -211,7 +216,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     };
     let urls = bench.write_url_files()?;
     // Warm the page cache and nginx.
-    run_fetch_titles(&bin, dir, &urls.mixed_urls, o.concurrency)?;
+    run_fetch_titles(&bin, dir, &urls.mixed_urls, o.concurrency, o.threads)?;
     let mixed = bench.mixed(&urls, &corpus.www)?;
     let small = bench.small(&urls)?;
     let big = bench.big()?;
@@ -330,7 +335,7 @@ impl Bench<'_> {
         let (o, bin, dir, c) = (self.o, self.bin, self.dir, self.o.concurrency);
         println!("\n## mixed corpus: {} pages, concurrency {c}", o.pages);
         let ft = repeat_runs("fetch-titles", o.runs, || {
-            run_fetch_titles(bin, dir, &urls.mixed_urls, c)
+            run_fetch_titles(bin, dir, &urls.mixed_urls, c, o.threads)
         })?;
         let py = if o.skip_python {
             None
@@ -361,7 +366,7 @@ impl Bench<'_> {
         let (ft, wrk) = repeat_pairs(
             ("fetch-titles", "wrk"),
             o.runs,
-            || run_fetch_titles(bin, dir, &urls.small_urls, c),
+            || run_fetch_titles(bin, dir, &urls.small_urls, c, o.threads),
             || run_wrk(dir, &urls.small_paths, self.port, c, o.wrk_secs),
         )?;
         Ok(Small { ft, wrk })
@@ -374,7 +379,7 @@ impl Bench<'_> {
             &big_urls,
             std::iter::once(format!("{}/big2mb.html", self.base)),
         )?;
-        let big = run_fetch_titles(self.bin, self.dir, &big_urls, 1)?;
+        let big = run_fetch_titles(self.bin, self.dir, &big_urls, 1, self.o.threads)?;
         println!("  bytes read: {} (goal <= 65536)", big.bytes);
         Ok(big)
     }
@@ -391,7 +396,13 @@ impl Bench<'_> {
                 (0..HARD_PAGES).map(|i| format!("{}/{}/{i}.html", self.base, kind.dir())),
             )?;
             let m = repeat_runs(kind.dir(), self.o.runs, || {
-                run_fetch_titles(self.bin, self.dir, &urls, self.o.concurrency)
+                run_fetch_titles(
+                    self.bin,
+                    self.dir,
+                    &urls,
+                    self.o.concurrency,
+                    self.o.threads,
+                )
             })?;
             println!(
                 "  {:.0} URLs/s, {} bytes read per page, {} of {} titled",
@@ -417,7 +428,7 @@ impl Bench<'_> {
             &urls,
             (0..o.million).map(|i| format!("{base}/s/{}.html?m={i}", i % 2000)),
         )?;
-        let m = run_fetch_titles(self.bin, self.dir, &urls, o.concurrency)?;
+        let m = run_fetch_titles(self.bin, self.dir, &urls, o.concurrency, o.threads)?;
         println!(
             "  {} URLs in {:.1}s ({:.0}/s), peak RSS {:.1} MiB (goal <= 256 MiB)",
             m.urls,
