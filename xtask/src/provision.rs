@@ -35,6 +35,16 @@ const TEST_NEEDS: &[Need] = &[
         package: "man-db",
         why: "the test that every generated man page renders (`man -l`)",
     },
+    Need {
+        program: "nodeset",
+        package: "clustershell",
+        why: "the host-pattern oracle (expansion and folding against ClusterShell's nodeset)",
+    },
+    Need {
+        program: "pdsh",
+        package: "pdsh",
+        why: "the host-pattern oracle (expansion against `pdsh -q`)",
+    },
 ];
 
 /// What `cargo xtask demo` needs: the local lab's sshd hosts (when Docker
