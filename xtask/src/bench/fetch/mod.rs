@@ -237,11 +237,14 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
 /// Checks the tools, builds fetch-titles and installs the Python script's
 /// packages; returns the target dir and the binary.
 fn prepare(o: &Options) -> anyhow::Result<(PathBuf, PathBuf)> {
-    for tool in ["nginx", "wrk", "curl", "xargs", "/usr/bin/time"] {
-        if !shell::have(tool) {
-            bail!("{tool} is required (apt-get install nginx wrk curl findutils time)");
-        }
-    }
+    // As root, apt-get installs what is missing; otherwise the exact line.
+    crate::provision::ensure_packages(&[
+        ("nginx", "nginx"),
+        ("wrk", "wrk"),
+        ("curl", "curl"),
+        ("xargs", "findutils"),
+        ("/usr/bin/time", "time"),
+    ])?;
     shell::step(
         "build fetch-titles (release)",
         &["build", "--release", "-p", "netkit-fetch"],
