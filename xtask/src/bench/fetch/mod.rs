@@ -234,7 +234,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Checks the tools, builds fetch-titles and installs the Python script's
+/// Installs the peers (as root; otherwise says how), builds fetch-titles and installs the Python script's
 /// packages; returns the target dir and the binary.
 fn prepare(o: &Options) -> anyhow::Result<(PathBuf, PathBuf)> {
     // As root, apt-get installs what is missing; otherwise the exact line.
